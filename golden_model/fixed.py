@@ -1,0 +1,250 @@
+"""The golden model: the core's fixed-point arithmetic, bit for bit (docs/model.md, "One tick").
+
+`GoldenCore` holds a network's integer state and runs it tick by tick in one numba kernel; the RTL
+must produce the same spikes and the same state at every tick. Rounding is `round_shift` (add half,
+shift right arithmetically: round half up); every saturation is counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from .rng import noise_uniforms, seed_states, xorshift64_step
+from .spec import NOISE_COUNT_MAX, ClampMode, FixedParams, Formats, ModelError
+
+# Indices into the status counters array.
+SAT_V, SAT_U = 0, 1
+COUNTER_NAMES = ("saturated_v", "saturated_u")
+
+
+@numba.njit(cache=True, inline="always")
+def round_shift(x, s):
+    """x / 2^s rounded to nearest, ties toward +infinity (floor of x / 2^s + 1/2)."""
+    if s == 0:
+        return x
+    return (x + (numba.int64(1) << (s - 1))) >> s
+
+
+@numba.njit(cache=True, inline="always")
+def saturate(x, lo, hi, counters, which):
+    if x > hi:
+        counters[which] += 1
+        return hi
+    if x < lo:
+        counters[which] += 1
+        return lo
+    return x
+
+
+def format_array(fmt: Formats) -> np.ndarray:
+    """The formats as the kernel takes them."""
+    return np.array(
+        [fmt.frac_v, fmt.v_min, fmt.v_max, fmt.frac_k, fmt.frac_r, fmt.frac_e, fmt.event_shift], dtype=np.int64
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def run_ticks(regs, fa, e_l, clamp, weights, v, u, ref, res, rng, acc, counters,
+              t0, n_ticks, out_tick, out_neuron, out_eff):
+    """Advance the core by up to `n_ticks` ticks from tick `t0`, appending spikes to the out arrays.
+
+    Stops early (at a tick boundary) when the spike buffers could overflow in the next tick.
+    Returns (ticks done, spikes written). State arrays are updated in place.
+    """
+    n = v.shape[0]
+    tau_ref, v_th, v_reset = regs[0], regs[1], regs[2]
+    kappa_m, kappa_syn, kappa_rec, stp_u = regs[3], regs[4], regs[5], regs[6]
+    w_exc, w_inh = regs[7], regs[8]
+    thr_e = regs[9:9 + NOISE_COUNT_MAX]
+    thr_i = regs[9 + NOISE_COUNT_MAX:9 + 2 * NOISE_COUNT_MAX]
+    frac_k, frac_r, frac_e, shift = fa[3], fa[4], fa[5], fa[6]
+    v_min, v_max = fa[1], fa[2]
+    r_one = numba.int64(1) << frac_r
+    e_shift = frac_r - frac_e
+    capacity = out_tick.shape[0]
+    spiked = np.empty(n, dtype=np.int64)
+    eff = np.empty(n, dtype=np.int64)
+    n_out = 0
+    done = 0
+    while done < n_ticks and n_out + n <= capacity:
+        t = t0 + done
+        n_spk = 0
+        # Phase 1: neuron updates (any order: each neuron touches only its own state).
+        for i in range(n):
+            x = xorshift64_step(rng[i])
+            rng[i] = x
+            ue, ui = noise_uniforms(x)
+            k_e = 0
+            k_i = 0
+            for m in range(NOISE_COUNT_MAX):
+                if ue >= thr_e[m]:
+                    k_e += 1
+                if ui >= thr_i[m]:
+                    k_i += 1
+            # Resource recovery toward 1.
+            r = res[i]
+            r += round_shift((r_one - r) * kappa_rec, frac_k)
+            # Membrane: frozen while refractory, else leak toward E_L plus the synaptic state.
+            refractory = ref[i] > 0
+            if refractory:
+                ref[i] -= 1
+            else:
+                vi = v[i] + round_shift((e_l[i] - v[i]) * kappa_m, frac_k) + u[i]
+                v[i] = saturate(vi, v_min, v_max, counters, 0)
+            # Synaptic state: decay, plus last tick's recurrent input and this tick's background.
+            ui_new = u[i] - round_shift(u[i] * kappa_syn, frac_k) + acc[i] + k_e * w_exc - k_i * w_inh
+            u[i] = saturate(ui_new, v_min, v_max, counters, 1)
+            acc[i] = 0
+            # Spike decision.
+            c = clamp[i]
+            if refractory or c == 2:
+                fire = False
+            elif c == 1:
+                fire = True
+            else:
+                fire = v[i] >= v_th
+            if fire:
+                v[i] = v_reset
+                ref[i] = tau_ref - 1
+                eff[n_spk] = round_shift(r, e_shift)
+                spiked[n_spk] = i
+                n_spk += 1
+                r -= round_shift(r * stp_u, frac_r)
+                out_tick[n_out] = t
+                out_neuron[n_out] = i
+                out_eff[n_out] = eff[n_spk - 1]
+                n_out += 1
+            res[i] = r
+        # Phase 2: deliver this tick's spikes; they act in the next tick (any order: integer sums).
+        for s in range(n_spk):
+            row = weights[spiked[s]]
+            e = eff[s]
+            if shift == 0:
+                for j in range(n):
+                    acc[j] += numba.int64(row[j]) * e
+            else:
+                half = numba.int64(1) << (shift - 1)
+                for j in range(n):
+                    acc[j] += (numba.int64(row[j]) * e + half) >> shift
+        done += 1
+    return done, n_out
+
+
+@dataclass
+class Snapshot:
+    """The core's full state between two ticks (all integers, in the formats of docs/model.md)."""
+
+    tick: int
+    v: np.ndarray
+    u: np.ndarray
+    ref: np.ndarray
+    res: np.ndarray
+    rng: np.ndarray
+    acc: np.ndarray
+
+
+class GoldenCore:
+    """The bit-exact golden model of one core holding a network of N neurons.
+
+    fixed: global registers from `spec.quantise`; e_l: per-neuron leak potentials (frac_v integers);
+    weights: N x N integer matrix, weights[pre, post] in frac_w; clamp: per-neuron `ClampMode`;
+    seed: seeds the per-neuron generators (see `rng.seed_states`).
+    """
+
+    def __init__(self, fixed: FixedParams, e_l: np.ndarray, weights: np.ndarray,
+                 clamp: np.ndarray | None = None, seed: int = 0):
+        self.fixed = fixed
+        fmt = fixed.formats
+        e_l = np.asarray(e_l)
+        if e_l.ndim != 1 or e_l.size == 0:
+            raise ModelError(f"e_l must be a non-empty 1-D array, got shape {e_l.shape}")
+        n = e_l.size
+        weights = np.asarray(weights)
+        if weights.shape != (n, n):
+            raise ModelError(f"weights must have shape ({n}, {n}) to match e_l, got {weights.shape}")
+        if not np.issubdtype(weights.dtype, np.integer):
+            raise ModelError(f"weights must be integers (frac_w fixed point), got dtype {weights.dtype}")
+        if weights.size and (weights.min() < fmt.w_min or weights.max() > fmt.w_max):
+            raise ModelError(f"weights exceed the {fmt.width_w}-bit signed weight format")
+        if not np.issubdtype(e_l.dtype, np.integer):
+            raise ModelError(f"e_l must be integers (frac_v fixed point), got dtype {e_l.dtype}")
+        if e_l.min() < fmt.v_min or e_l.max() > fmt.v_max:
+            raise ModelError("e_l exceeds the potential format")
+        self.n = n
+        self.e_l = e_l.astype(np.int64)
+        self.weights = np.ascontiguousarray(weights, dtype=np.int32 if fmt.width_w <= 32 else np.int64)
+        self.regs = fixed.registers()
+        self.fa = format_array(fmt)
+        self.clamp = np.zeros(n, dtype=np.int8)
+        if clamp is not None:
+            self.set_clamp(clamp)
+        self.counters = np.zeros(len(COUNTER_NAMES), dtype=np.int64)
+        self.reset(seed)
+
+    def reset(self, seed: int) -> None:
+        """Initial state: V = E_L, u = 0, not refractory, R = 1, empty input, generators seeded."""
+        n = self.n
+        self.tick = 0
+        self.v = self.e_l.copy()
+        self.u = np.zeros(n, dtype=np.int64)
+        self.ref = np.zeros(n, dtype=np.int64)
+        self.res = np.full(n, self.fixed.formats.r_one, dtype=np.int64)
+        self.rng = seed_states(seed, n)
+        self.acc = np.zeros(n, dtype=np.int64)
+        self.counters[:] = 0
+
+    def set_clamp(self, clamp: np.ndarray) -> None:
+        """Set every neuron's clamp mode (values of `ClampMode`)."""
+        clamp = np.asarray(clamp)
+        if clamp.shape != (self.n,):
+            raise ModelError(f"clamp must have shape ({self.n},), got {clamp.shape}")
+        valid = {int(m) for m in ClampMode}
+        bad = [int(c) for c in np.unique(clamp) if int(c) not in valid]
+        if bad:
+            raise ModelError(f"clamp modes must be one of {sorted(valid)}, got {bad}")
+        self.clamp = clamp.astype(np.int8)
+
+    def run(self, n_ticks: int, progress=None, chunk_ticks: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+        """Run `n_ticks` ticks; return the spikes as (tick int64, neuron int32) arrays in emission
+        order (ticks ascending, neurons ascending within a tick). `progress(ticks)` is called after
+        each chunk of work."""
+        ticks, neurons, _ = self.run_with_efficacy(n_ticks, progress, chunk_ticks)
+        return ticks, neurons
+
+    def run_with_efficacy(self, n_ticks: int, progress=None, chunk_ticks: int = 20000):
+        """As `run`, also returning the efficacy R_e (frac_e integer) each spike was sent with."""
+        if n_ticks < 0:
+            raise ModelError(f"n_ticks must be non-negative, got {n_ticks}")
+        cap = max(4 * self.n, min(chunk_ticks, n_ticks) * self.n // 8 + self.n)
+        out_t = np.empty(cap, dtype=np.int64)
+        out_n = np.empty(cap, dtype=np.int32)
+        out_e = np.empty(cap, dtype=np.int64)
+        parts_t, parts_n, parts_e = [], [], []
+        remaining = n_ticks
+        while remaining > 0:
+            step = min(chunk_ticks, remaining)
+            done, k = run_ticks(self.regs, self.fa, self.e_l, self.clamp, self.weights, self.v, self.u,
+                                self.ref, self.res, self.rng, self.acc, self.counters, self.tick, step,
+                                out_t, out_n, out_e)
+            parts_t.append(out_t[:k].copy())
+            parts_n.append(out_n[:k].copy())
+            parts_e.append(out_e[:k].copy())
+            self.tick += done
+            remaining -= done
+            if progress is not None:
+                progress(done)
+        if not parts_t:
+            return np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.int64)
+        return np.concatenate(parts_t), np.concatenate(parts_n), np.concatenate(parts_e)
+
+    def snapshot(self) -> Snapshot:
+        """A copy of the full state at the current tick boundary."""
+        return Snapshot(self.tick, self.v.copy(), self.u.copy(), self.ref.copy(), self.res.copy(),
+                        self.rng.copy(), self.acc.copy())
+
+    def status(self) -> dict[str, int]:
+        """Ticks done and the saturation counters."""
+        return {"ticks": self.tick, **{name: int(c) for name, c in zip(COUNTER_NAMES, self.counters)}}

@@ -1,0 +1,311 @@
+"""The numerical model's formats and parameters, written once (docs/model.md explains each choice).
+
+Everything the golden model, the float reference and the RTL need to agree on is here: the fixed-point
+formats (`Formats`), the physical parameters (`ModelParams`), their quantisation into the integers the
+core works with (`quantise`, giving `FixedParams`), the clamp modes and the noise-count table size.
+This module depends on nothing else in the project.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Number of Poisson-count thresholds per noise source: a background source adds at most this many
+#: events per tick (the truncated tail is reported by `ModelParams.noise_tail_probability`).
+NOISE_COUNT_MAX = 4
+#: Width of each uniform draw that is compared with the noise thresholds.
+NOISE_UNIFORM_BITS = 16
+
+
+class ClampMode(enum.IntEnum):
+    """Per-neuron clamp mode, for conditional sampling."""
+
+    FREE = 0  #: the neuron follows its dynamics
+    ON = 1  #: the neuron fires whenever it is not refractory (its unit reads 1)
+    OFF = 2  #: the neuron never fires (its unit reads 0); its membrane still evolves
+
+
+class ModelError(ValueError):
+    """A parameter or format that the model cannot represent; the message names it."""
+
+
+@dataclass(frozen=True)
+class Formats:
+    """Fixed-point formats of the core. `frac_*` are fraction bits, `width_*` total bits (signed unless
+    noted). Potentials (V, E_L, threshold, reset), the synaptic state u and noise weights share one
+    format in mV; recurrent weights have their own; decay factors and the resource R are fractions of 1.
+    """
+
+    frac_v: int = 16  #: fraction bits of every mV quantity (V, E_L, threshold, reset, u, noise weights)
+    width_v: int = 26  #: signed width of V and u; both saturate to it
+    frac_w: int = 12  #: fraction bits of a recurrent weight (mV per tick of u)
+    width_w: int = 16  #: signed width of a recurrent weight
+    frac_k: int = 24  #: fraction bits of the decay increments kappa = 1 - exp(-dt/tau)
+    frac_r: int = 24  #: fraction bits of the resource R in [0, 1] (unsigned, width frac_r + 1) and of U
+    frac_e: int = 16  #: fraction bits of the efficacy R_e that scales a spike (unsigned, width frac_e + 1)
+    width_ref: int = 16  #: unsigned width of the refractory counter
+
+    def __post_init__(self) -> None:
+        for name in ("frac_v", "width_v", "frac_w", "width_w", "frac_k", "frac_r", "frac_e", "width_ref"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ModelError(f"Formats.{name} must be a positive integer, got {value!r}")
+        if self.width_v <= self.frac_v + 7:
+            raise ModelError(
+                f"Formats.width_v={self.width_v} leaves fewer than 7 integer bits above frac_v={self.frac_v}: "
+                "potentials of -100 mV would not fit"
+            )
+        if self.width_w < 2:
+            raise ModelError("Formats.width_w must be at least 2 (a signed weight)")
+        if self.frac_e > self.frac_r:
+            raise ModelError(f"Formats.frac_e={self.frac_e} must not exceed frac_r={self.frac_r}")
+        if self.event_shift < 0:
+            raise ModelError(
+                f"Formats: frac_w + frac_e - frac_v = {self.event_shift} is negative; "
+                "a weighted spike must not gain fraction bits over u"
+            )
+        # Every product the model forms must fit a signed 64-bit integer (the golden model's word).
+        for what, bits in (
+            ("(E_L - V) * kappa_m", self.width_v + 1 + self.frac_k),
+            ("u * kappa_syn", self.width_v + self.frac_k),
+            ("(1 - R) * kappa_rec", self.frac_r + 1 + self.frac_k),
+            ("R * U", 2 * (self.frac_r + 1)),
+            ("w * R_e", self.width_w + self.frac_e + 1),
+        ):
+            if bits > 62:
+                raise ModelError(f"Formats: the product {what} needs {bits} bits, more than 62")
+
+    @property
+    def event_shift(self) -> int:
+        """Right shift (with rounding) that brings w * R_e into the format of u."""
+        return self.frac_w + self.frac_e - self.frac_v
+
+    @property
+    def v_min(self) -> int:
+        return -(1 << (self.width_v - 1))
+
+    @property
+    def v_max(self) -> int:
+        return (1 << (self.width_v - 1)) - 1
+
+    @property
+    def w_min(self) -> int:
+        return -(1 << (self.width_w - 1))
+
+    @property
+    def w_max(self) -> int:
+        return (1 << (self.width_w - 1)) - 1
+
+    @property
+    def r_one(self) -> int:
+        """The integer that stands for R = 1 (and U = 1)."""
+        return 1 << self.frac_r
+
+    def acc_width(self, n_neurons: int) -> int:
+        """Signed width of the per-neuron input accumulator that can hold one tick's recurrent input
+        from `n_neurons` presynaptic spikes without overflow (so it is saturated only once, into u)."""
+        per_event = self.width_w + 1 - self.event_shift + 1  # |w * R_e| >> shift, rounding included
+        return per_event + max(1, math.ceil(math.log2(max(n_neurons, 2))))
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Physical parameters of the core: one set for all neurons, except the per-neuron leak potentials
+    and clamp modes, which live with the network (see `quantise`). Times in ms, potentials in mV,
+    currents in pA, capacitance in pF, rates in Hz."""
+
+    dt_ms: float = 0.1
+    tau_m_ms: float = 1.0
+    c_m_pf: float = 200.0
+    tau_syn_ms: float = 10.0
+    tau_ref_ms: float = 10.0
+    v_th_mv: float = -50.0
+    v_reset_mv: float = -50.01
+    noise_rate_exc_hz: float = 2000.0
+    noise_rate_inh_hz: float = 2000.0
+    noise_weight_exc_pa: float = 90.0
+    noise_weight_inh_pa: float = 90.0
+    stp_u: float = 1.0  #: utilisation U in [0, 1]; 0 switches depression off (R stays 1)
+    stp_tau_rec_ms: float = 10.0  #: recovery time constant; U = 1 with tau_rec = tau_syn renews synapses
+
+    def __post_init__(self) -> None:
+        positive = ("dt_ms", "tau_m_ms", "c_m_pf", "tau_syn_ms", "tau_ref_ms", "stp_tau_rec_ms")
+        for name in positive:
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ModelError(f"ModelParams.{name} must be a positive finite number, got {value!r}")
+        for name in ("noise_rate_exc_hz", "noise_rate_inh_hz", "noise_weight_exc_pa", "noise_weight_inh_pa"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ModelError(f"ModelParams.{name} must be a non-negative finite number, got {value!r}")
+        if not (0.0 <= self.stp_u <= 1.0):
+            raise ModelError(f"ModelParams.stp_u must lie in [0, 1], got {self.stp_u!r}")
+        if not self.v_reset_mv < self.v_th_mv:
+            raise ModelError(
+                f"ModelParams.v_reset_mv={self.v_reset_mv} must lie below v_th_mv={self.v_th_mv}"
+            )
+        if self.tau_ref_ticks < 1:
+            raise ModelError(f"ModelParams.tau_ref_ms={self.tau_ref_ms} is shorter than one tick")
+
+    @property
+    def tau_ref_ticks(self) -> int:
+        """Refractory period in ticks: a unit is on for this many ticks after each spike."""
+        return int(round(self.tau_ref_ms / self.dt_ms))
+
+    @property
+    def g_l_ns(self) -> float:
+        """Leak conductance in nS (pF / ms)."""
+        return self.c_m_pf / self.tau_m_ms
+
+    @property
+    def p21_mv_per_pa(self) -> float:
+        """Exact-integration propagator from a synaptic current to the membrane over one tick
+        (mV per pA): the current i at the start of a tick, decaying with tau_syn, moves V by
+        p21 * i during the tick (the propagator of NEST's iaf_psc_exp)."""
+        tm, ts, h, c = self.tau_m_ms, self.tau_syn_ms, self.dt_ms, self.c_m_pf
+        if abs(tm - ts) < 1e-9 * max(tm, ts):  # the limit tau_m -> tau_syn
+            return h / c * math.exp(-h / tm)
+        return ts * tm / (c * (tm - ts)) * (math.exp(-h / tm) - math.exp(-h / ts))
+
+    def noise_lambda(self) -> tuple[float, float]:
+        """Expected excitatory and inhibitory background events per tick."""
+        return self.noise_rate_exc_hz * self.dt_ms * 1e-3, self.noise_rate_inh_hz * self.dt_ms * 1e-3
+
+    def noise_tail_probability(self) -> float:
+        """Probability per tick and source that the Poisson count exceeds NOISE_COUNT_MAX (these
+        events are not generated; the larger of the two sources is reported)."""
+        return max(_poisson_tail(lam, NOISE_COUNT_MAX) for lam in self.noise_lambda())
+
+
+def _poisson_cdf(lam: float, k: int) -> float:
+    term, total = math.exp(-lam), 0.0
+    for m in range(k + 1):
+        total += term
+        term *= lam / (m + 1)
+    return total
+
+
+def _poisson_tail(lam: float, k: int) -> float:
+    return max(0.0, 1.0 - _poisson_cdf(lam, k))
+
+
+def noise_thresholds(lam: float) -> np.ndarray:
+    """Thresholds T[m] (m = 0 .. NOISE_COUNT_MAX-1) such that a uniform 16-bit draw x yields the event
+    count k = #{m : x >= T[m]}, i.e. P(k > m) = (2^16 - T[m]) / 2^16 ~ 1 - CDF_Poisson(m; lam)."""
+    scale = 1 << NOISE_UNIFORM_BITS
+    return np.array(
+        [min(scale, int(round(scale * _poisson_cdf(lam, m)))) for m in range(NOISE_COUNT_MAX)], dtype=np.int64
+    )
+
+
+def noise_cdf_float(lam: float) -> np.ndarray:
+    """The same thresholds without quantisation (used by the float reference)."""
+    scale = float(1 << NOISE_UNIFORM_BITS)
+    return np.array([scale * _poisson_cdf(lam, m) for m in range(NOISE_COUNT_MAX)], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class FixedParams:
+    """The integers the core runs on: global registers of the core (one value each) plus the weight
+    quantisation. Built by `quantise`; the RTL's parameter registers hold exactly these."""
+
+    formats: Formats
+    tau_ref_ticks: int
+    v_th: int  #: threshold, frac_v
+    v_reset: int  #: reset potential, frac_v
+    kappa_m: int  #: 1 - exp(-dt/tau_m), frac_k
+    kappa_syn: int  #: 1 - exp(-dt/tau_syn), frac_k
+    kappa_rec: int  #: 1 - exp(-dt/tau_rec), frac_k
+    stp_u: int  #: U, frac_r (U = 1 is exactly r_one)
+    noise_w_exc: int  #: u increment per excitatory background event, frac_v
+    noise_w_inh: int  #: u decrement per inhibitory background event, frac_v
+    noise_thr_exc: tuple[int, ...] = field(default=())  #: NOISE_COUNT_MAX thresholds
+    noise_thr_inh: tuple[int, ...] = field(default=())
+
+    def registers(self) -> np.ndarray:
+        """The global registers packed in their fixed order (the kernels take this array)."""
+        return np.array(
+            [
+                self.tau_ref_ticks, self.v_th, self.v_reset, self.kappa_m, self.kappa_syn, self.kappa_rec,
+                self.stp_u, self.noise_w_exc, self.noise_w_inh, *self.noise_thr_exc, *self.noise_thr_inh,
+            ],
+            dtype=np.int64,
+        )
+
+
+#: Names of the global registers in the order of `FixedParams.registers()`.
+REGISTER_NAMES = (
+    "tau_ref_ticks", "v_th", "v_reset", "kappa_m", "kappa_syn", "kappa_rec", "stp_u", "noise_w_exc",
+    "noise_w_inh", *(f"noise_thr_exc{m}" for m in range(NOISE_COUNT_MAX)),
+    *(f"noise_thr_inh{m}" for m in range(NOISE_COUNT_MAX)),
+)
+
+
+def _decay_increment(dt: float, tau: float, frac: int) -> int:
+    kappa = -math.expm1(-dt / tau)
+    q = int(round(kappa * (1 << frac)))
+    return min(q, (1 << frac) - 1)
+
+
+def _to_fixed(value: float, frac: int, lo: int, hi: int, name: str) -> int:
+    q = int(round(value * (1 << frac)))
+    if not lo <= q <= hi:
+        raise ModelError(f"{name}={value!r} does not fit its fixed-point format (range {lo / (1 << frac):g} .. "
+                         f"{hi / (1 << frac):g})")
+    return q
+
+
+def quantise(params: ModelParams, formats: Formats | None = None) -> FixedParams:
+    """Turn physical parameters into the core's integer registers (round to nearest)."""
+    fmt = formats or Formats()
+    if params.tau_ref_ticks >= (1 << fmt.width_ref):
+        raise ModelError(f"tau_ref of {params.tau_ref_ticks} ticks does not fit width_ref={fmt.width_ref}")
+    p21 = params.p21_mv_per_pa
+    lam_e, lam_i = params.noise_lambda()
+    return FixedParams(
+        formats=fmt,
+        tau_ref_ticks=params.tau_ref_ticks,
+        v_th=_to_fixed(params.v_th_mv, fmt.frac_v, fmt.v_min, fmt.v_max, "v_th_mv"),
+        v_reset=_to_fixed(params.v_reset_mv, fmt.frac_v, fmt.v_min, fmt.v_max, "v_reset_mv"),
+        kappa_m=_decay_increment(params.dt_ms, params.tau_m_ms, fmt.frac_k),
+        kappa_syn=_decay_increment(params.dt_ms, params.tau_syn_ms, fmt.frac_k),
+        kappa_rec=_decay_increment(params.dt_ms, params.stp_tau_rec_ms, fmt.frac_k),
+        stp_u=int(round(params.stp_u * fmt.r_one)),
+        noise_w_exc=_to_fixed(params.noise_weight_exc_pa * p21, fmt.frac_v, 0, fmt.v_max, "noise_weight_exc_pa"),
+        noise_w_inh=_to_fixed(params.noise_weight_inh_pa * p21, fmt.frac_v, 0, fmt.v_max, "noise_weight_inh_pa"),
+        noise_thr_exc=tuple(int(t) for t in noise_thresholds(lam_e)),
+        noise_thr_inh=tuple(int(t) for t in noise_thresholds(lam_i)),
+    )
+
+
+def quantise_potentials(values_mv: np.ndarray, formats: Formats, name: str = "E_L") -> np.ndarray:
+    """Potentials in mV (e.g. per-neuron leak potentials) to frac_v integers; error if out of range."""
+    values = np.asarray(values_mv, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ModelError(f"{name} contains NaN or infinite values")
+    q = np.round(values * (1 << formats.frac_v)).astype(np.int64)
+    bad = (q < formats.v_min) | (q > formats.v_max)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ModelError(f"{name}[{i}]={values.flat[i]!r} mV is outside the potential format")
+    return q
+
+
+def quantise_weights(weights_pa: np.ndarray, params: ModelParams, formats: Formats) -> tuple[np.ndarray, int]:
+    """Recurrent weights in pA (pre x post) to frac_w integers in units of u, saturating to width_w.
+    Returns the integer matrix and the number of weights that were clipped (reported, never silent)."""
+    w = np.asarray(weights_pa, dtype=np.float64)
+    if not np.all(np.isfinite(w)):
+        raise ModelError("weights contain NaN or infinite values")
+    q = np.round(w * params.p21_mv_per_pa * (1 << formats.frac_w))
+    clipped = int(np.count_nonzero((q < formats.w_min) | (q > formats.w_max)))
+    return np.clip(q, formats.w_min, formats.w_max).astype(np.int64), clipped
+
+
+def weights_to_u_float(weights_pa: np.ndarray, params: ModelParams) -> np.ndarray:
+    """Recurrent weights in pA to the float reference's units of u (mV per tick)."""
+    return np.asarray(weights_pa, dtype=np.float64) * params.p21_mv_per_pa
