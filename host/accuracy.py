@@ -1,0 +1,85 @@
+"""Sampling accuracy: D_KL(p_exact ‖ p_sampled) of small random Boltzmann machines against sampling
+time, renewing synapses against plain ones (science.md, experiment 1)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import joint_distribution, kl_divergence
+from .bm import exact_distribution, random_bm
+from .calibration import calibrate
+from .progress import progress_bar
+from .sampling import sample, sampling_params
+
+#: Synapse settings compared: renewing (U = 1, τ_rec = τ_syn, the default) and plain (no depression).
+SYNAPSES = {"renewing": (1.0, None), "plain": (0.0, None)}
+
+
+@dataclass
+class AccuracyResult:
+    durations_ms: list[float]
+    kl: dict  #: synapse name -> durations × machines
+    weight_scale: dict
+    seed: int
+
+    def medians(self) -> dict:
+        return {name: [float(np.median(row)) for row in rows] for name, rows in self.kl.items()}
+
+    def to_json(self) -> str:
+        return json.dumps({"durations_ms": self.durations_ms, "seed": self.seed,
+                           "median_kl": self.medians(), "kl": {k: np.asarray(v).tolist() for k, v in self.kl.items()},
+                           "weight_scale": self.weight_scale}, indent=1)
+
+
+def run_accuracy(device, n_machines: int = 10, n_units: int = 5, durations_ms=(1e4, 1e5, 1e6), seed: int = 1,
+                 synapses=SYNAPSES, show_progress: bool = False) -> AccuracyResult:
+    """Sample `n_machines` random machines (W, b ~ N(0, 0.5²), drawn from `seed`) for the longest
+    duration; D_KL at each shorter duration is taken from the start of the same run."""
+    durations = sorted(float(d) for d in durations_ms)
+    kl, scales = {}, {}
+    for name, (u, tau) in synapses.items():
+        params = sampling_params(u, tau)
+        cal = calibrate(params, lambda net, n, s: _spikes(device.run(net, n, s)))
+        scales[name] = cal.weight_scale
+        rng = np.random.default_rng(seed)
+        rows = np.zeros((len(durations), n_machines))
+        with progress_bar(n_machines, f"D_KL, {name} synapses", "machine", enabled=show_progress) as bar:
+            for m in range(n_machines):
+                bm = random_bm(n_units, rng)
+                p = exact_distribution(bm)
+                run = sample(bm, device, durations[-1], seed=seed * 1000 + m, params=params, calibration=cal)
+                for d, dur in enumerate(durations):
+                    n_ticks = int(round(dur / params.dt_ms))
+                    keep = run.spike_tick < n_ticks
+                    q = joint_distribution(run.spike_tick[keep], run.spike_neuron[keep], n_units, n_ticks,
+                                           run.tau_ref_ticks)
+                    rows[d, m] = kl_divergence(p, q)
+                bar.update(1)
+        kl[name] = rows
+    return AccuracyResult(durations, kl, scales, seed)
+
+
+def _spikes(run):
+    return run.spike_tick, run.spike_neuron
+
+
+def write_report(result: AccuracyResult, out_dir: str | Path) -> list[Path]:
+    """accuracy.json, accuracy.md (table) and accuracy.png in out_dir."""
+    from .plots import plot_kl_curves
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "accuracy.json").write_text(result.to_json())
+    med = result.medians()
+    lines = ["| sampling time (ms) | " + " | ".join(f"median D_KL, {k}" for k in med) + " |",
+             "| --- | " + " | ".join("---" for _ in med) + " |"]
+    for d, dur in enumerate(result.durations_ms):
+        lines.append(f"| {dur:.0e} | " + " | ".join(f"{med[k][d]:.4f}" for k in med) + " |")
+    (out / "accuracy.md").write_text("\n".join(lines) + "\n")
+    png = plot_kl_curves(result.durations_ms, result.kl, out / "accuracy.png",
+                         f"{len(next(iter(result.kl.values()))[0])} random 5-unit machines, seed {result.seed}")
+    return [out / "accuracy.json", out / "accuracy.md", png]

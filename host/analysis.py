@@ -1,0 +1,115 @@
+"""Analysis of sampled spikes: states, empirical distributions, D_KL, and plots.
+
+A unit k is on at tick t iff neuron k spiked in (t − τ_ref, t], i.e. at one of the ticks
+t − τ_ref_ticks + 1 … t (docs/model.md).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .errors import InputError
+
+#: Empirical probabilities are floored at this value inside D_KL so that an unvisited state gives a
+#: large, finite divergence rather than infinity.
+KL_FLOOR = 1e-12
+
+
+@numba.njit(cache=True)
+def _state_histogram(spike_tick, spike_neuron, n_neurons, n_ticks, tau_ref, t_start):
+    """Ticks spent in each state code over [t_start, n_ticks)."""
+    hist = np.zeros(1 << n_neurons, dtype=np.int64)
+    on_until = np.full(n_neurons, -1, dtype=np.int64)  # last tick (inclusive) the unit is on
+    code = 0
+    k = 0
+    n_sp = spike_tick.shape[0]
+    t = 0
+    while t < n_ticks:
+        # Units switching off after tick t-1.
+        for i in range(n_neurons):
+            if on_until[i] == t - 1:
+                code &= ~(1 << i)
+        while k < n_sp and spike_tick[k] == t:
+            i = spike_neuron[k]
+            on_until[i] = t + tau_ref - 1
+            code |= 1 << i
+            k += 1
+        # Jump to the next event: a spike or a unit switching off.
+        nxt = n_ticks
+        if k < n_sp and spike_tick[k] < nxt:
+            nxt = spike_tick[k]
+        for i in range(n_neurons):
+            if on_until[i] >= t and on_until[i] + 1 < nxt:
+                nxt = on_until[i] + 1
+        lo = max(t, t_start)
+        if nxt > lo:
+            hist[code] += nxt - lo
+        t = nxt
+    return hist
+
+
+def _check_run(spike_tick, spike_neuron, n_neurons, n_ticks):
+    spike_tick = np.asarray(spike_tick, dtype=np.int64)
+    spike_neuron = np.asarray(spike_neuron, dtype=np.int64)
+    if spike_tick.shape != spike_neuron.shape:
+        raise InputError("spike_tick and spike_neuron differ in length")
+    if spike_tick.size and (np.any(np.diff(spike_tick) < 0)):
+        raise InputError("spike_tick must be sorted")
+    if spike_neuron.size and (spike_neuron.min() < 0 or spike_neuron.max() >= n_neurons):
+        raise InputError(f"spike_neuron holds ids outside 0..{n_neurons - 1}")
+    if spike_tick.size and (spike_tick.min() < 0 or spike_tick.max() >= n_ticks):
+        raise InputError(f"spike_tick holds ticks outside 0..{n_ticks - 1}")
+    return spike_tick, spike_neuron
+
+
+def joint_distribution(spike_tick, spike_neuron, n_neurons: int, n_ticks: int, tau_ref_ticks: int,
+                       units=None, burn_in_ticks: int = 0) -> np.ndarray:
+    """Time-weighted empirical distribution of the joint state of `units` (default: all neurons, at
+    most 24) over ticks [burn_in_ticks, n_ticks); index = state code, unit units[k] is bit k."""
+    spike_tick, spike_neuron = _check_run(spike_tick, spike_neuron, n_neurons, n_ticks)
+    units = np.arange(n_neurons) if units is None else np.asarray(units, dtype=np.int64)
+    if units.size > 24:
+        raise InputError(f"a joint distribution over {units.size} units has too many states")
+    remap = np.full(n_neurons, -1, dtype=np.int64)
+    remap[units] = np.arange(units.size)
+    keep = remap[spike_neuron] >= 0
+    hist = _state_histogram(spike_tick[keep], remap[spike_neuron[keep]], units.size, int(n_ticks),
+                            int(tau_ref_ticks), int(burn_in_ticks))
+    total = hist.sum()
+    if total == 0:
+        raise InputError("no ticks to build a distribution from (burn-in covers the whole run)")
+    return hist / total
+
+
+def sample_states(spike_tick, spike_neuron, n_neurons: int, n_ticks: int, tau_ref_ticks: int,
+                  every_ticks: int | None = None, start_tick: int = 0) -> np.ndarray:
+    """States read every `every_ticks` (default τ_ref) from `start_tick` on: samples × n_neurons, uint8."""
+    spike_tick, spike_neuron = _check_run(spike_tick, spike_neuron, n_neurons, n_ticks)
+    every = tau_ref_ticks if every_ticks is None else every_ticks
+    reads = np.arange(start_tick, n_ticks, every, dtype=np.int64)
+    states = np.zeros((reads.size, n_neurons), dtype=np.uint8)
+    for k in range(n_neurons):
+        t_k = spike_tick[spike_neuron == k]
+        # The last spike of k at or before each read tick; on if it is within tau_ref.
+        idx = np.searchsorted(t_k, reads, side="right") - 1
+        valid = idx >= 0
+        last = np.where(valid, t_k[np.clip(idx, 0, None)] if t_k.size else 0, -tau_ref_ticks - 1)
+        states[:, k] = (valid & (reads - last < tau_ref_ticks)).astype(np.uint8)
+    return states
+
+
+def kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """D_KL(p ‖ q) in nats, q floored at KL_FLOOR."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if p.shape != q.shape:
+        raise InputError(f"distributions differ in shape: {p.shape} vs {q.shape}")
+    mask = p > 0
+    return float(np.sum(p[mask] * np.log(p[mask] / np.maximum(q[mask], KL_FLOOR))))
+
+
+def firing_rates_hz(spike_neuron, n_neurons: int, n_ticks: int, dt_ms: float) -> np.ndarray:
+    """Mean firing rate of each neuron over the run."""
+    counts = np.bincount(np.asarray(spike_neuron, dtype=np.int64), minlength=n_neurons)
+    return counts / (n_ticks * dt_ms * 1e-3)

@@ -1,0 +1,191 @@
+"""The `lifstp` command line: a thin layer over the Python API (architecture.md, "Command line")."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import LifstpError
+
+
+def _stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="golden",
+                   help="golden (in-process golden model, default), verilator, or serial:<pyserial URL>")
+
+
+def _add_stp(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stp-u", type=float, default=None,
+                   help="Tsodyks-Markram utilisation U in [0, 1] (default 1: renewing synapses; 0: no depression)")
+    p.add_argument("--stp-tau-rec-ms", type=float, default=None,
+                   help="recovery time constant in ms (default tau_syn = 10 ms)")
+
+
+def cmd_sample(args) -> int:
+    from . import bm as bm_mod
+    from .device import open_device
+    from .sampling import sample, sampling_params
+
+    machine = bm_mod.load(args.bm)
+    params = sampling_params(args.stp_u, args.stp_tau_rec_ms)
+    device = open_device(args.device)
+    run = sample(machine, device, args.duration_ms, args.seed, params=params,
+                 show_progress=args.progress if args.progress is not None else _stderr_is_tty())
+    out = Path(args.out)
+    if out.parent and not out.parent.exists():
+        out.parent.mkdir(parents=True)
+    run.save(out)
+    rates = len(run.spike_tick) / max(run.n_neurons, 1) / (run.n_ticks * run.dt_ms * 1e-3)
+    print(f"wrote {out}: {len(run.spike_tick)} spikes from {run.n_neurons} neurons over {run.n_ticks} ticks "
+          f"({rates:.1f} Hz mean); calibration v_p05={run.calibration.v_p05_mv:.3f} mV, "
+          f"alpha={run.calibration.alpha_mv:.3f} mV, weight scale {run.calibration.weight_scale:.3f}")
+    _report_status(run.status)
+    return 0
+
+
+def _report_status(status: dict) -> None:
+    issues = {k: v for k, v in status.items() if k != "ticks" and v}
+    if issues:
+        print("warning: the core reported " + ", ".join(f"{k}={v}" for k, v in issues.items()), file=sys.stderr)
+
+
+def cmd_calibrate(args) -> int:
+    from .calibration import calibrate
+    from .device import open_device
+    from .plots import plot_activation
+    from .sampling import sampling_params
+
+    device = open_device(args.device)
+    params = sampling_params(args.stp_u, args.stp_tau_rec_ms)
+    cal = calibrate(params, lambda net, n, s: (lambda r: (r.spike_tick, r.spike_neuron))(device.run(net, n, s)))
+    print(f"v_p05 = {cal.v_p05_mv:.4f} mV, alpha = {cal.alpha_mv:.4f} mV, weight scale = {cal.weight_scale:.4f}")
+    if args.plot:
+        print(f"wrote {plot_activation(cal, args.plot)}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """Sample a random 5-unit machine with renewing and with plain synapses; plot against the exact
+    distribution, and D_KL against time."""
+    import numpy as np
+
+    from .analysis import joint_distribution, kl_divergence
+    from .bm import exact_distribution, random_bm, save
+    from .calibration import calibrate
+    from .device import open_device
+    from .plots import plot_activation, plot_distributions, plot_raster
+    from .sampling import sample, sampling_params
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = open_device(args.device)
+    machine = random_bm(5, np.random.default_rng(args.seed))
+    save(out / "bm.npz", machine)
+    p = exact_distribution(machine)
+    sampled = {}
+    for name, (u, tau) in {"renewing synapses": (1.0, None), "plain synapses": (0.0, None)}.items():
+        params = sampling_params(u, tau)
+        cal = calibrate(params, lambda net, n, s: (lambda r: (r.spike_tick, r.spike_neuron))(device.run(net, n, s)))
+        run = sample(machine, device, args.duration_ms, args.seed, params=params, calibration=cal,
+                     show_progress=_stderr_is_tty())
+        q = joint_distribution(run.spike_tick, run.spike_neuron, 5, run.n_ticks, run.tau_ref_ticks)
+        sampled[f"{name}, D_KL={kl_divergence(p, q):.4f}"] = q
+        if u == 1.0:
+            run.save(out / "run.npz")
+            plot_activation(cal, out / "activation.png")
+            plot_raster(run.spike_tick, run.spike_neuron, run.dt_ms, out / "raster.png")
+        print(f"{name}: D_KL(p_exact || p_sampled) = {kl_divergence(p, q):.4f} after {args.duration_ms:g} ms")
+    png = plot_distributions(p, sampled, out / "distribution.png",
+                             f"random 5-unit Boltzmann machine, {args.duration_ms:g} ms on the {args.device} device")
+    print(f"wrote {png}, {out / 'activation.png'}, {out / 'raster.png'}, {out / 'run.npz'}, {out / 'bm.npz'}")
+    return 0
+
+
+def cmd_experiment_accuracy(args) -> int:
+    from .accuracy import run_accuracy, write_report
+    from .device import open_device
+
+    durations = [float(x) for x in args.durations_ms.split(",")]
+    result = run_accuracy(open_device(args.device), n_machines=args.machines, durations_ms=durations,
+                          seed=args.seed, show_progress=_stderr_is_tty())
+    for path in write_report(result, args.out):
+        print(f"wrote {path}")
+    print((Path(args.out) / "accuracy.md").read_text(), end="")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    return run_bench(args.target, sizes=[int(x) for x in args.sizes.split(",")], duration_ms=args.duration_ms,
+                     peers=[p for p in args.peers.split(",") if p])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lifstp", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sample", help="sample a Boltzmann machine (BM.npz with W, b) and write RUN.npz")
+    p.add_argument("bm", help="BM.npz holding W (n×n, symmetric, zero diagonal) and b (n)")
+    _add_device(p)
+    p.add_argument("--duration-ms", type=float, required=True, help="model time to sample, in ms")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise generators (default 0)")
+    _add_stp(p)
+    p.add_argument("--out", required=True, help="output RUN.npz")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: when stderr is a terminal)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("calibrate", help="fit the activation function and weight scale; optionally plot it")
+    _add_device(p)
+    _add_stp(p)
+    p.add_argument("--plot", help="write the activation curve to this PNG")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("demo", help="sample a random 5-unit machine and plot it against the exact distribution")
+    _add_device(p)
+    p.add_argument("--duration-ms", type=float, default=1e5, help="model time (default 1e5 ms)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("experiment", help="experiments that write figures and tables")
+    esub = p.add_subparsers(dest="experiment", required=True)
+    e = esub.add_parser("accuracy", help="D_KL of random 5-unit machines against sampling time")
+    _add_device(e)
+    e.add_argument("--machines", type=int, default=10)
+    e.add_argument("--durations-ms", default="1e4,1e5,1e6", help="comma-separated sampling times")
+    e.add_argument("--seed", type=int, default=1)
+    e.add_argument("--out", default="out/accuracy")
+    e.set_defaults(func=cmd_experiment_accuracy)
+
+    p = sub.add_parser("bench", help="speed against the peers (NEST, Brian2)")
+    p.add_argument("target", choices=["golden"], help="what to benchmark")
+    p.add_argument("--sizes", default="100,500,1000", help="network sizes (comma-separated)")
+    p.add_argument("--duration-ms", type=float, default=1000.0, help="model time per run (default 1000 ms)")
+    p.add_argument("--peers", default="nest,brian2", help="peers to compare with (comma-separated; empty for none)")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            return args.func(args)
+    except LifstpError as exc:
+        print(f"lifstp: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lifstp: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""From a Boltzmann machine (W, b in theory units) to a network on the core (science.md).
+
+Biases move the leak potentials, E_L,k = v_p05 + α·b_k; weights are chosen so that the PSP averaged
+over τ_ref equals α·W_kj (the rectangular PSP of the theory), for current-based exponential synapses.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lifstp.golden_model.spec import ModelParams
+
+from .bm import BoltzmannMachine
+from .calibration import Calibration
+from .network import Network
+
+
+def pa_per_theory_weight(params: ModelParams, alpha_mv: float) -> float:
+    """Synaptic weight in pA that stands for a theory weight of 1."""
+    tm, ts, tr = params.tau_m_ms, params.tau_syn_ms, params.tau_ref_ms
+    c, g = params.c_m_pf, params.g_l_ns
+    denom = tm * (1 - math.exp(-tr / tm)) - ts * (1 - math.exp(-tr / ts))
+    return alpha_mv * (tr / ts) * (c - g * ts) / denom
+
+
+def map_bm(bm: BoltzmannMachine, params: ModelParams, cal: Calibration) -> Network:
+    """The network that samples from `bm` with neurons calibrated by `cal`."""
+    e_l = cal.v_p05_mv + cal.alpha_mv * bm.b
+    weights = bm.W * (cal.weight_scale * pa_per_theory_weight(params, cal.alpha_mv))
+    return Network(params, e_l, weights)

@@ -1,0 +1,84 @@
+"""Sampling a Boltzmann machine on a device, and the RUN.npz file it produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from lifstp.golden_model.spec import ModelError, ModelParams
+
+from .bm import BoltzmannMachine
+from .calibration import Calibration, calibrate
+from .errors import InputError
+from .mapping import map_bm
+from .progress import progress_bar
+
+#: Keys of RUN.npz (architecture.md); more may follow.
+RUN_KEYS = ("spike_tick", "spike_neuron", "dt_ms", "tau_ref_ticks", "n_ticks", "n_neurons")
+
+
+@dataclass
+class SampleRun:
+    """Spikes of a sampling run with what is needed to decode states from them."""
+
+    spike_tick: np.ndarray
+    spike_neuron: np.ndarray
+    dt_ms: float
+    tau_ref_ticks: int
+    n_ticks: int
+    n_neurons: int
+    calibration: Calibration
+    status: dict
+
+    def save(self, path: str | Path) -> None:
+        np.savez_compressed(
+            path, spike_tick=self.spike_tick.astype(np.int64), spike_neuron=self.spike_neuron.astype(np.int32),
+            dt_ms=self.dt_ms, tau_ref_ticks=self.tau_ref_ticks, n_ticks=self.n_ticks, n_neurons=self.n_neurons,
+            v_p05_mv=self.calibration.v_p05_mv, alpha_mv=self.calibration.alpha_mv,
+            **{f"status_{k}": v for k, v in self.status.items()})
+
+
+def load_run(path: str | Path) -> dict:
+    """Read RUN.npz; InputError names a missing key."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    with np.load(path, allow_pickle=False) as data:
+        missing = [k for k in RUN_KEYS if k not in data.files]
+        if missing:
+            raise InputError(f"{path}: missing key(s) {', '.join(missing)}")
+        return {k: data[k][()] if data[k].ndim == 0 else np.array(data[k]) for k in data.files}
+
+
+def sampling_params(stp_u: float | None = None, stp_tau_rec_ms: float | None = None,
+                    base: ModelParams | None = None) -> ModelParams:
+    """Core parameters for sampling: renewing synapses (U = 1, τ_rec = τ_syn) unless STP is given."""
+    base = base or ModelParams()
+    u = 1.0 if stp_u is None else stp_u
+    tau = base.tau_syn_ms if stp_tau_rec_ms is None else stp_tau_rec_ms
+    try:
+        return replace(base, stp_u=u, stp_tau_rec_ms=tau)
+    except ModelError as exc:
+        raise InputError(str(exc)) from None
+
+
+def sample(bm: BoltzmannMachine, device, duration_ms: float, seed: int, params: ModelParams | None = None,
+           calibration: Calibration | None = None, show_progress: bool = False) -> SampleRun:
+    """Calibrate (unless given), map `bm` onto the core and run it for `duration_ms` of model time."""
+    params = params or sampling_params()
+    if not duration_ms > 0:
+        raise InputError(f"duration must be positive, got {duration_ms} ms")
+    if calibration is None:
+        calibration = calibrate(params, lambda net, n, s: _spikes(device.run(net, n, s)))
+    net = map_bm(bm, params, calibration)
+    n_ticks = int(round(duration_ms / params.dt_ms))
+    with progress_bar(n_ticks, "sampling", "tick", enabled=show_progress) as bar:
+        run = device.run(net, n_ticks, seed, progress=bar.update)
+    return SampleRun(run.spike_tick, run.spike_neuron, params.dt_ms, params.tau_ref_ticks, n_ticks, bm.n,
+                     calibration, run.status)
+
+
+def _spikes(run):
+    return run.spike_tick, run.spike_neuron
