@@ -194,11 +194,12 @@ def _poisson_tail(lam: float, k: int) -> float:
 
 
 def noise_thresholds(lam: float) -> np.ndarray:
-    """Thresholds T[m] (m = 0 .. NOISE_COUNT_MAX-1) such that a uniform 16-bit draw x yields the event
-    count k = #{m : x >= T[m]}, i.e. P(k > m) = (2^16 - T[m]) / 2^16 ~ 1 - CDF_Poisson(m; lam)."""
+    """Thresholds T[m] = ceil(2^16 · CDF_Poisson(m; lam)), m = 0 .. NOISE_COUNT_MAX-1: a uniform 16-bit
+    draw x yields the event count k = #{m : x >= T[m]}. For an integer x, x >= ceil(y) exactly when
+    x >= y, so these integer thresholds lose nothing against the float reference's."""
     scale = 1 << NOISE_UNIFORM_BITS
     return np.array(
-        [min(scale, int(round(scale * _poisson_cdf(lam, m)))) for m in range(NOISE_COUNT_MAX)], dtype=np.int64
+        [min(scale, math.ceil(scale * _poisson_cdf(lam, m))) for m in range(NOISE_COUNT_MAX)], dtype=np.int64
     )
 
 

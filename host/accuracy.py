@@ -4,19 +4,20 @@ time, renewing synapses against plain ones (science.md, experiment 1)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .analysis import joint_distribution, kl_divergence
 from .bm import exact_distribution, random_bm
-from .calibration import calibrate
 from .progress import progress_bar
-from .sampling import sample, sampling_params
+from .sampling import calibration_for, sample, sampling_params
 
-#: Synapse settings compared: renewing (U = 1, τ_rec = τ_syn, the default) and plain (no depression).
-SYNAPSES = {"renewing": (1.0, None), "plain": (0.0, None)}
+#: Settings compared: renewing synapses (U = 1, τ_rec = τ_syn, the default) and plain ones (no
+#: depression), each with the calibrated weight scale and with the theoretical translation (scale 1).
+SYNAPSES = {"renewing": (1.0, None, True), "plain": (0.0, None, True),
+            "renewing, theory weights": (1.0, None, False), "plain, theory weights": (0.0, None, False)}
 
 
 @dataclass
@@ -41,9 +42,11 @@ def run_accuracy(device, n_machines: int = 10, n_units: int = 5, durations_ms=(1
     duration; D_KL at each shorter duration is taken from the start of the same run."""
     durations = sorted(float(d) for d in durations_ms)
     kl, scales = {}, {}
-    for name, (u, tau) in synapses.items():
+    for name, (u, tau, fitted_scale) in synapses.items():
         params = sampling_params(u, tau)
-        cal = calibrate(params, lambda net, n, s: _spikes(device.run(net, n, s)))
+        cal = calibration_for(device, params)
+        if not fitted_scale:
+            cal = replace(cal, weight_scale=1.0)
         scales[name] = cal.weight_scale
         rng = np.random.default_rng(seed)
         rows = np.zeros((len(durations), n_machines))
@@ -61,10 +64,6 @@ def run_accuracy(device, n_machines: int = 10, n_units: int = 5, durations_ms=(1
                 bar.update(1)
         kl[name] = rows
     return AccuracyResult(durations, kl, scales, seed)
-
-
-def _spikes(run):
-    return run.spike_tick, run.spike_neuron
 
 
 def write_report(result: AccuracyResult, out_dir: str | Path) -> list[Path]:

@@ -55,14 +55,13 @@ def _report_status(status: dict) -> None:
 
 
 def cmd_calibrate(args) -> int:
-    from .calibration import calibrate
     from .device import open_device
     from .plots import plot_activation
-    from .sampling import sampling_params
+    from .sampling import calibration_for, sampling_params
 
     device = open_device(args.device)
     params = sampling_params(args.stp_u, args.stp_tau_rec_ms)
-    cal = calibrate(params, lambda net, n, s: (lambda r: (r.spike_tick, r.spike_neuron))(device.run(net, n, s)))
+    cal = calibration_for(device, params)
     print(f"v_p05 = {cal.v_p05_mv:.4f} mV, alpha = {cal.alpha_mv:.4f} mV, weight scale = {cal.weight_scale:.4f}")
     if args.plot:
         print(f"wrote {plot_activation(cal, args.plot)}")
@@ -76,10 +75,9 @@ def cmd_demo(args) -> int:
 
     from .analysis import joint_distribution, kl_divergence
     from .bm import exact_distribution, random_bm, save
-    from .calibration import calibrate
     from .device import open_device
     from .plots import plot_activation, plot_distributions, plot_raster
-    from .sampling import sample, sampling_params
+    from .sampling import calibration_for, sample, sampling_params
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -90,7 +88,7 @@ def cmd_demo(args) -> int:
     sampled = {}
     for name, (u, tau) in {"renewing synapses": (1.0, None), "plain synapses": (0.0, None)}.items():
         params = sampling_params(u, tau)
-        cal = calibrate(params, lambda net, n, s: (lambda r: (r.spike_tick, r.spike_neuron))(device.run(net, n, s)))
+        cal = calibration_for(device, params)
         run = sample(machine, device, args.duration_ms, args.seed, params=params, calibration=cal,
                      show_progress=_stderr_is_tty())
         q = joint_distribution(run.spike_tick, run.spike_neuron, 5, run.n_ticks, run.tau_ref_ticks)

@@ -71,13 +71,24 @@ def sample(bm: BoltzmannMachine, device, duration_ms: float, seed: int, params: 
     if not duration_ms > 0:
         raise InputError(f"duration must be positive, got {duration_ms} ms")
     if calibration is None:
-        calibration = calibrate(params, lambda net, n, s: _spikes(device.run(net, n, s)))
+        calibration = calibration_for(device, params)
     net = map_bm(bm, params, calibration)
     n_ticks = int(round(duration_ms / params.dt_ms))
     with progress_bar(n_ticks, "sampling", "tick", enabled=show_progress) as bar:
         run = device.run(net, n_ticks, seed, progress=bar.update)
     return SampleRun(run.spike_tick, run.spike_neuron, params.dt_ms, params.tau_ref_ticks, n_ticks, bm.n,
                      calibration, run.status)
+
+
+_CALIBRATIONS: dict = {}
+
+
+def calibration_for(device, params: ModelParams) -> Calibration:
+    """The calibration of `params` on `device`, computed once per process (runs are deterministic)."""
+    key = (device.name, params)
+    if key not in _CALIBRATIONS:
+        _CALIBRATIONS[key] = calibrate(params, lambda net, n, s: _spikes(device.run(net, n, s)))
+    return _CALIBRATIONS[key]
 
 
 def _spikes(run):

@@ -1,0 +1,40 @@
+"""The model's two arithmetic primitives as Amaranth expressions: `rnd` and `sat` (docs/model.md).
+
+Amaranth arithmetic widens exactly (a product has the sum of its operands' widths, a difference of
+unsigned values is signed), so these expressions compute what the golden model computes in int64,
+without overflow, as long as the formats pass `Formats`' own checks.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Mux, Value
+
+__all__ = ["rnd", "sat", "as_signed"]
+
+
+def as_signed(x: Value) -> Value:
+    """x as a signed value of the same numeric value (one bit wider if x is unsigned)."""
+    x = Value.cast(x)
+    if x.shape().signed:
+        return x
+    return Cat(x, Const(0, 1)).as_signed()
+
+
+def rnd(x: Value, s: int, bias: int = 0) -> Value:
+    """rnd(x, s) = (x + 2^(s-1)) >> s, an arithmetic shift for signed x: round to nearest, ties up.
+    rnd(x, 0) = x. `bias` adds to the rounding constant: only the mutation test uses it."""
+    x = Value.cast(x)
+    if s < 0:
+        raise ValueError(f"rnd: negative shift {s}")
+    if s == 0:
+        return x + bias if bias else x
+    half = (1 << (s - 1)) + bias
+    return (x + half) >> s if half >= 0 else (x - (-half)) >> s
+
+
+def sat(x: Value, lo: int, hi: int) -> tuple[Value, Value]:
+    """x clipped to [lo, hi], and a flag that is 1 when clipping happened."""
+    x = Value.cast(x)
+    over = x > hi
+    under = x < lo
+    return Mux(over, hi, Mux(under, lo, x)), over | under

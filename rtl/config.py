@@ -1,0 +1,221 @@
+"""Elaboration-time parameters of the core and the layouts of its ports.
+
+`CoreConfig` holds what is fixed when the core is built: the number of neurons N, the number of lanes
+L and the fixed-point `Formats` of the model (taken from `lifstp.golden_model.spec`, never restated).
+It checks them and raises `ConfigError` naming the offending parameter. The register file's layout
+comes from `spec.REGISTER_NAMES` (the order of `FixedParams.registers()`); the shape of each register
+is derived here from the formats.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from amaranth.hdl import Shape, signed, unsigned
+from amaranth.lib import data
+
+from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGISTER_NAMES, Formats
+
+__all__ = [
+    "ConfigError", "CoreConfig", "Space", "NeuronField", "StatusCounter", "MUTATIONS",
+    "register_shapes", "write_layout", "read_layout", "spike_layout",
+]
+
+#: Width of the generator state (the model's xorshift64).
+RNG_WIDTH = 64
+#: Width of the data field of the write and read ports (the widest quantity is the generator state).
+DATA_WIDTH = 64
+
+#: Arithmetic mutations that `CoreConfig(mutation=...)` can inject, for the test that shows the
+#: equivalence check catches a one-bit change. Never used outside that test.
+MUTATIONS = {
+    "leak_round": "the rounding constant of rnd((E_L - V) * kappa_m) is off by one LSB",
+    "event_shift": "the per-event shift of rnd(W * e) is one bit too short",
+    "efficacy_round": "the efficacy e is truncated instead of rounded",
+}
+
+
+class ConfigError(ValueError):
+    """A core parameter that cannot be elaborated; the message names the parameter."""
+
+
+class Space(enum.IntEnum):
+    """Address spaces of the write and read ports."""
+
+    REG = 0  #: global parameter registers, addr = index in spec.REGISTER_NAMES
+    NEURON = 1  #: per-neuron state or configuration, addr = neuron, field = `NeuronField`
+    WEIGHT = 2  #: recurrent weight W[pre, post], addr = pre * N + post
+    STATUS = 3  #: status counters, addr = `StatusCounter` (writing sets the counter)
+
+
+class NeuronField(enum.IntEnum):
+    """Per-neuron quantities; each lives in its own memory (one per lane)."""
+
+    V = 0  #: membrane potential, signed width_v, frac_v
+    U = 1  #: synaptic state u, signed width_v, frac_v
+    REF = 2  #: refractory counter, unsigned width_ref
+    RES = 3  #: STP resource R, unsigned frac_r + 1
+    RNG = 4  #: xorshift64 state, 64 bits
+    EL = 5  #: leak potential E_L, signed width_v
+    CLAMP = 6  #: clamp mode (spec.ClampMode), 2 bits
+    ACC = 7  #: recurrent input of the next tick, signed Formats.acc_width(N)
+
+
+class StatusCounter(enum.IntEnum):
+    """Status counters (also on the `status` port)."""
+
+    TICKS = 0  #: ticks done since the counter was last written
+    CYCLES_LAST_TICK = 1  #: clock cycles the last tick took, from its start to its end
+    SATURATED_V = 2  #: saturations of V (golden model's status()["saturated_v"])
+    SATURATED_U = 3  #: saturations of u (golden model's status()["saturated_u"])
+
+
+def _bits_for(n: int) -> int:
+    """Bits of an unsigned index into n items (at least 1)."""
+    return max(1, (n - 1).bit_length())
+
+
+def register_shapes(fmt: Formats) -> dict[str, Shape]:
+    """The shape of each global register (in the order of spec.REGISTER_NAMES), derived from the formats."""
+    by_name = {
+        "tau_ref_ticks": unsigned(fmt.width_ref),
+        "v_th": signed(fmt.width_v),
+        "v_reset": signed(fmt.width_v),
+        "kappa_m": unsigned(fmt.frac_k),
+        "kappa_syn": unsigned(fmt.frac_k),
+        "kappa_rec": unsigned(fmt.frac_k),
+        "stp_u": unsigned(fmt.frac_r + 1),
+        "noise_w_exc": signed(fmt.width_v),
+        "noise_w_inh": signed(fmt.width_v),
+    }
+    for m in range(NOISE_COUNT_MAX):
+        by_name[f"noise_thr_exc{m}"] = unsigned(NOISE_UNIFORM_BITS + 1)
+        by_name[f"noise_thr_inh{m}"] = unsigned(NOISE_UNIFORM_BITS + 1)
+    unknown = [name for name in REGISTER_NAMES if name not in by_name]
+    if unknown:
+        raise ConfigError(f"spec.REGISTER_NAMES holds registers the RTL does not know: {unknown}")
+    return {name: by_name[name] for name in REGISTER_NAMES}
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """What is fixed when the core is elaborated.
+
+    n_neurons: N, at least 1; lanes: L, a power of two dividing N (lane b updates neurons j with
+    j % L == b, and holds their weights column-wise); formats: the model's `Formats`;
+    tick_width / counter_width: widths of the tick number on the spike stream and of the status
+    counters; mutation: test-only arithmetic fault (a key of MUTATIONS), None in every real core.
+    """
+
+    n_neurons: int
+    lanes: int = 1
+    formats: Formats = field(default_factory=Formats)
+    tick_width: int = 32
+    counter_width: int = 32
+    mutation: str | None = None
+
+    def __post_init__(self) -> None:
+        n, lanes = self.n_neurons, self.lanes
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"n_neurons must be a positive integer, got {n!r}")
+        if n > (1 << 20):
+            raise ConfigError(f"n_neurons={n} is not representable: at most 2^20 neurons per core")
+        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1 or lanes & (lanes - 1):
+            raise ConfigError(f"lanes must be a power of two (1, 2, 4, ...), got {lanes!r}")
+        if n % lanes:
+            raise ConfigError(f"lanes={lanes} must divide n_neurons={n}")
+        if not isinstance(self.formats, Formats):
+            raise ConfigError(f"formats must be a spec.Formats, got {type(self.formats).__name__}")
+        fmt = self.formats
+        if fmt.width_ref > DATA_WIDTH or fmt.width_v > DATA_WIDTH or fmt.frac_r + 1 > DATA_WIDTH:
+            raise ConfigError(f"formats: a state width exceeds the {DATA_WIDTH}-bit data port")
+        if fmt.acc_width(n) > DATA_WIDTH:
+            raise ConfigError(f"formats: acc width {fmt.acc_width(n)} for n_neurons={n} exceeds the data port")
+        if fmt.width_w > DATA_WIDTH:
+            raise ConfigError(f"formats.width_w={fmt.width_w} exceeds the {DATA_WIDTH}-bit data port")
+        for name in ("tick_width", "counter_width"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 8 <= value <= 64:
+                raise ConfigError(f"{name} must be an integer in 8..64, got {value!r}")
+        if self.mutation is not None and self.mutation not in MUTATIONS:
+            raise ConfigError(f"mutation must be None or one of {sorted(MUTATIONS)}, got {self.mutation!r}")
+        register_shapes(fmt)  # raises if the register set is unknown
+
+    # Derived sizes -----------------------------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        """M = N / L: neurons per lane, and cycles of one spike's delivery."""
+        return self.n_neurons // self.lanes
+
+    @property
+    def lane_bits(self) -> int:
+        return (self.lanes - 1).bit_length()
+
+    @property
+    def neuron_bits(self) -> int:
+        return _bits_for(self.n_neurons)
+
+    @property
+    def addr_bits(self) -> int:
+        """Bits of an address into a lane's neuron memories."""
+        return _bits_for(self.depth)
+
+    @property
+    def acc_width(self) -> int:
+        """Signed width of acc: Formats.acc_width(N), widened if needed to the exact bound of N events
+        rnd(W * e, event_shift) with W in the weight format and 0 <= e <= 1 (2^frac_e); so acc can
+        never overflow within a tick whatever the weights."""
+        fmt, n = self.formats, self.n_neurons
+        e_max = 1 << fmt.frac_e
+        s = fmt.event_shift
+        half = (1 << (s - 1)) if s else 0
+        hi = n * ((fmt.w_max * e_max + half) >> s)
+        lo = n * ((fmt.w_min * e_max + half) >> s)
+        exact = max(hi.bit_length(), (-lo - 1).bit_length()) + 1
+        return max(fmt.acc_width(n), exact)
+
+    def field_shape(self, f: NeuronField) -> Shape:
+        fmt = self.formats
+        return {
+            NeuronField.V: signed(fmt.width_v),
+            NeuronField.U: signed(fmt.width_v),
+            NeuronField.REF: unsigned(fmt.width_ref),
+            NeuronField.RES: unsigned(fmt.frac_r + 1),
+            NeuronField.RNG: unsigned(RNG_WIDTH),
+            NeuronField.EL: signed(fmt.width_v),
+            NeuronField.CLAMP: unsigned(2),
+            NeuronField.ACC: signed(self.acc_width),
+        }[f]
+
+    @property
+    def port_addr_bits(self) -> int:
+        """Bits of the addr field of the write and read ports (enough for a weight index N*N)."""
+        return max(_bits_for(self.n_neurons * self.n_neurons), _bits_for(len(REGISTER_NAMES)), 2)
+
+
+def write_layout(cfg: CoreConfig) -> data.StructLayout:
+    """Payload of the write port: one value into one register, neuron field, weight or counter."""
+    return data.StructLayout({
+        "space": unsigned(2),  # a `Space`
+        "field": unsigned(3),  # a `NeuronField` (space NEURON only)
+        "addr": unsigned(cfg.port_addr_bits),
+        "data": unsigned(DATA_WIDTH),  # the value, two's complement for signed quantities
+    })
+
+
+def read_layout(cfg: CoreConfig) -> data.StructLayout:
+    """Payload of a read request (the reply is the value, sign-extended to DATA_WIDTH bits)."""
+    return data.StructLayout({
+        "space": unsigned(2),  # a `Space`
+        "field": unsigned(3),  # a `NeuronField` (space NEURON only)
+        "addr": unsigned(cfg.port_addr_bits),
+    })
+
+
+def spike_layout(cfg: CoreConfig) -> data.StructLayout:
+    """Payload of the spike output stream."""
+    return data.StructLayout({
+        "tick": unsigned(cfg.tick_width),
+        "neuron": unsigned(cfg.neuron_bits),
+    })

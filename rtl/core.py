@@ -1,0 +1,310 @@
+"""The lifstp core: N leaky integrate-and-fire neurons with STP, time-multiplexed over L lanes.
+
+Block diagram (one lane b of L; lane b owns neurons j with j % L == b at address j // L):
+
+    write/read ports ──► host access (IDLE only) ──┐
+                                                   ▼
+    ┌─ lane b ───────────────────────────────────────────────────────────────────────┐
+    │ V U REF RES RNG EL CLAMP memories ──read──► NeuronUpdate ──write──► (same)     │
+    │ ACC memory ──read──► u += acc ──write 0                                        │
+    │                       │ fire, e                                                │
+    │                       ▼                                                        │
+    │ ... all lanes ──► spike queue (DeliveryScheduler) ──► spikes stream (out)      │
+    │                       │ row i, column c, e                                     │
+    │ W bank b ──read W[i, c*L+b]──► acc[c] += rnd(W*e, shift) ──write──► ACC memory │
+    └────────────────────────────────────────────────────────────────────────────────┘
+
+A tick: START (clear the queue) → UPDATE (M = N/L cycles issuing one neuron address per cycle;
+each lane's NeuronUpdate result is written back the next cycle, spikes pushed into the queue) →
+FLUSH (the last write-back) → DELIVER (one spike row per M cycles, one event per lane per cycle) →
+END (count the tick). Cycles per tick = M * (1 + spikes) + 4.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from lifstp.golden_model.spec import REGISTER_NAMES
+
+from .config import (DATA_WIDTH, CoreConfig, NeuronField, Space, StatusCounter, read_layout, spike_layout,
+                     write_layout)
+from .delivery import DeliveryScheduler, event_contribution
+from .neuron import NeuronUpdate, register_layout
+
+__all__ = ["Core", "status_layout"]
+
+#: Fields the neuron pipeline writes back each tick (EL and CLAMP are configuration, written by the host).
+_UPDATED = {
+    NeuronField.V: "v_next", NeuronField.U: "u_next", NeuronField.REF: "ref_next",
+    NeuronField.RES: "res_next", NeuronField.RNG: "rng_next",
+}
+_INPUTS = {
+    NeuronField.V: "v", NeuronField.U: "u", NeuronField.REF: "ref", NeuronField.RES: "res",
+    NeuronField.RNG: "rng", NeuronField.EL: "e_l", NeuronField.CLAMP: "clamp", NeuronField.ACC: "acc",
+}
+
+
+def status_layout(cfg: CoreConfig) -> data.StructLayout:
+    """The status port: busy flag and the counters of `StatusCounter`."""
+    w = cfg.counter_width
+    return data.StructLayout({
+        "busy": 1,
+        "ticks": unsigned(w),
+        "cycles_last_tick": unsigned(w),
+        "saturated_v": unsigned(w),
+        "saturated_u": unsigned(w),
+    })
+
+
+class Core(wiring.Component):
+    """One core of `cfg.n_neurons` neurons over `cfg.lanes` lanes (see the module docstring).
+
+    Ports:
+
+    - ``write`` (In stream of `write_layout`): writes one global register (space REG, addr = index in
+      spec.REGISTER_NAMES), one neuron's field (space NEURON, addr = neuron, field = `NeuronField`),
+      one weight (space WEIGHT, addr = pre * N + post) or a status counter (space STATUS). Accepted
+      only while the core is idle (ready low while it runs ticks or answers a read).
+    - ``read`` (In stream of `read_layout`): a read request for the same spaces (snapshots);
+      accepted while idle.
+    - ``read_data`` (Out stream, 64 bits): the answer to each read request, sign-extended.
+    - ``run`` (In stream, counter_width bits): run K ticks (K = 1: one tick); accepted while idle.
+    - ``spikes`` (Out stream of `spike_layout`): every spike (tick, neuron), ticks ascending, neurons
+      ascending within a tick. When it is not ready the core waits (back-pressure): no spike is ever
+      dropped, the tick just takes longer.
+    - ``status`` (Out `status_layout`): busy, ticks done, cycles used by the last tick, saturations of
+      V and u (the golden model's status() counters).
+    """
+
+    def __init__(self, cfg: CoreConfig):
+        self.cfg = cfg
+        super().__init__({
+            "write": In(stream.Signature(write_layout(cfg))),
+            "read": In(stream.Signature(read_layout(cfg))),
+            "read_data": Out(stream.Signature(DATA_WIDTH)),
+            "run": In(stream.Signature(cfg.counter_width)),
+            "spikes": Out(stream.Signature(spike_layout(cfg))),
+            "status": Out(status_layout(cfg)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        fmt = cfg.formats
+        lanes, depth = cfg.lanes, cfg.depth
+
+        regs = Signal(register_layout(cfg))
+        ticks = Signal(cfg.counter_width)
+        cycles = Signal(cfg.counter_width)
+        cycles_last = Signal(cfg.counter_width)
+        sat_v = Signal(cfg.counter_width)
+        sat_u = Signal(cfg.counter_width)
+        remaining = Signal(cfg.counter_width)
+        busy = Signal()
+
+        # ---- Memories: one per neuron field and lane, one weight bank per lane. -----------------------
+        rports, wports, w_rports, w_wports = [], [], [], []
+        for b in range(lanes):
+            rp_lane, wp_lane = {}, {}
+            for f in NeuronField:
+                mem = Memory(shape=cfg.field_shape(f), depth=depth, init=[])
+                m.submodules[f"{f.name.lower()}_{b}"] = mem
+                wp = mem.write_port()
+                # acc: a delivery write and the next row's read of the same address can meet when M = 1.
+                rp = mem.read_port(transparent_for=[wp] if f == NeuronField.ACC else [])
+                rp_lane[f], wp_lane[f] = rp, wp
+            rports.append(rp_lane)
+            wports.append(wp_lane)
+            wmem = Memory(shape=signed(fmt.width_w), depth=cfg.n_neurons * depth, init=[])
+            m.submodules[f"weights_{b}"] = wmem
+            w_wports.append(wmem.write_port())
+            w_rports.append(wmem.read_port())
+
+        m.submodules.sched = sched = DeliveryScheduler(cfg)
+        wiring.connect(m, sched.spikes, wiring.flipped(self.spikes))
+        m.d.comb += sched.tick.eq(ticks)
+
+        # ---- Host access decode. ----------------------------------------------------------------------
+        lb = cfg.lane_bits
+
+        def split(addr):
+            """(lane, lane address) of a neuron index or of a weight index pre * N + post."""
+            return (addr[:lb] if lb else 0), addr[lb:]
+
+        wr = self.write.payload
+        wr_lane, wr_laddr = split(wr.addr)
+        wr_fire = Signal()  # a write is accepted this cycle
+        m.d.comb += wr_fire.eq(self.write.valid & self.write.ready)
+
+        h_space = Signal(2)
+        h_field = Signal(3)
+        h_addr = Signal.like(self.read.payload.addr)
+        h_lane, h_laddr = split(h_addr)
+        resp = Signal(DATA_WIDTH)
+
+        # ---- Neuron update pipeline: issue (read) → update + write back. ------------------------------
+        upd_addr = Signal(cfg.addr_bits)
+        n2_valid = Signal()
+        n2_addr = Signal(cfg.addr_bits)
+        in_update = Signal()
+        in_deliver = Signal()
+        d2_valid = Signal()
+        d2_col = Signal(cfg.addr_bits)
+        d2_eff = Signal(fmt.frac_e + 1)
+
+        m.d.sync += [n2_valid.eq(in_update), n2_addr.eq(upd_addr)]
+        m.d.sync += [d2_valid.eq(sched.issue_valid & in_deliver), d2_col.eq(sched.issue_col),
+                     d2_eff.eq(sched.issue_eff)]
+        m.d.comb += sched.enable.eq(in_deliver)
+
+        updates = []
+        for b in range(lanes):
+            upd = NeuronUpdate(cfg)
+            m.submodules[f"update_{b}"] = upd
+            updates.append(upd)
+            m.d.comb += upd.regs.eq(regs)
+            for f, name in _INPUTS.items():
+                m.d.comb += getattr(upd, name).eq(rports[b][f].data)
+
+        # Spike queue push: one entry per update cycle in which any lane fired.
+        fires = Cat(*(u.fire for u in updates))
+        m.d.comb += [
+            sched.push.valid.eq(n2_valid & fires.any()),
+            sched.push.payload.addr.eq(n2_addr),
+            sched.push.payload.mask.eq(fires),
+        ]
+        for b, upd in enumerate(updates):
+            m.d.comb += sched.push.payload.eff[b].eq(upd.eff)
+
+        # Saturation counters.
+        n_sat_v = sum(u.sat_v for u in updates)
+        n_sat_u = sum(u.sat_u for u in updates)
+
+        # Memory ports: the pipelines when running, the host otherwise.
+        for b in range(lanes):
+            for f in NeuronField:
+                rp, wp = rports[b][f], wports[b][f]
+                m.d.comb += rp.addr.eq(h_laddr)
+                with m.If(in_update):
+                    m.d.comb += rp.addr.eq(upd_addr)
+                if f == NeuronField.ACC:
+                    with m.If(in_deliver):
+                        m.d.comb += rp.addr.eq(sched.issue_col)
+                host_we = wr_fire & (wr.space == Space.NEURON) & (wr.field == f) & (wr_lane == b)
+                if f in _UPDATED or f == NeuronField.ACC:
+                    new = getattr(updates[b], _UPDATED[f]) if f in _UPDATED else 0
+                    with m.If(n2_valid):
+                        m.d.comb += [wp.addr.eq(n2_addr), wp.data.eq(new), wp.en.eq(1)]
+                    if f == NeuronField.ACC:
+                        with m.Elif(d2_valid):
+                            acc_new = rp.data + event_contribution(w_rports[b].data, d2_eff, fmt, cfg.mutation)
+                            m.d.comb += [wp.addr.eq(d2_col), wp.data.eq(acc_new), wp.en.eq(1)]
+                    with m.Else():
+                        m.d.comb += [wp.addr.eq(wr_laddr), wp.data.eq(wr.data), wp.en.eq(host_we)]
+                else:
+                    m.d.comb += [wp.addr.eq(wr_laddr), wp.data.eq(wr.data), wp.en.eq(host_we)]
+            w_rp, w_wp = w_rports[b], w_wports[b]
+            m.d.comb += w_rp.addr.eq(h_laddr)
+            with m.If(in_deliver):
+                m.d.comb += w_rp.addr.eq(sched.issue_waddr)
+            m.d.comb += [
+                w_wp.addr.eq(wr_laddr),
+                w_wp.data.eq(wr.data),
+                w_wp.en.eq(wr_fire & (wr.space == Space.WEIGHT) & (wr_lane == b)),
+            ]
+
+        # Host writes of registers and counters.
+        with m.If(wr_fire & (wr.space == Space.REG)):
+            with m.Switch(wr.addr):
+                for k, name in enumerate(REGISTER_NAMES):
+                    with m.Case(k):
+                        m.d.sync += regs[name].eq(wr.data)
+        counters = {StatusCounter.TICKS: ticks, StatusCounter.CYCLES_LAST_TICK: cycles_last,
+                    StatusCounter.SATURATED_V: sat_v, StatusCounter.SATURATED_U: sat_u}
+        with m.If(n2_valid):
+            m.d.sync += [sat_v.eq(sat_v + n_sat_v), sat_u.eq(sat_u + n_sat_u)]
+        with m.If(wr_fire & (wr.space == Space.STATUS)):
+            with m.Switch(wr.addr):
+                for k, sig in counters.items():
+                    with m.Case(k):
+                        m.d.sync += sig.eq(wr.data)
+
+        # ---- Control. ---------------------------------------------------------------------------------
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += [self.write.ready.eq(1), self.run.ready.eq(1), self.read.ready.eq(~self.run.valid)]
+                with m.If(self.run.valid & (self.run.payload != 0)):
+                    m.d.sync += remaining.eq(self.run.payload)
+                    m.next = "START"
+                with m.Elif(self.read.valid):
+                    rq = self.read.payload
+                    m.d.sync += [h_space.eq(rq.space), h_field.eq(rq.field), h_addr.eq(rq.addr)]
+                    m.next = "RD_ISSUE"
+            with m.State("START"):
+                m.d.comb += [busy.eq(1), sched.clear.eq(1)]
+                m.d.sync += [cycles.eq(1), upd_addr.eq(0)]
+                m.next = "UPDATE"
+            with m.State("UPDATE"):
+                m.d.comb += [busy.eq(1), in_update.eq(1)]
+                m.d.sync += [cycles.eq(cycles + 1), upd_addr.eq(upd_addr + 1)]
+                with m.If(upd_addr == depth - 1):
+                    m.next = "FLUSH"
+            with m.State("FLUSH"):
+                m.d.comb += busy.eq(1)
+                m.d.sync += cycles.eq(cycles + 1)
+                m.next = "DELIVER"
+            with m.State("DELIVER"):
+                m.d.comb += [busy.eq(1), in_deliver.eq(1)]
+                m.d.sync += cycles.eq(cycles + 1)
+                with m.If(~sched.busy):
+                    m.next = "END"
+            with m.State("END"):
+                m.d.comb += busy.eq(1)
+                m.d.sync += [ticks.eq(ticks + 1), cycles_last.eq(cycles + 1), remaining.eq(remaining - 1)]
+                with m.If(remaining == 1):
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "START"
+            with m.State("RD_ISSUE"):  # the read ports see h_laddr this cycle
+                m.next = "RD_DATA"
+            with m.State("RD_DATA"):
+                with m.Switch(h_space):
+                    with m.Case(Space.REG):
+                        with m.Switch(h_addr):
+                            for k, name in enumerate(REGISTER_NAMES):
+                                with m.Case(k):
+                                    m.d.sync += resp.eq(regs[name])
+                            with m.Default():
+                                m.d.sync += resp.eq(0)
+                    with m.Case(Space.NEURON):
+                        m.d.sync += resp.eq(0)
+                        for b in range(lanes):
+                            for f in NeuronField:
+                                with m.If((h_lane == b) & (h_field == f)):
+                                    m.d.sync += resp.eq(rports[b][f].data)
+                    with m.Case(Space.WEIGHT):
+                        for b in range(lanes):
+                            with m.If(h_lane == b):
+                                m.d.sync += resp.eq(w_rports[b].data)
+                    with m.Case(Space.STATUS):
+                        m.d.sync += resp.eq(0)
+                        for k, sig in counters.items():
+                            with m.If(h_addr == k):
+                                m.d.sync += resp.eq(sig)
+                m.next = "RD_RESP"
+            with m.State("RD_RESP"):
+                m.d.comb += [self.read_data.valid.eq(1), self.read_data.payload.eq(resp)]
+                with m.If(self.read_data.ready):
+                    m.next = "IDLE"
+
+        m.d.comb += [
+            self.status.busy.eq(busy),
+            self.status.ticks.eq(ticks),
+            self.status.cycles_last_tick.eq(cycles_last),
+            self.status.saturated_v.eq(sat_v),
+            self.status.saturated_u.eq(sat_u),
+        ]
+        return m
