@@ -118,7 +118,7 @@ def cmd_experiment_accuracy(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_bench
+    from lifstp.bench.runner import run_bench
 
     return run_bench(args.target, sizes=[int(x) for x in args.sizes.split(",")], duration_ms=args.duration_ms,
                      peers=[p for p in args.peers.split(",") if p])

@@ -181,6 +181,7 @@ def main():
         "setup_s": round(setup_s, 4),
         "compile_s": round(compile_s, 4) if compile_s is not None else None,
         "wall_s": round(wall_s, 4),
+        "loadavg_1m": round(os.getloadavg()[0], 2),  # machine load when done (contention hint)
         "n_spikes": n_spikes,
         "n_syn_events": n_syn,
         "mean_rate_hz": n_spikes / N / (a.duration_ms / 1000.0),

@@ -36,6 +36,8 @@ def main():
                    help="sigma of recurrent weights in nA (efficacy after full recovery)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--e-l-mv", type=float, default=-53.0)
+    p.add_argument("--e-l-sweep", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="give neuron k the leak potential linspace(LO, HI, N)[k] instead of --e-l-mv")
     p.add_argument("--stp-u", type=float, default=1.0)
     p.add_argument("--stp-tau-rec-ms", type=float, default=10.0)
     p.add_argument("--bg-rate-hz", type=float, default=2000.0)
@@ -70,6 +72,9 @@ def main():
         "V_m": a.e_l_mv, "I_e": 0.0,
     }
     neurons = nest.Create("iaf_psc_exp", N, params=neuron_params)
+    if a.e_l_sweep is not None:
+        e_l = np.linspace(a.e_l_sweep[0], a.e_l_sweep[1], N)
+        neurons.set({"E_L": e_l.tolist(), "V_m": e_l.tolist()})
 
     pg_ex = nest.Create("poisson_generator", params={"rate": a.bg_rate_hz})
     pg_in = nest.Create("poisson_generator", params={"rate": a.bg_rate_hz})
@@ -114,8 +119,10 @@ def main():
     setup_s = time.perf_counter() - t_setup0
 
     t0 = time.perf_counter()
+    c0 = time.process_time()
     nest.Run(a.duration_ms)
     wall_s = time.perf_counter() - t0
+    cpu_s = time.process_time() - c0
     nest.Cleanup()
 
     ev = sr.get("events")
@@ -146,6 +153,8 @@ def main():
         "stp_tau_rec_ms": a.stp_tau_rec_ms,
         "setup_s": round(setup_s, 4),
         "wall_s": round(wall_s, 4),
+        "cpu_s": round(cpu_s, 4),  # process CPU time of the run (all threads)
+        "loadavg_1m": round(os.getloadavg()[0], 2),  # machine load when done (contention hint)
         "nest_time_simulate_s": round(float(ks.get("time_simulate", float("nan"))), 4),
         "n_spikes": n_spikes,
         "n_syn_events": n_syn,
