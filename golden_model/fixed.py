@@ -15,8 +15,9 @@ import numpy as np
 from .rng import noise_uniforms, seed_states, xorshift64_step
 from .spec import NOISE_COUNT_MAX, ClampMode, FixedParams, Formats, ModelError
 
-# Indices into the status counters array.
-SAT_V, SAT_U = 0, 1
+if NOISE_COUNT_MAX != 4:  # run_ticks unrolls the threshold comparisons
+    raise ImportError("golden_model.fixed.run_ticks is written for NOISE_COUNT_MAX = 4")
+
 COUNTER_NAMES = ("saturated_v", "saturated_u")
 
 
@@ -26,17 +27,6 @@ def round_shift(x, s):
     if s == 0:
         return x
     return (x + (numba.int64(1) << (s - 1))) >> s
-
-
-@numba.njit(cache=True, inline="always")
-def saturate(x, lo, hi, counters, which):
-    if x > hi:
-        counters[which] += 1
-        return hi
-    if x < lo:
-        counters[which] += 1
-        return lo
-    return x
 
 
 def format_array(fmt: Formats) -> np.ndarray:
@@ -53,71 +43,78 @@ def run_ticks(regs, fa, e_l, clamp, weights, v, u, ref, res, rng, acc, counters,
 
     Stops early (at a tick boundary) when the spike buffers could overflow in the next tick.
     Returns (ticks done, spikes written). State arrays are updated in place.
+
+    Phase 1 is written without branches so that the compiler vectorises it across neurons (each
+    neuron touches only its own state); the few neurons that fire are then finished one by one.
     """
     n = v.shape[0]
     tau_ref, v_th, v_reset = regs[0], regs[1], regs[2]
     kappa_m, kappa_syn, kappa_rec, stp_u = regs[3], regs[4], regs[5], regs[6]
     w_exc, w_inh = regs[7], regs[8]
-    thr_e = regs[9:9 + NOISE_COUNT_MAX]
-    thr_i = regs[9 + NOISE_COUNT_MAX:9 + 2 * NOISE_COUNT_MAX]
+    te0, te1, te2, te3 = regs[9], regs[10], regs[11], regs[12]
+    ti0, ti1, ti2, ti3 = regs[13], regs[14], regs[15], regs[16]
     frac_k, frac_r, frac_e, shift = fa[3], fa[4], fa[5], fa[6]
     v_min, v_max = fa[1], fa[2]
     r_one = numba.int64(1) << frac_r
+    half_k = numba.int64(1) << (frac_k - 1)
     e_shift = frac_r - frac_e
     capacity = out_tick.shape[0]
+    fire = np.zeros(n, dtype=np.bool_)
     spiked = np.empty(n, dtype=np.int64)
     eff = np.empty(n, dtype=np.int64)
     n_out = 0
     done = 0
     while done < n_ticks and n_out + n <= capacity:
         t = t0 + done
-        n_spk = 0
-        # Phase 1: neuron updates (any order: each neuron touches only its own state).
+        sat_v = 0
+        sat_u = 0
+        # Phase 1: neuron updates, all neurons at once.
         for i in range(n):
             x = xorshift64_step(rng[i])
             rng[i] = x
             ue, ui = noise_uniforms(x)
-            k_e = 0
-            k_i = 0
-            for m in range(NOISE_COUNT_MAX):
-                if ue >= thr_e[m]:
-                    k_e += 1
-                if ui >= thr_i[m]:
-                    k_i += 1
+            k_e = numba.int64(ue >= te0) + numba.int64(ue >= te1) + numba.int64(ue >= te2) + numba.int64(ue >= te3)
+            k_i = numba.int64(ui >= ti0) + numba.int64(ui >= ti1) + numba.int64(ui >= ti2) + numba.int64(ui >= ti3)
             # Resource recovery toward 1.
             r = res[i]
-            r += round_shift((r_one - r) * kappa_rec, frac_k)
+            res[i] = r + (((r_one - r) * kappa_rec + half_k) >> frac_k)
             # Membrane: frozen while refractory, else leak toward E_L plus the synaptic state.
+            vi = v[i]
             refractory = ref[i] > 0
-            if refractory:
-                ref[i] -= 1
-            else:
-                vi = v[i] + round_shift((e_l[i] - v[i]) * kappa_m, frac_k) + u[i]
-                v[i] = saturate(vi, v_min, v_max, counters, 0)
+            ref[i] -= numba.int64(refractory)
+            vn = vi + (((e_l[i] - vi) * kappa_m + half_k) >> frac_k) + u[i]
+            vc = min(max(vn, v_min), v_max)
+            sat_v += numba.int64((vc != vn) & (not refractory))
+            vi = vi if refractory else vc
+            v[i] = vi
             # Synaptic state: decay, plus last tick's recurrent input and this tick's background.
-            ui_new = u[i] - round_shift(u[i] * kappa_syn, frac_k) + acc[i] + k_e * w_exc - k_i * w_inh
-            u[i] = saturate(ui_new, v_min, v_max, counters, 1)
+            ui_ = u[i]
+            un = ui_ - ((ui_ * kappa_syn + half_k) >> frac_k) + acc[i] + k_e * w_exc - k_i * w_inh
+            uc = min(max(un, v_min), v_max)
+            sat_u += numba.int64(uc != un)
+            u[i] = uc
             acc[i] = 0
-            # Spike decision.
+            # Spike decision: never while refractory or clamped OFF (2), always when clamped ON (1).
             c = clamp[i]
-            if refractory or c == 2:
-                fire = False
-            elif c == 1:
-                fire = True
-            else:
-                fire = v[i] >= v_th
-            if fire:
+            fire[i] = (not refractory) & (c != 2) & ((c == 1) | (vi >= v_th))
+        counters[0] += sat_v
+        counters[1] += sat_u
+        # Finish the neurons that fired: reset, efficacy, depletion.
+        n_spk = 0
+        for i in range(n):
+            if fire[i]:
                 v[i] = v_reset
                 ref[i] = tau_ref - 1
-                eff[n_spk] = round_shift(r, e_shift)
+                r = res[i]
+                e = round_shift(r, e_shift)
+                res[i] = r - round_shift(r * stp_u, frac_r)
+                eff[n_spk] = e
                 spiked[n_spk] = i
                 n_spk += 1
-                r -= round_shift(r * stp_u, frac_r)
                 out_tick[n_out] = t
                 out_neuron[n_out] = i
-                out_eff[n_out] = eff[n_spk - 1]
+                out_eff[n_out] = e
                 n_out += 1
-            res[i] = r
         # Phase 2: deliver this tick's spikes; they act in the next tick (any order: integer sums).
         for s in range(n_spk):
             row = weights[spiked[s]]
