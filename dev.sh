@@ -26,8 +26,12 @@ setup() {  # $1: pip extras, e.g. "[test]"
     if [ ! -x "$VENV/bin/python" ]; then
         "$PYTHON" -m venv "$VENV" 2>/dev/null || { need_root_apt python3-venv; "$PYTHON" -m venv "$VENV"; }
     fi
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".$1"
+    local log="$VENV/install.log"
+    if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && "$VENV/bin/python" -m pip install -q -e ".$1"; } >"$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "setup failed; the whole log is in $log" >&2
+        exit 1
+    fi
 }
 
 case "${1:-}" in
