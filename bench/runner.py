@@ -18,7 +18,7 @@ from lifstp.device import GoldenDevice
 from lifstp.network import Network
 
 from .network import BenchNetwork
-from .peers import PEERS, PeerUnavailable, run_peer
+from .peer_envs import PEERS, PeerUnavailable, run_peer
 
 
 def run_golden(bench: BenchNetwork, repeats: int = 3) -> dict:

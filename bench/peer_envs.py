@@ -86,5 +86,5 @@ def run_peer(name: str, args: list[str], timeout_s: float = 3600, log=print) -> 
     return json.loads(lines[-1])
 
 
-if __name__ == "__main__":  # python -m lifstp.bench.peers NAME ARGS...: run one peer by hand
+if __name__ == "__main__":  # python -m lifstp.bench.peer_envs NAME ARGS...: run one peer by hand
     print(json.dumps(run_peer(sys.argv[1], sys.argv[2:], log=lambda m: print(m, file=sys.stderr))))
