@@ -2,7 +2,7 @@
 """Peer benchmark: dense LIF network with Tsodyks-Markram depression in Brian2 (2.9.0).
 
 Run with the Brian2 venv's python, e.g.
-    /work/main/.peers/brian2/bin/python bench/peers/brian2_lif.py --n 1000 --duration-ms 1000
+    ~/.cache/lifstp/peers/brian2/bin/python bench/peers/brian2_lif.py --n 1000 --duration-ms 1000
 
 Prints exactly one JSON line on stdout (Brian2 log output goes to stderr / its log file).
 

@@ -2,7 +2,7 @@
 """Peer benchmark: dense LIF network with Tsodyks-Markram depression in NEST 3.10.
 
 Run with the NEST venv's python, e.g.
-    /work/main/.peers/nest/bin/python bench/peers/nest_lif.py --n 1000 --duration-ms 1000
+    ~/.cache/lifstp/peers/nest/bin/python bench/peers/nest_lif.py --n 1000 --duration-ms 1000
 
 Prints exactly one JSON line on stdout (NEST banner/log output is silenced).
 
