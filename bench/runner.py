@@ -14,8 +14,7 @@ import time
 
 import numpy as np
 
-from lifstp.device import GoldenDevice
-from lifstp.network import Network
+from lifstp.golden_model.fixed import GoldenCore
 
 from .network import BenchNetwork
 from .peer_envs import PEERS, PeerUnavailable, run_peer
@@ -23,11 +22,11 @@ from .peer_envs import PEERS, PeerUnavailable, run_peer
 
 def run_golden(bench: BenchNetwork, repeats: int = 3) -> dict:
     """Best of `repeats` timed runs (compilation excluded by a short warm-up run)."""
-    net = Network(bench.params(), np.full(bench.n, bench.e_l_mv), bench.weights_pa())
     n_ticks = int(round(bench.duration_ms / bench.params().dt_ms))
     best, spikes = float("inf"), 0
     for _ in range(repeats):
-        core, _ = GoldenDevice().build_core(net, bench.seed)
+        core = GoldenCore.from_physical(bench.params(), np.full(bench.n, bench.e_l_mv), bench.weights_pa(),
+                                        seed=bench.seed)
         core.run(1)
         core.reset(bench.seed)
         t0 = time.perf_counter()

@@ -181,6 +181,19 @@ class GoldenCore:
         self.counters = np.zeros(len(COUNTER_NAMES), dtype=np.int64)
         self.reset(seed)
 
+    @classmethod
+    def from_physical(cls, params, e_l_mv, weights_pa, clamp=None, seed: int = 0,
+                      formats: Formats | None = None) -> "GoldenCore":
+        """A core for a network in physical units (quantised with spec.quantise*); ModelError if a weight
+        had to be saturated (use the quantise functions directly to accept that)."""
+        from .spec import quantise, quantise_potentials, quantise_weights
+
+        fmt = formats or Formats()
+        weights, clipped = quantise_weights(weights_pa, params, fmt)
+        if clipped:
+            raise ModelError(f"{clipped} weights exceed the {fmt.width_w}-bit weight format")
+        return cls(quantise(params, fmt), quantise_potentials(e_l_mv, fmt), weights, clamp, seed)
+
     def reset(self, seed: int) -> None:
         """Initial state: V = E_L, u = 0, not refractory, R = 1, empty input, generators seeded."""
         n = self.n

@@ -106,10 +106,14 @@ class Formats:
         return 1 << self.frac_r
 
     def acc_width(self, n_neurons: int) -> int:
-        """Signed width of the per-neuron input accumulator that can hold one tick's recurrent input
-        from `n_neurons` presynaptic spikes without overflow (so it is saturated only once, into u)."""
-        per_event = self.width_w + 1 - self.event_shift + 1  # |w * R_e| >> shift, rounding included
-        return per_event + max(1, math.ceil(math.log2(max(n_neurons, 2))))
+        """Signed width of the per-neuron input accumulator: the exact bound of one tick's recurrent
+        input, n_neurons events rnd(W·e, event_shift) with W anywhere in its format and 0 <= e <= 1,
+        so the accumulator never overflows and is saturated only once, into u."""
+        e_max, s = 1 << self.frac_e, self.event_shift
+        half = (1 << (s - 1)) if s else 0
+        hi = n_neurons * ((self.w_max * e_max + half) >> s)
+        lo = n_neurons * ((self.w_min * e_max + half) >> s)
+        return max(hi.bit_length(), (-lo - 1).bit_length()) + 1
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,15 @@ def cmd_experiment_accuracy(args) -> int:
     return 0
 
 
+def cmd_info(args) -> int:
+    from .device import open_device
+
+    device = open_device(args.device)
+    for key, value in device.info().items():
+        print(f"{key}: {value}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from lifstp.bench.runner import run_bench
 
@@ -138,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("info", help="what the device reports (protocol version, N, lanes, formats)")
+    _add_device(p)
+    p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("calibrate", help="fit the activation function and weight scale; optionally plot it")
     _add_device(p)

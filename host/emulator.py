@@ -1,0 +1,308 @@
+"""The golden device: the golden model behind the wire protocol, in-process.
+
+`GoldenEmulator` takes the bytes a host sends and returns the bytes a device would answer, executing
+commands on a `GoldenCore` exactly as the RTL command engine does on the core (docs/protocol.md). It
+is the embedded default device, and the reference the command engine is tested against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lifstp.golden_model.fixed import GoldenCore
+from lifstp.golden_model.spec import REGISTER_NAMES, ClampMode, Formats, ModelParams, quantise
+
+from . import protocol as P
+
+#: Ticks the emulator runs between checks for new spike frames to send.
+RUN_CHUNK_TICKS = 2000
+#: Counter ceiling (counters saturate at the width of the STATUS reply).
+COUNTER_MAX = (1 << (8 * P.COUNTER_BYTES)) - 1
+
+
+class GoldenEmulator:
+    """A device of n_neurons neurons running the golden model; feed() bytes in, get bytes out."""
+
+    lanes = 1
+
+    def __init__(self, n_neurons: int, formats: Formats | None = None):
+        if not 1 <= n_neurons < P.SPIKE_SKIP:
+            raise ValueError(f"n_neurons must be in 1..{P.SPIKE_SKIP - 1}, got {n_neurons}")
+        self.n = n_neurons
+        self.formats = formats or Formats()
+        fixed = quantise(ModelParams(), self.formats)
+        self.core = GoldenCore(fixed, np.zeros(n_neurons, np.int64), np.zeros((n_neurons, n_neurons), np.int64))
+        self.core.counters[:] = 0
+        self.splitter = P.FrameSplitter()
+        self.out = bytearray()
+        self.frames_rejected = 0
+        self.spikes_dropped = 0
+        self.stream_seq = 0
+        self._run_left = 0
+        self._running = False
+        self._credit = 0
+        self._pending_t: list[np.ndarray] = []
+        self._pending_n: list[np.ndarray] = []
+        self._run_spikes = 0
+        self._run_ticks = 0
+        self._stop = False
+
+    # -- byte interface --------------------------------------------------------------------------
+    def feed(self, data: bytes) -> bytes:
+        """Process bytes from the host; return the bytes the device sends back (possibly none)."""
+        for item in self.splitter.feed(data):
+            if isinstance(item, P.ProtocolError):
+                self._error(item.code, 0, 0, 0)
+                continue
+            try:
+                frame = P.decode_frame(item)
+            except P.ProtocolError as exc:
+                self._error(exc.code, 0, 0, 0)
+                continue
+            self._execute(frame)
+        self._pump()
+        out, self.out = bytes(self.out), bytearray()
+        return out
+
+    # -- commands -------------------------------------------------------------------------------
+    def _send(self, op: int, seq: int, payload: bytes = b"") -> None:
+        self.out += P.encode_frame(op, seq, payload)
+
+    def _error(self, code: P.Err, op: int, seq: int, detail: int) -> None:
+        self.frames_rejected = min(self.frames_rejected + 1, COUNTER_MAX)
+        self._send(P.Msg.ERROR, seq, P.ERROR_PAYLOAD.pack(int(code), op & 0xFF, detail & 0xFFFF))
+
+    def _execute(self, f: P.Frame) -> None:
+        try:
+            op = P.Op(f.op)
+        except ValueError:
+            self._error(P.Err.UNKNOWN_OPCODE, f.op, f.seq, 0)
+            return
+        if self._running and op not in (P.Op.CREDIT, P.Op.STOP, P.Op.STATUS):
+            self._error(P.Err.BUSY, f.op, f.seq, 0)
+            return
+        handler = {
+            P.Op.RESET: self._reset, P.Op.IDENTIFY: self._identify, P.Op.WRITE: self._write,
+            P.Op.READ: self._read, P.Op.RUN: self._run, P.Op.CREDIT: self._add_credit,
+            P.Op.STOP: self._stop_run, P.Op.STATUS: self._status,
+        }[op]
+        handler(f)
+
+    def _expect_len(self, f: P.Frame, n: int) -> bool:
+        if len(f.payload) != n:
+            self._error(P.Err.BAD_LENGTH, f.op, f.seq, n)
+            return False
+        return True
+
+    def _reset(self, f: P.Frame) -> None:
+        if not self._expect_len(f, 0):
+            return
+        self._running = False
+        self._pending_t, self._pending_n = [], []
+        self.core.tick = 0
+        self.core.counters[:] = 0
+        self.frames_rejected = 0
+        self.spikes_dropped = 0
+        self.stream_seq = 0
+        self._send(P.Op.RESET | P.REPLY_BIT, f.seq)
+
+    def _identify(self, f: P.Frame) -> None:
+        if not self._expect_len(f, 0):
+            return
+        self._send(P.Op.IDENTIFY | P.REPLY_BIT, f.seq, P.IDENTIFY_PAYLOAD.pack(
+            P.PROTOCOL_VERSION, self.n, self.lanes, *P.format_fields(self.formats), P.MAX_PAYLOAD))
+
+    def _burst(self, f: P.Frame, writing: bool):
+        """Parse and check a burst header; returns (space, field, addr, count, nbytes, bits, signed) or None."""
+        if len(f.payload) < P.BURST_HEADER.size:
+            self._error(P.Err.BAD_LENGTH, f.op, f.seq, P.BURST_HEADER.size)
+            return None
+        space_i, field, addr, count = P.BURST_HEADER.unpack_from(f.payload)
+        try:
+            space = P.Space(space_i)
+            if space == P.Space.NEURON:
+                P.NeuronField(field)
+        except ValueError:
+            self._error(P.Err.BAD_ADDRESS, f.op, f.seq, addr)
+            return None
+        if count == 0 or addr + count > P.space_size(space, self.n):
+            self._error(P.Err.BAD_ADDRESS, f.op, f.seq, min(addr + count, 0xFFFF))
+            return None
+        nbytes = P.wire_bytes(space, field, self.formats, self.n)
+        expected = P.BURST_HEADER.size + (count * nbytes if writing else 0)
+        if len(f.payload) != expected or (not writing and count * nbytes > P.MAX_PAYLOAD):
+            self._error(P.Err.BAD_LENGTH, f.op, f.seq, min(expected, 0xFFFF))
+            return None
+        return space, field, addr, count, nbytes
+
+    def _value_limits(self, space: P.Space, field: int, addr: int) -> tuple[int, int, bool]:
+        bits, signed = P.space_value_bits(space, field, self.formats, self.n, addr)
+        lo, hi = P.value_range(bits, signed)
+        fmt = self.formats
+        if space == P.Space.NEURON and field == P.NeuronField.CLAMP:
+            hi = max(int(m) for m in ClampMode)
+        elif space == P.Space.NEURON and field == P.NeuronField.RES:
+            hi = fmt.r_one
+        elif space == P.Space.NEURON and field == P.NeuronField.RNG:
+            lo = 1
+        elif space == P.Space.REG and REGISTER_NAMES[addr] == "stp_u":
+            hi = fmt.r_one
+        elif space == P.Space.REG and REGISTER_NAMES[addr].startswith("noise_thr_"):
+            hi = 1 << 16
+        elif space == P.Space.REG and REGISTER_NAMES[addr] == "tau_ref_ticks":
+            lo = 1
+        return lo, hi, signed
+
+    def _write(self, f: P.Frame) -> None:
+        parsed = self._burst(f, writing=True)
+        if parsed is None:
+            return
+        space, field, addr, count, nbytes = parsed
+        raw = f.payload[P.BURST_HEADER.size:]
+        if space == P.Space.REG:  # registers differ in width and sign: each against its own range
+            limits = [self._value_limits(space, field, addr + k) for k in range(count)]
+            values = np.array([int.from_bytes(raw[k * nbytes:(k + 1) * nbytes], "little", signed=lim[2])
+                               for k, lim in enumerate(limits)], dtype=np.int64)
+            bad = [k for k, (v, lim) in enumerate(zip(values, limits)) if not lim[0] <= v <= lim[1]]
+        else:
+            lo, hi, signed = self._value_limits(space, field, addr)
+            values = P.unpack_values(raw, nbytes, signed)
+            bad = np.flatnonzero((values < lo) | (values > hi)) if hi < (1 << 63) else np.flatnonzero(values < lo)
+        if len(bad):
+            self._error(P.Err.BAD_VALUE, f.op, f.seq, int(bad[0]))
+            return  # nothing of a burst with a bad value is written
+        self._store(space, field, addr, values)
+        self._send(P.Op.WRITE | P.REPLY_BIT, f.seq)
+
+    def _target(self, space: P.Space, field: int):
+        """The array a (space, field) addresses, flattened."""
+        c = self.core
+        if space == P.Space.REG:
+            return c.regs
+        if space == P.Space.WEIGHT:
+            return c.weights.reshape(-1)
+        if space == P.Space.STATUS:
+            return None
+        return {P.NeuronField.V: c.v, P.NeuronField.U: c.u, P.NeuronField.REF: c.ref, P.NeuronField.RES: c.res,
+                P.NeuronField.RNG: c.rng, P.NeuronField.EL: c.e_l, P.NeuronField.CLAMP: c.clamp,
+                P.NeuronField.ACC: c.acc}[P.NeuronField(field)]
+
+    def _store(self, space, field, addr, values) -> None:
+        if space == P.Space.STATUS:
+            for k, v in enumerate(values):
+                self._set_counter(P.StatusCounter(addr + k), v)
+            return
+        target = self._target(space, field)
+        target[addr:addr + len(values)] = values
+
+    def _read(self, f: P.Frame) -> None:
+        parsed = self._burst(f, writing=False)
+        if parsed is None:
+            return
+        space, field, addr, count, nbytes = parsed
+        if space == P.Space.STATUS:
+            values = [self._counter(P.StatusCounter(addr + k)) for k in range(count)]
+        else:
+            values = self._target(space, field)[addr:addr + count]
+        self._send(P.Op.READ | P.REPLY_BIT, f.seq, P.pack_values(values, nbytes))
+
+    def _counter(self, which: P.StatusCounter) -> int:
+        c = self.core
+        value = {P.StatusCounter.TICKS: c.tick, P.StatusCounter.CYCLES_LAST_TICK: 0,
+                 P.StatusCounter.SATURATED_V: int(c.counters[0]), P.StatusCounter.SATURATED_U: int(c.counters[1]),
+                 P.StatusCounter.SPIKES_DROPPED: self.spikes_dropped,
+                 P.StatusCounter.FRAMES_REJECTED: self.frames_rejected}[which]
+        return min(value, COUNTER_MAX)
+
+    def _set_counter(self, which: P.StatusCounter, v: int) -> None:
+        c = self.core
+        if which == P.StatusCounter.TICKS:
+            c.tick = v
+        elif which == P.StatusCounter.SATURATED_V:
+            c.counters[0] = v
+        elif which == P.StatusCounter.SATURATED_U:
+            c.counters[1] = v
+        elif which == P.StatusCounter.SPIKES_DROPPED:
+            self.spikes_dropped = v
+        elif which == P.StatusCounter.FRAMES_REJECTED:
+            self.frames_rejected = v
+
+    def _status(self, f: P.Frame) -> None:
+        if not self._expect_len(f, 0):
+            return
+        values = [self._counter(c) for c in P.StatusCounter]
+        self._send(P.Op.STATUS | P.REPLY_BIT, f.seq, P.pack_values(values, P.COUNTER_BYTES))
+
+    def _run(self, f: P.Frame) -> None:
+        if not self._expect_len(f, P.RUN_PAYLOAD.size):
+            return
+        ticks, credit = P.RUN_PAYLOAD.unpack(f.payload)
+        self._send(P.Op.RUN | P.REPLY_BIT, f.seq)
+        self._running = True
+        self._run_left = ticks
+        self._credit = credit
+        self._run_spikes = 0
+        self._run_ticks = 0
+        self._stop = False
+        self._pending_t, self._pending_n = [], []
+
+    def _add_credit(self, f: P.Frame) -> None:
+        if not self._expect_len(f, P.CREDIT_PAYLOAD.size):
+            return
+        (add,) = P.CREDIT_PAYLOAD.unpack(f.payload)
+        self._credit = min(self._credit + add, 0xFFFF)
+
+    def _stop_run(self, f: P.Frame) -> None:
+        if not self._expect_len(f, 0):
+            return
+        if self._running:
+            self._stop = True
+
+    # -- the run: ticks advance only while spike frames can be sent (credit), like the core stalls ----
+    def _pending_count(self) -> int:
+        return sum(len(t) for t in self._pending_t)
+
+    def _pump(self) -> None:
+        while self._running:
+            if self._pending_count() < P.SPIKES_PER_FRAME and self._run_left > 0 and not self._stop:
+                t, n = self.core.run(min(RUN_CHUNK_TICKS, self._run_left))
+                done = min(RUN_CHUNK_TICKS, self._run_left)
+                self._run_left -= done
+                self._run_ticks += done
+                if len(t):
+                    self._pending_t.append(t)
+                    self._pending_n.append(n)
+                continue
+            finished = self._run_left == 0 or self._stop
+            if self._pending_count() == 0 and finished:
+                self._finish_run()
+                return
+            if self._credit == 0:
+                return  # stalled until the host grants credit
+            if self._pending_count() < P.SPIKES_PER_FRAME and not finished:
+                continue
+            self._send_spike_frame()
+
+    def _send_spike_frame(self) -> None:
+        ticks = np.concatenate(self._pending_t)
+        neurons = np.concatenate(self._pending_n)
+        base = int(ticks[0])
+        records, prev, k = 0, base, 0
+        while k < len(ticks):
+            need = P.spike_records_needed(prev, int(ticks[k])) if k else 1
+            if records + need > P.SPIKES_PER_FRAME:
+                break
+            records += need
+            prev = int(ticks[k])
+            k += 1
+        self._send(P.Msg.SPIKES, 0, P.encode_spikes(self.stream_seq, base, ticks[:k], neurons[:k]))
+        self.stream_seq = (self.stream_seq + 1) & 0xFFFF
+        self._credit -= 1
+        self._run_spikes += k
+        self._pending_t, self._pending_n = ([ticks[k:]], [neurons[k:]]) if k < len(ticks) else ([], [])
+
+    def _finish_run(self) -> None:
+        self._running = False
+        self._send(P.Msg.RUN_DONE, 0, P.RUN_DONE_PAYLOAD.pack(
+            self._run_ticks & 0xFFFFFFFF, self.core.tick & 0xFFFFFFFF, self._run_spikes & 0xFFFFFFFF,
+            self.spikes_dropped & 0xFFFFFFFF, int(self._stop)))
