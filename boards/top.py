@@ -1,0 +1,99 @@
+"""Board top levels: the UART, a device (command engine + core) and the LEDs, for each supported board.
+
+Each board names its amaranth-boards platform, its oscillator, the LEDs that show "alive" (a heartbeat
+blink) and "running" (the device is busy), and the default baud rate: the fastest its FTDI bridge
+carries reliably at a clock divisor that the UART can hit within 2 %.
+"""
+
+from dataclasses import dataclass
+
+from amaranth import Elaboratable, Module, Signal
+from amaranth.lib import wiring
+
+from .uart import UARTRx, UARTTx, divisor_for
+
+
+@dataclass(frozen=True)
+class Board:
+    """A supported board."""
+
+    name: str
+    platform: str  #: "module:Class" in amaranth_boards
+    clk_hz: float  #: the oscillator the design is clocked from
+    default_baud: int
+    alive_led: tuple[str, int]  #: (resource, number)
+    busy_led: tuple[str, int]
+    programmer_board: str  #: openFPGALoader's -b name
+    bitstream_ext: str
+    family: str  #: "ice40" or "ecp5"
+
+
+BOARDS = {
+    # iCEBreaker: 12 MHz oscillator, FT2232H; 3 Mbaud = 12 MHz / 4.
+    "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6, 3_000_000,
+                        ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40"),
+    # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum); 25 MHz / 3 Mbaud is off by 4 %, so 1 Mbaud
+    # (divisor 25) is the fastest reliable rate from this clock.
+    "ulx3s-85f": Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform", 25e6, 1_000_000,
+                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5"),
+}
+
+
+def board(name: str) -> Board:
+    if name not in BOARDS:
+        raise ValueError(f"unknown board {name!r}; supported: {', '.join(BOARDS)}")
+    return BOARDS[name]
+
+
+def platform_for(b: Board):
+    import importlib
+
+    module, cls = b.platform.split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+class UARTBridge(wiring.Component):
+    """A device behind a UART: serial lines in and out, the device's byte streams in between."""
+
+    def __init__(self, device, divisor: int):
+        self.device = device
+        self.divisor = divisor
+        super().__init__({
+            "rx": wiring.In(1, init=1),  #: serial line from the host
+            "tx": wiring.Out(1, init=1),  #: serial line to the host
+            "busy": wiring.Out(1),  #: the device is executing a command or a run
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.device = self.device
+        m.submodules.uart_rx = urx = UARTRx(self.divisor)
+        m.submodules.uart_tx = utx = UARTTx(self.divisor)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.busy.eq(self.device.busy)]
+        wiring.connect(m, urx.data, self.device.rx)
+        wiring.connect(m, self.device.tx, utx.data)
+        return m
+
+
+class BoardTop(Elaboratable):
+    """The whole design on a board: UART bridge to the device, heartbeat and busy LEDs."""
+
+    def __init__(self, b: Board, device, baud: int | None = None):
+        self.board = b
+        self.baud = baud or b.default_baud
+        self.bridge = UARTBridge(device, divisor_for(b.clk_hz, self.baud))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.bridge = self.bridge
+        uart = platform.request("uart", 0)
+        m.d.comb += [self.bridge.rx.eq(uart.rx.i), uart.tx.o.eq(self.bridge.tx)]
+        heartbeat = Signal(range(int(self.board.clk_hz)))
+        alive = Signal()
+        with m.If(heartbeat == int(self.board.clk_hz) // 2 - 1):
+            m.d.sync += [heartbeat.eq(0), alive.eq(~alive)]
+        with m.Else():
+            m.d.sync += heartbeat.eq(heartbeat + 1)
+        m.d.comb += [platform.request(*self.board.alive_led).o.eq(alive),
+                     platform.request(*self.board.busy_led).o.eq(self.bridge.busy)]
+        return m
