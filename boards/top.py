@@ -69,7 +69,7 @@ class UARTBridge(wiring.Component):
         m.submodules.device = self.device
         m.submodules.uart_rx = urx = UARTRx(self.divisor)
         m.submodules.uart_tx = utx = UARTTx(self.divisor)
-        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.busy.eq(self.device.busy)]
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.busy.eq(~self.device.idle)]
         wiring.connect(m, urx.data, self.device.rx)
         wiring.connect(m, self.device.tx, utx.data)
         return m

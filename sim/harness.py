@@ -3,8 +3,8 @@ and cached, then driven through a pipe (the `verilator` device) or a pseudo-term
 to a board: pyserial opens it like a UART).
 
 The top level must be an Amaranth component with ports `rx: In(stream.Signature(8))` (host to device),
-`tx: Out(stream.Signature(8))` (device to host) and `busy: Out(1)` (high while a command or run is in
-progress; the harness sleeps on its input only while the device is not busy), in the `sync` domain.
+`tx: Out(stream.Signature(8))` (device to host) and `idle: Out(1)` (high when no command or run is in
+progress; the harness sleeps on its input only while the device is idle), in the `sync` domain.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 // a file descriptor pair (stdin/stdout, or a pseudo-terminal with --pty) and the model's byte streams
 // (rx: host to device, tx: device to host). Python wakes only for bytes, never per cycle.
 //
-// Usage: harness [--pty] [--max-idle-us N]
+// Usage: harness [--pty]
 //   --pty  open a pseudo-terminal, print its path on the first line of stdout, and serve it.
 // On exit (EOF on input, or SIGTERM) it prints "cycles=<n>" on stderr.
-// The model's ports: clk, rst, rx (stream in), tx (stream out), busy; Verilator escapes the double
-// underscore of Amaranth's flattened names ("rx__valid" becomes "rx___05Fvalid").
+// The model's ports: clk, rst, rx (stream in), tx (stream out), idle (nothing in progress);
+// Verilator escapes the double underscore of Amaranth's flattened names ("rx__valid" becomes "rx___05Fvalid").
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -61,14 +61,14 @@ int main(int argc, char** argv) {
     std::vector<unsigned char> rx_buf;  // bytes from the host not yet taken by the device
     size_t rx_pos = 0;
     std::vector<unsigned char> tx_buf;  // bytes from the device not yet written to the host
-    unsigned long long cycles = 0, idle = 0;
+    unsigned long long cycles = 0, quiet = 0;
     bool input_open = true;
     unsigned char chunk[4096];
 
     while (!stop_requested) {
         // Exchange bytes with the host every 256 cycles, or at once when there is nothing to do.
         // It sleeps on its input only when the device is neither busy nor talking.
-        bool can_sleep = rx_pos >= rx_buf.size() && idle > 4096 && !top->busy;
+        bool can_sleep = rx_pos >= rx_buf.size() && quiet > 4096 && top->idle;
         if ((cycles & 255) == 0 || can_sleep) {
             if (!tx_buf.empty()) {
                 ssize_t w = write(out_fd, tx_buf.data(), tx_buf.size());
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
                 struct pollfd p = {in_fd, POLLIN, 0};
                 if (poll(&p, 1, timeout_ms) > 0) {
                     ssize_t r = read(in_fd, chunk, sizeof chunk);
-                    if (r > 0) { rx_buf.assign(chunk, chunk + r); idle = 0; }
+                    if (r > 0) { rx_buf.assign(chunk, chunk + r); quiet = 0; }
                     else if (r == 0 && !use_pty) input_open = false;
                 }
             }
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
         if (took) rx_pos++;
         if (gave) tx_buf.push_back(out_byte);
         cycles++;
-        idle = (took || gave) ? 0 : idle + 1;
+        quiet = (took || gave) ? 0 : quiet + 1;  // cycles without a byte moving
     }
     if (!tx_buf.empty()) { ssize_t w = write(out_fd, tx_buf.data(), tx_buf.size()); (void)w; }
     top->final();
