@@ -40,6 +40,8 @@ case "${1:-}" in
         "$VENV/bin/lifstp" demo --out out/demo
         ;;
     test)
+        # The FPGA programmer needs libusb and libftdi; Icarus Verilog is the second RTL simulator.
+        need_root_apt libusb-1.0-0 libftdi1-2 iverilog
         setup "[test]"
         shift
         "$VENV/bin/python" -m pytest "$@"

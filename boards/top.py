@@ -26,16 +26,18 @@ class Board:
     programmer_board: str  #: openFPGALoader's -b name
     bitstream_ext: str
     family: str  #: "ice40" or "ecp5"
+    default_neurons: int  #: the largest N that fits at the target clock (docs/boards.md)
+    default_lanes: int
 
 
 BOARDS = {
     # iCEBreaker: 12 MHz oscillator, FT2232H; 3 Mbaud = 12 MHz / 4.
     "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6, 3_000_000,
-                        ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40"),
+                        ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 64, 1),
     # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum); 25 MHz / 3 Mbaud is off by 4 %, so 1 Mbaud
     # (divisor 25) is the fastest reliable rate from this clock.
     "ulx3s-85f": Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform", 25e6, 1_000_000,
-                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5"),
+                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 4),
 }
 
 

@@ -126,6 +126,38 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_build(args) -> int:
+    from lifstp.boards.build import BuildError, build
+    from lifstp.boards.top import board
+    from lifstp.rtl.device_top import DeviceTop
+
+    try:
+        b = board(args.board)
+        n = args.neurons or b.default_neurons
+        lanes = args.lanes or b.default_lanes
+        device = DeviceTop(n_neurons=n, lanes=lanes)
+        out = Path(args.out or f"build/{b.name}")
+        report = build(b, device, out, baud=args.baud)
+    except (BuildError, ValueError) as exc:
+        raise LifstpError(str(exc)) from None
+    print(f"{b.name}: {n} neurons, {lanes} lane(s), {args.baud or b.default_baud} baud")
+    print(report.summary())
+    return 0
+
+
+def cmd_flash(args) -> int:
+    from lifstp.boards.build import BuildError, flash
+    from lifstp.boards.top import board
+
+    try:
+        b = board(args.board)
+        bitstream = Path(args.bitstream or f"build/{b.name}/lifstp.{b.bitstream_ext}")
+        print(flash(b, bitstream, dry_run=args.dry_run))
+    except (BuildError, ValueError) as exc:
+        raise LifstpError(str(exc)) from None
+    return 0
+
+
 def cmd_bench(args) -> int:
     from lifstp.bench.runner import run_bench
 
@@ -174,6 +206,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=1)
     e.add_argument("--out", default="out/accuracy")
     e.set_defaults(func=cmd_experiment_accuracy)
+
+    p = sub.add_parser("build", help="build a bitstream for a board with the YoWASP tools")
+    p.add_argument("--board", required=True, help="icebreaker or ulx3s-85f")
+    p.add_argument("--neurons", type=int, default=None, help="neurons of the core (default: the board's)")
+    p.add_argument("--lanes", type=int, default=None, help="parallel lanes (default: the board's)")
+    p.add_argument("--baud", type=int, default=None, help="UART baud rate (default: the board's fastest)")
+    p.add_argument("--out", default=None, help="build folder (default build/BOARD)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("flash", help="program a board with openFPGALoader")
+    p.add_argument("--board", required=True, help="icebreaker or ulx3s-85f")
+    p.add_argument("--bitstream", default=None, help="bitstream (default build/BOARD/lifstp.bin|bit)")
+    p.add_argument("--dry-run", action="store_true", help="print the programmer command, do not run it")
+    p.set_defaults(func=cmd_flash)
 
     p = sub.add_parser("bench", help="speed against the peers (NEST, Brian2)")
     p.add_argument("target", choices=["golden"], help="what to benchmark")

@@ -95,8 +95,8 @@ class ProtocolDevice:
             raise InputError("a padding neuron fired: the device did not keep it clamped off")
         return SpikeRun(ticks, neurons, n_ticks, status)
 
-    def close(self) -> None:
-        self.client.transport.close()
+    def close(self):
+        return self.client.transport.close()
 
 
 class GoldenDevice:

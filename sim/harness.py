@@ -125,3 +125,53 @@ def start_pty(binary: Path, timeout_s: float = 10.0) -> tuple[subprocess.Popen, 
         raise HarnessError("the harness did not report its pseudo-terminal")
     return proc, proc.stdout.readline().strip()
 
+
+
+def device_binary(n_neurons: int, lanes: int = 1, formats=None, log=None) -> Path:
+    """The harness binary of the device top level (command engine + core) of this size."""
+    from lifstp.rtl.device_top import DeviceTop
+
+    return build(DeviceTop(n_neurons=n_neurons, lanes=lanes, formats=formats), f"device-n{n_neurons}-l{lanes}", log)
+
+
+class VerilatorDevice:
+    """The RTL (command engine + core) compiled by Verilator, behind a pipe. The core is built with as
+    many neurons as the network needs (rounded up to a multiple of the lanes), once per size."""
+
+    name = "verilator"
+
+    def __init__(self, lanes: int = 1, log=None):
+        self.lanes = lanes
+        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self.last_cycles: int | None = None
+
+    def _size(self, n: int) -> int:
+        return max(self.lanes, -(-n // self.lanes) * self.lanes)
+
+    def open(self, n_neurons: int):
+        """A ProtocolDevice on a fresh harness process of at least n_neurons neurons."""
+        from lifstp.device import ProtocolDevice
+        from lifstp.link import DeviceClient
+
+        binary = device_binary(self._size(n_neurons), self.lanes, log=self.log)
+        return ProtocolDevice(self.name, DeviceClient(PipeTransport(binary), timeout_s=30.0))
+
+    def info(self, n_neurons: int = 256) -> dict:
+        dev = self.open(n_neurons)
+        try:
+            return dev.info()
+        finally:
+            dev.close()
+
+    def run(self, network, n_ticks: int, seed: int, progress=None):
+        dev = self.open(network.n)
+        try:
+            return dev.run(network, n_ticks, seed, progress)
+        finally:
+            said = dev.client.transport.close()
+            cycles = [line for line in said.splitlines() if line.startswith("cycles=")]
+            self.last_cycles = int(cycles[-1].split("=")[1]) if cycles else None
+
+
+def open_verilator_device(lanes: int = 1) -> VerilatorDevice:
+    return VerilatorDevice(lanes)
