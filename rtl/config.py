@@ -30,7 +30,7 @@ DATA_WIDTH = 64
 #: Arithmetic mutations that `CoreConfig(mutation=...)` can inject, for the test that shows the
 #: equivalence check catches a one-bit change. Never used outside that test.
 MUTATIONS = {
-    "leak_round": "the rounding constant of rnd((E_L - V) * kappa_m) is off by one LSB",
+    "leak_round": "the rounding constant of rnd((E_L - V) * kappa_m, frac_k) is 2^frac_k, not 2^(frac_k-1)",
     "event_shift": "the per-event shift of rnd(W * e) is one bit too short",
     "efficacy_round": "the efficacy e is truncated instead of rounded",
 }
@@ -163,17 +163,8 @@ class CoreConfig:
 
     @property
     def acc_width(self) -> int:
-        """Signed width of acc: Formats.acc_width(N), widened if needed to the exact bound of N events
-        rnd(W * e, event_shift) with W in the weight format and 0 <= e <= 1 (2^frac_e); so acc can
-        never overflow within a tick whatever the weights."""
-        fmt, n = self.formats, self.n_neurons
-        e_max = 1 << fmt.frac_e
-        s = fmt.event_shift
-        half = (1 << (s - 1)) if s else 0
-        hi = n * ((fmt.w_max * e_max + half) >> s)
-        lo = n * ((fmt.w_min * e_max + half) >> s)
-        exact = max(hi.bit_length(), (-lo - 1).bit_length()) + 1
-        return max(fmt.acc_width(n), exact)
+        """Signed width of acc: Formats.acc_width(N), the exact bound of one tick's N events."""
+        return self.formats.acc_width(self.n_neurons)
 
     def field_shape(self, f: NeuronField) -> Shape:
         fmt = self.formats

@@ -34,7 +34,11 @@ from .config import (DATA_WIDTH, CoreConfig, NeuronField, Space, StatusCounter, 
 from .delivery import DeliveryScheduler, event_contribution
 from .neuron import NeuronUpdate, register_layout
 
-__all__ = ["Core", "status_layout"]
+__all__ = ["Core", "status_layout", "CYCLE_OVERHEAD"]
+
+#: Cycles of a tick beyond M * (1 + spikes): START, FLUSH, the DELIVER cycle that finds the queue
+#: empty, END (with the spike stream always ready).
+CYCLE_OVERHEAD = 4
 
 #: Fields the neuron pipeline writes back each tick (EL and CLAMP are configuration, written by the host).
 _UPDATED = {
@@ -259,7 +263,8 @@ class Core(wiring.Component):
             with m.State("DELIVER"):
                 m.d.comb += [busy.eq(1), in_deliver.eq(1)]
                 m.d.sync += cycles.eq(cycles + 1)
-                with m.If(~sched.busy):
+                # Leave with the last column's issue: its accumulate (d2) is written during END.
+                with m.If(~sched.busy | sched.last):
                     m.next = "END"
             with m.State("END"):
                 m.d.comb += busy.eq(1)

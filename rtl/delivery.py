@@ -83,6 +83,7 @@ class DeliveryScheduler(wiring.Component):
       being read this cycle: the lanes' accumulator address c, the weight-bank address i*M + c and
       the spike's efficacy.
     - ``busy`` (Out): entries or a row remain.
+    - ``last`` (Out): this cycle issues the last column of the last spike (the phase can end).
     """
 
     def __init__(self, cfg: CoreConfig):
@@ -98,6 +99,7 @@ class DeliveryScheduler(wiring.Component):
             "issue_waddr": Out(range(cfg.n_neurons * cfg.depth)),
             "issue_eff": Out(cfg.formats.frac_e + 1),
             "busy": Out(1),
+            "last": Out(1),
         })
 
     def elaborate(self, platform):
@@ -182,5 +184,6 @@ class DeliveryScheduler(wiring.Component):
             self.issue_waddr.eq(row_waddr),
             self.issue_eff.eq(row_eff),
             self.busy.eq(have_entry | row_valid),
+            self.last.eq(row_valid & (row_col == depth - 1) & ~have_entry),
         ]
         return m

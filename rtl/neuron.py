@@ -8,7 +8,7 @@ The core instantiates one per lane, between the memories' read and write ports.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, signed, unsigned
+from amaranth.hdl import Module, Mux, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -82,12 +82,12 @@ class NeuronUpdate(wiring.Component):
         m.d.comb += self.rng_next.eq(x)
 
         # 2. Resource recovery toward 1.
-        r = unsigned(fmt.frac_r + 1)
         r_rec = recover(self.res, regs.kappa_rec, fmt)
 
         # 3. Membrane: held while refractory, else leak toward E_L plus the synaptic state.
         refractory = self.ref != 0
-        leak_bias = 1 if mutation == "leak_round" else 0
+        # (mutation test only: the rounding constant 2^(frac_k-1) moved up one bit, to 2^frac_k)
+        leak_bias = 1 << (fmt.frac_k - 1) if mutation == "leak_round" else 0
         v_free, v_sat = sat(self.v + rnd((self.e_l - self.v) * regs.kappa_m, fmt.frac_k, leak_bias) + self.u,
                             fmt.v_min, fmt.v_max)
         v_new = Mux(refractory, self.v, v_free)
@@ -112,5 +112,4 @@ class NeuronUpdate(wiring.Component):
             self.ref_next.eq(Mux(fire, regs.tau_ref_ticks - 1, Mux(refractory, self.ref - 1, self.ref))),
             self.res_next.eq(Mux(fire, deplete(r_rec, regs.stp_u, fmt), r_rec)),
         ]
-        del r
         return m

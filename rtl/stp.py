@@ -31,7 +31,12 @@ def deplete(r: Value, stp_u: Value, fmt: Formats) -> Value:
 
 
 class StpResource(wiring.Component):
-    """Combinational: one tick of one neuron's resource, given whether it fires."""
+    """Combinational: one tick of one neuron's resource, given whether it fires.
+
+    Ports: ``res`` (In) R before the tick; ``kappa_rec`` (In) the recovery increment; ``stp_u`` (In) U;
+    ``fire`` (In) the neuron spikes this tick; ``res_next`` (Out) R after recovery and, on a spike,
+    depletion; ``eff`` (Out) the efficacy e the spike carries (R after recovery, rounded to frac_e).
+    """
 
     def __init__(self, fmt: Formats):
         self.fmt = fmt
@@ -43,9 +48,6 @@ class StpResource(wiring.Component):
             "res_next": Out(unsigned(fmt.frac_r + 1)),
             "eff": Out(unsigned(fmt.frac_e + 1)),
         })
-        # Port documentation (dict-built signature, so it lives here):
-        # res: R before the tick; kappa_rec: recovery increment; stp_u: U; fire: the neuron spikes this
-        # tick; res_next: R after recovery and, on a spike, depletion; eff: the efficacy of the spike.
 
     def elaborate(self, platform):
         m = Module()

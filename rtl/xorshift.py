@@ -1,7 +1,6 @@
 """The per-neuron background-noise generator: one xorshift64 (13, 7, 17) step and the two Poisson
 counts drawn from it (golden_model/rng.py, docs/model.md "Background noise")."""
 
-from __future__ import annotations
 
 from amaranth.hdl import Module, Value, unsigned
 from amaranth.lib import wiring

@@ -13,28 +13,57 @@ import numpy as np
 from lifstp.golden_model.fixed import GoldenCore
 from lifstp.golden_model.spec import ClampMode, Formats, ModelParams, quantise, quantise_potentials
 
-__all__ = ["build_golden", "random_case", "STP_U", "TAU_REC_MS"]
+__all__ = ["build_golden", "random_case", "case_strategy", "golden_cost", "KNOBS"]
 
-STP_U = (0.0, 0.1, 0.5, 1.0)
-TAU_REC_MS = (0.3, 10.0, 280.0)
+#: The choices a case draws from (the hypothesis strategy and `random_case` use the same table).
+KNOBS = {
+    "tau_m_ms": (0.5, 1.0, 5.0),
+    "tau_syn_ms": (1.0, 10.0),
+    "tau_ref_ms": (0.1, 0.5, 2.0, 10.0),
+    "noise_rate_hz": (0.0, 500.0, 2000.0, 20000.0),
+    "stp_u": (0.0, 0.1, 0.5, 1.0),
+    "stp_tau_rec_ms": (0.3, 10.0, 280.0),
+    "weight_scale": (0.0, 0.3, 3.0, 100.0),  # mV/tick per unit normal weight (100 saturates W)
+    "clamp_fraction": (0.0, 0.2, 1.0),
+}
+BIAS_MV = (-4.0, 3.0)  #: mean leak potential relative to threshold
+STP_U, TAU_REC_MS = KNOBS["stp_u"], KNOBS["stp_tau_rec_ms"]
 
 
 def random_case(rng: np.random.Generator, n_core: int) -> dict:
-    """One case drawn with a numpy generator (the same knobs the hypothesis strategy draws)."""
-    return {
+    """One case drawn with a numpy generator."""
+    case = {
         "n_active": int(rng.integers(1, n_core + 1)),
         "net_seed": int(rng.integers(0, 2**31)),
         "seed": int(rng.integers(0, 2**63)),
-        "tau_m_ms": float(rng.choice([0.5, 1.0, 5.0])),
-        "tau_syn_ms": float(rng.choice([1.0, 10.0])),
-        "tau_ref_ms": float(rng.choice([0.1, 0.5, 2.0, 10.0])),
-        "noise_rate_hz": float(rng.choice([0.0, 500.0, 2000.0, 20000.0])),
-        "stp_u": float(rng.choice(STP_U)),
-        "stp_tau_rec_ms": float(rng.choice(TAU_REC_MS)),
-        "weight_scale": float(rng.choice([0.0, 0.3, 3.0, 100.0])),
-        "bias_mv": float(rng.uniform(-4.0, 3.0)),
-        "clamp_fraction": float(rng.choice([0.0, 0.2])),
+        "bias_mv": float(rng.uniform(*BIAS_MV)),
     }
+    case.update({name: float(rng.choice(values)) for name, values in KNOBS.items()})
+    return case
+
+
+def case_strategy(n_core: int):
+    """The same cases as a hypothesis strategy (imported lazily: hypothesis is a test dependency)."""
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries({
+        "n_active": st.integers(1, n_core),
+        "net_seed": st.integers(0, 2**31 - 1),
+        "seed": st.integers(0, 2**64 - 1),
+        "bias_mv": st.floats(*BIAS_MV, allow_nan=False),
+        **{name: st.sampled_from(values) for name, values in KNOBS.items()},
+    })
+
+
+def golden_cost(case: dict, n_core: int, lanes: int, n_ticks: int) -> tuple[int, int]:
+    """(spikes, clock cycles) the case takes on a core of n_core neurons and `lanes` lanes, from the
+    golden model and the core's cycle model; tests use it to keep their run time bounded."""
+    from lifstp.rtl.core import CYCLE_OVERHEAD
+
+    gc = build_golden(case, n_core)
+    t, _ = gc.run(n_ticks)
+    depth = n_core // lanes
+    return len(t), n_ticks * (depth + CYCLE_OVERHEAD) + len(t) * depth
 
 
 def build_golden(case: dict, n_core: int, fmt: Formats | None = None) -> GoldenCore:

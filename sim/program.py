@@ -100,3 +100,17 @@ def snapshot_diff(a: Snapshot, b: Snapshot) -> list[str]:
             j = int(bad[0])
             out.append(f"{name}: {bad.size} neurons differ, first neuron {j}: {x[j]} != {y[j]}")
     return out
+
+
+def pack(layout, values: dict) -> int:
+    """A struct layout's fields (integers) as one bit vector, as the Verilog ports carry it."""
+    word = 0
+    for name, fld in layout:
+        width = fld.width
+        word |= (int(values.get(name, 0)) & ((1 << width) - 1)) << fld.offset
+    return word
+
+
+def unpack(layout, word: int) -> dict:
+    """The fields (unsigned integers) of a struct layout's bit vector."""
+    return {name: (int(word) >> fld.offset) & ((1 << fld.width) - 1) for name, fld in layout}
