@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from lifstp.golden_model.fixed import GoldenCore
-from lifstp.golden_model.spec import REGISTER_NAMES, ClampMode, Formats, ModelParams, quantise
+from lifstp.golden_model.spec import Formats, ModelParams, quantise
 
 from . import protocol as P
 
@@ -37,6 +37,7 @@ class GoldenEmulator:
         self.out = bytearray()
         self.frames_rejected = 0
         self.spikes_dropped = 0
+        self.cycles_last_tick = 0  #: the golden model has no clock: 0 unless written
         self.stream_seq = 0
         self._run_left = 0
         self._running = False
@@ -135,24 +136,6 @@ class GoldenEmulator:
             return None
         return space, field, addr, count, nbytes
 
-    def _value_limits(self, space: P.Space, field: int, addr: int) -> tuple[int, int, bool]:
-        bits, signed = P.space_value_bits(space, field, self.formats, self.n, addr)
-        lo, hi = P.value_range(bits, signed)
-        fmt = self.formats
-        if space == P.Space.NEURON and field == P.NeuronField.CLAMP:
-            hi = max(int(m) for m in ClampMode)
-        elif space == P.Space.NEURON and field == P.NeuronField.RES:
-            hi = fmt.r_one
-        elif space == P.Space.NEURON and field == P.NeuronField.RNG:
-            lo = 1
-        elif space == P.Space.REG and REGISTER_NAMES[addr] == "stp_u":
-            hi = fmt.r_one
-        elif space == P.Space.REG and REGISTER_NAMES[addr].startswith("noise_thr_"):
-            hi = 1 << 16
-        elif space == P.Space.REG and REGISTER_NAMES[addr] == "tau_ref_ticks":
-            lo = 1
-        return lo, hi, signed
-
     def _write(self, f: P.Frame) -> None:
         parsed = self._burst(f, writing=True)
         if parsed is None:
@@ -160,12 +143,12 @@ class GoldenEmulator:
         space, field, addr, count, nbytes = parsed
         raw = f.payload[P.BURST_HEADER.size:]
         if space == P.Space.REG:  # registers differ in width and sign: each against its own range
-            limits = [self._value_limits(space, field, addr + k) for k in range(count)]
+            limits = [P.value_limits(space, field, addr + k, self.formats, self.n) for k in range(count)]
             values = np.array([int.from_bytes(raw[k * nbytes:(k + 1) * nbytes], "little", signed=lim[2])
                                for k, lim in enumerate(limits)], dtype=np.int64)
             bad = [k for k, (v, lim) in enumerate(zip(values, limits)) if not lim[0] <= v <= lim[1]]
         else:
-            lo, hi, signed = self._value_limits(space, field, addr)
+            lo, hi, signed = P.value_limits(space, field, addr, self.formats, self.n)
             values = P.unpack_values(raw, nbytes, signed)
             bad = np.flatnonzero((values < lo) | (values > hi)) if hi < (1 << 63) else np.flatnonzero(values < lo)
         if len(bad):
@@ -208,7 +191,7 @@ class GoldenEmulator:
 
     def _counter(self, which: P.StatusCounter) -> int:
         c = self.core
-        value = {P.StatusCounter.TICKS: c.tick, P.StatusCounter.CYCLES_LAST_TICK: 0,
+        value = {P.StatusCounter.TICKS: c.tick, P.StatusCounter.CYCLES_LAST_TICK: self.cycles_last_tick,
                  P.StatusCounter.SATURATED_V: int(c.counters[0]), P.StatusCounter.SATURATED_U: int(c.counters[1]),
                  P.StatusCounter.SPIKES_DROPPED: self.spikes_dropped,
                  P.StatusCounter.FRAMES_REJECTED: self.frames_rejected}[which]
@@ -218,6 +201,8 @@ class GoldenEmulator:
         c = self.core
         if which == P.StatusCounter.TICKS:
             c.tick = v
+        elif which == P.StatusCounter.CYCLES_LAST_TICK:
+            self.cycles_last_tick = v
         elif which == P.StatusCounter.SATURATED_V:
             c.counters[0] = v
         elif which == P.StatusCounter.SATURATED_U:

@@ -177,6 +177,26 @@ def value_range(bits: int, signed: bool) -> tuple[int, int]:
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
 
+def value_limits(space: "Space", field: int, addr: int, fmt: Formats, n_neurons: int) -> tuple[int, int, bool]:
+    """(lowest, highest, signed) of a value a device accepts at (space, field, addr): the range of its
+    format, narrowed where the model needs it. A WRITE with a value outside gets BAD_VALUE."""
+    bits, signed = space_value_bits(space, field, fmt, n_neurons, addr)
+    lo, hi = value_range(bits, signed)
+    if space == Space.NEURON and field == NeuronField.CLAMP:
+        hi = 2  # spec.ClampMode: FREE, ON, OFF
+    elif space == Space.NEURON and field == NeuronField.RES:
+        hi = fmt.r_one  # R <= 1
+    elif space == Space.NEURON and field == NeuronField.RNG:
+        lo = 1  # xorshift's zero state is a fixed point
+    elif space == Space.REG and REGISTER_NAMES[addr] == "stp_u":
+        hi = fmt.r_one  # U <= 1
+    elif space == Space.REG and REGISTER_NAMES[addr].startswith("noise_thr_"):
+        hi = 1 << 16  # a threshold of 2^16 means "never"
+    elif space == Space.REG and REGISTER_NAMES[addr] == "tau_ref_ticks":
+        lo = 1  # the refractory counter is loaded with tau_ref - 1
+    return lo, hi, signed
+
+
 def space_size(space: Space, n_neurons: int) -> int:
     """Number of addresses in a space."""
     return {Space.REG: len(REGISTER_NAMES), Space.NEURON: n_neurons, Space.WEIGHT: n_neurons * n_neurons,

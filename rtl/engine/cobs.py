@@ -1,0 +1,255 @@
+"""Receive and transmit paths of the command engine: COBS framing with a CRC-16 (docs/protocol.md).
+
+`FrameReceiver` decodes COBS on the fly into a frame buffer (one whole frame, `amaranth.lib.memory`),
+feeds every decoded byte to the CRC and, at the delimiter, reports the frame: OK (the CRC's residue
+matched), BAD_FRAMING, BAD_CRC, or TOO_LONG (reported at the byte that overflows MAX_ENCODED; the rest
+up to the next delimiter is skipped). It holds the frame (input not ready) until the executor is done.
+
+`FrameTransmitter` owns one frame buffer per source (replies of the executor, frames of the spike
+encoder); a source writes a frame body (opcode, seq, payload) into its buffer and requests `send`;
+the transmitter appends the CRC (big-endian), COBS-encodes the frame and sends the delimiter.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from lifstp import protocol as P
+
+__all__ = ["RX_DEPTH", "TX_DEPTH", "ADDR_BITS", "rx_result_layout", "FrameReceiver", "FrameTransmitter"]
+
+#: The decoded frame is at most MAX_ENCODED - 1 bytes (COBS adds at least one byte).
+RX_DEPTH = P.MAX_ENCODED
+#: Body (opcode, seq, payload) and CRC of the largest frame the device sends.
+TX_DEPTH = P.HEADER_BYTES + P.MAX_PAYLOAD + P.CRC_BYTES
+#: Bits of an address into a frame buffer (and of a frame length).
+ADDR_BITS = max(RX_DEPTH, TX_DEPTH).bit_length()
+#: Longest COBS block of data bytes.
+_COBS_BLOCK = 254
+
+
+def rx_result_layout() -> data.StructLayout:
+    return data.StructLayout({
+        "code": 8,  # 0: a valid frame; else the Err (BAD_FRAMING, BAD_CRC, TOO_LONG)
+        "length": ADDR_BITS,  # decoded bytes in the buffer (opcode, seq, payload, CRC)
+    })
+
+
+def _crc():
+    return P.CRC(data_width=8).create()
+
+
+class FrameReceiver(wiring.Component):
+    """Bytes from the host in, whole checked frames out.
+
+    Ports:
+
+    - ``i`` (In stream of bytes): the byte stream from the host. Not ready while a frame waits in
+      `frame` (the executor reads the buffer meanwhile).
+    - ``frame`` (Out stream of `rx_result_layout`): one result per frame: code 0 and the decoded
+      length of a frame whose CRC matched, or the error code of a rejected one. Taking it (ready)
+      releases the buffer.
+    - ``rd_addr`` (In): address into the decoded frame (0: opcode, 1: seq, 2...: payload).
+    - ``rd_data`` (Out): the byte at `rd_addr` one cycle earlier (a synchronous read port).
+    """
+
+    def __init__(self):
+        super().__init__({
+            "i": In(stream.Signature(8)),
+            "frame": Out(stream.Signature(rx_result_layout())),
+            "rd_addr": In(ADDR_BITS),
+            "rd_data": Out(8),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = Memory(shape=8, depth=RX_DEPTH, init=[])
+        m.submodules.crc = crc = _crc()
+        wp, rp = mem.write_port(), mem.read_port()
+        m.d.comb += [rp.addr.eq(self.rd_addr), self.rd_data.eq(rp.data)]
+
+        enc_len = Signal(ADDR_BITS)  # encoded bytes since the last delimiter
+        dec_len = Signal(ADDR_BITS)  # decoded bytes written
+        remaining = Signal(8)  # data bytes left in the current COBS block
+        first = Signal(init=1)  # the next byte is the frame's first code byte
+        prev_ff = Signal()  # the last code was 0xFF (no zero follows its block)
+        overflow = Signal()  # skipping to the next delimiter after TOO_LONG
+        pending = Signal()
+        result = Signal(rx_result_layout())
+
+        m.d.comb += [self.frame.valid.eq(pending), self.frame.payload.eq(result), self.i.ready.eq(~pending)]
+        with m.If(self.frame.valid & self.frame.ready):
+            m.d.sync += pending.eq(0)
+
+        byte = self.i.payload
+        restart = [enc_len.eq(0), dec_len.eq(0), remaining.eq(0), first.eq(1), prev_ff.eq(0)]
+        m.d.comb += [wp.addr.eq(dec_len), crc.data.eq(wp.data)]
+        with m.If(self.i.valid & self.i.ready):
+            with m.If(byte == P.DELIMITER):
+                m.d.sync += restart
+                m.d.comb += crc.start.eq(1)
+                with m.If(overflow):
+                    m.d.sync += overflow.eq(0)
+                with m.Elif(enc_len != 0):
+                    m.d.sync += [pending.eq(1), result.length.eq(dec_len)]
+                    with m.If((remaining != 0) | (dec_len < P.HEADER_BYTES + P.CRC_BYTES)):
+                        m.d.sync += result.code.eq(P.Err.BAD_FRAMING)
+                    with m.Elif(~crc.match_detected):
+                        m.d.sync += result.code.eq(P.Err.BAD_CRC)
+                    with m.Else():
+                        m.d.sync += result.code.eq(0)
+            with m.Elif(overflow):
+                pass
+            with m.Elif(enc_len >= P.MAX_ENCODED):
+                m.d.sync += [*restart, overflow.eq(1), pending.eq(1), result.code.eq(P.Err.TOO_LONG),
+                             result.length.eq(0)]
+                m.d.comb += crc.start.eq(1)
+            with m.Else():
+                m.d.sync += enc_len.eq(enc_len + 1)
+                with m.If(remaining == 0):  # a code byte: the block before it ended in a zero
+                    m.d.sync += [remaining.eq(byte - 1), prev_ff.eq(byte == 0xFF), first.eq(0)]
+                    with m.If(~first & ~prev_ff):
+                        m.d.comb += [wp.data.eq(0), wp.en.eq(1), crc.valid.eq(1)]
+                        m.d.sync += dec_len.eq(dec_len + 1)
+                with m.Else():
+                    m.d.comb += [wp.data.eq(byte), wp.en.eq(1), crc.valid.eq(1)]
+                    m.d.sync += [dec_len.eq(dec_len + 1), remaining.eq(remaining - 1)]
+        return m
+
+
+def tx_source_signature() -> wiring.Signature:
+    """A source's side of the transmitter: write its buffer, then request the frame's sending."""
+    return wiring.Signature({
+        "w_addr": Out(ADDR_BITS),
+        "w_data": Out(8),
+        "w_en": Out(1),
+        "send": Out(stream.Signature(ADDR_BITS)),
+    })
+
+
+class FrameTransmitter(wiring.Component):
+    """Frame bodies in (one buffer per source), COBS-encoded frames with CRC and delimiter out.
+
+    Ports:
+
+    - ``src<k>`` (In `tx_source_signature`, k = 0 .. n_sources - 1, 0 has priority): ``w_addr``,
+      ``w_data``, ``w_en`` write the source's buffer (opcode at 0, seq at 1, payload from 2);
+      ``send`` (stream, payload = body length) requests the frame be sent. The request is taken
+      (ready) in the cycle the frame's delimiter leaves; until then the source must not write.
+    - ``o`` (Out stream of bytes): the encoded frames, each followed by the delimiter.
+    - ``idle`` (Out): nothing is being sent.
+
+    Cycle cost of a frame of n body bytes: about 2 (n + 2) for the CRC pass and 4 (n + 2) + 4 for
+    the COBS pass (a scan and an emission, each one memory read per byte), with `o` always ready.
+    """
+
+    def __init__(self, n_sources: int = 2):
+        self.n_sources = n_sources
+        super().__init__({
+            **{f"src{k}": In(tx_source_signature()) for k in range(n_sources)},
+            "o": Out(stream.Signature(8)),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.crc = crc = _crc()
+        srcs = [getattr(self, f"src{k}") for k in range(self.n_sources)]
+        sel = Signal(range(self.n_sources))
+        total = Signal(ADDR_BITS)  # body + CRC bytes
+        pos = Signal(ADDR_BITS)
+        scan = Signal(ADDR_BITS)
+        full = Signal()  # the block just sent had 254 data bytes
+        raddr = Signal(ADDR_BITS)
+        rdata = Signal(8)
+        tx_we = Signal()
+        tx_waddr = Signal(ADDR_BITS)
+        tx_wdata = Signal(8)
+
+        for k, src in enumerate(srcs):
+            mem = Memory(shape=8, depth=TX_DEPTH, init=[])
+            m.submodules[f"mem{k}"] = mem
+            wp, rp = mem.write_port(), mem.read_port()
+            mine = tx_we & (sel == k)
+            m.d.comb += [
+                wp.addr.eq(src.w_addr), wp.data.eq(src.w_data), wp.en.eq(src.w_en),
+                rp.addr.eq(raddr),
+            ]
+            with m.If(mine):
+                m.d.comb += [wp.addr.eq(tx_waddr), wp.data.eq(tx_wdata), wp.en.eq(1)]
+            with m.If(sel == k):
+                m.d.comb += rdata.eq(rp.data)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.idle.eq(1)
+                for k in reversed(range(self.n_sources)):  # lowest index wins
+                    with m.If(srcs[k].send.valid):
+                        m.d.sync += [sel.eq(k), total.eq(srcs[k].send.payload), pos.eq(0)]
+                for k in range(self.n_sources):
+                    with m.If(srcs[k].send.valid):
+                        m.d.comb += crc.start.eq(1)
+                        m.next = "CRC_ADDR"
+            with m.State("CRC_ADDR"):
+                m.d.comb += raddr.eq(pos)
+                with m.If(pos == total):
+                    m.next = "CRC_HI"
+                with m.Else():
+                    m.next = "CRC_DATA"
+            with m.State("CRC_DATA"):
+                m.d.comb += [raddr.eq(pos), crc.data.eq(rdata), crc.valid.eq(1)]
+                m.d.sync += pos.eq(pos + 1)
+                m.next = "CRC_ADDR"
+            with m.State("CRC_HI"):
+                m.d.comb += [tx_we.eq(1), tx_waddr.eq(total), tx_wdata.eq(crc.crc[8:])]
+                m.next = "CRC_LO"
+            with m.State("CRC_LO"):
+                m.d.comb += [tx_we.eq(1), tx_waddr.eq(total + 1), tx_wdata.eq(crc.crc[:8])]
+                m.d.sync += [total.eq(total + P.CRC_BYTES), pos.eq(0), scan.eq(0)]
+                m.next = "SCAN_ADDR"
+            # COBS: scan the block from pos (up to a zero, the end, or 254 bytes), send its code byte,
+            # then its data bytes.
+            with m.State("SCAN_ADDR"):
+                m.d.comb += raddr.eq(scan)
+                with m.If((scan == total) | (scan - pos == _COBS_BLOCK)):
+                    m.next = "CODE"
+                with m.Else():
+                    m.next = "SCAN_DATA"
+            with m.State("SCAN_DATA"):
+                m.d.comb += raddr.eq(scan)
+                with m.If(rdata == 0):
+                    m.next = "CODE"
+                with m.Else():
+                    m.d.sync += scan.eq(scan + 1)
+                    m.next = "SCAN_ADDR"
+            with m.State("CODE"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(scan - pos + 1)]
+                with m.If(self.o.ready):
+                    m.d.sync += full.eq(scan - pos == _COBS_BLOCK)
+                    m.next = "EMIT_ADDR"
+            with m.State("EMIT_ADDR"):
+                m.d.comb += raddr.eq(pos)
+                with m.If(pos != scan):
+                    m.next = "EMIT_DATA"
+                with m.Elif(scan == total):
+                    m.next = "DELIM"
+                with m.Else():  # the block ended at a zero (skipped; a block, perhaps empty, follows)
+                    with m.If(~full):  # or after 254 bytes (no zero to skip)
+                        m.d.sync += [pos.eq(scan + 1), scan.eq(scan + 1)]
+                    m.next = "SCAN_ADDR"
+            with m.State("EMIT_DATA"):
+                m.d.comb += [raddr.eq(pos), self.o.valid.eq(1), self.o.payload.eq(rdata)]
+                with m.If(self.o.ready):
+                    m.d.sync += pos.eq(pos + 1)
+                    m.next = "EMIT_ADDR"
+            with m.State("DELIM"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(P.DELIMITER)]
+                with m.If(self.o.ready):
+                    for k in range(self.n_sources):
+                        with m.If(sel == k):
+                            m.d.comb += srcs[k].send.ready.eq(1)
+                    m.next = "IDLE"
+        return m

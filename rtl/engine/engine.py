@@ -1,0 +1,78 @@
+"""The command engine: receive path, executor, spike encoder and transmit path wired together."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from lifstp.rtl.config import DATA_WIDTH, CoreConfig, read_layout, spike_layout, write_layout
+from lifstp.rtl.core import status_layout
+
+from .cobs import FrameReceiver, FrameTransmitter
+from .commands import Executor
+from .spikes import SpikeEncoder
+
+__all__ = ["Engine"]
+
+
+class Engine(wiring.Component):
+    """The wire protocol (docs/protocol.md) over byte streams, in front of a `Core` of the same `cfg`.
+
+    Ports:
+
+    - ``rx`` (In stream of bytes): bytes from the host. Not ready while a frame is being carried out
+      (a UART needs a FIFO of one frame in front; a simulator harness just waits).
+    - ``tx`` (Out stream of bytes): COBS-encoded frames to the host, each followed by a zero byte.
+    - ``write`` (Out stream of `write_layout`): to the core's write port.
+    - ``read`` (Out stream of `read_layout`): to the core's read request port.
+    - ``read_data`` (In stream, 64 bits): the core's read answers.
+    - ``run`` (Out stream): to the core's run port (one tick per request).
+    - ``spikes`` (In stream of `spike_layout`): the core's spikes; not ready without spike-frame credit
+      (the core then waits).
+    - ``status`` (In `status_layout`): the core's status port.
+    - ``idle`` (Out): no frame is being received, carried out or sent, and no run is in progress.
+    """
+
+    def __init__(self, cfg: CoreConfig):
+        self.cfg = cfg
+        super().__init__({
+            "rx": In(stream.Signature(8)),
+            "tx": Out(stream.Signature(8)),
+            "write": Out(stream.Signature(write_layout(cfg))),
+            "read": Out(stream.Signature(read_layout(cfg))),
+            "read_data": In(stream.Signature(DATA_WIDTH)),
+            "run": Out(stream.Signature(cfg.counter_width)),
+            "spikes": In(stream.Signature(spike_layout(cfg))),
+            "status": In(status_layout(cfg)),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        m.submodules.receiver = rx = FrameReceiver()
+        m.submodules.executor = ex = Executor(cfg)
+        m.submodules.spike_encoder = enc = SpikeEncoder(cfg)
+        m.submodules.transmitter = tx = FrameTransmitter(2)
+
+        wiring.connect(m, wiring.flipped(self.rx), rx.i)
+        wiring.connect(m, rx.frame, ex.frame)
+        m.d.comb += [rx.rd_addr.eq(ex.rx_addr), ex.rx_data.eq(rx.rd_data)]
+        wiring.connect(m, ex.tx, tx.src0)  # replies first
+        wiring.connect(m, enc.tx, tx.src1)
+        wiring.connect(m, tx.o, wiring.flipped(self.tx))
+        wiring.connect(m, ex.ctl, enc.ctl)
+
+        wiring.connect(m, ex.write, wiring.flipped(self.write))
+        wiring.connect(m, ex.read, wiring.flipped(self.read))
+        wiring.connect(m, wiring.flipped(self.read_data), ex.read_data)
+        wiring.connect(m, enc.run, wiring.flipped(self.run))
+        wiring.connect(m, wiring.flipped(self.spikes), enc.spikes)
+        m.d.comb += [
+            ex.status.eq(self.status),
+            enc.core_busy.eq(self.status.busy),
+            enc.core_ticks.eq(self.status.ticks),
+            self.idle.eq(ex.idle & tx.idle & ~ex.ctl.running & ~rx.frame.valid),
+        ]
+        return m
