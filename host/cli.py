@@ -159,9 +159,14 @@ def cmd_flash(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if args.target == "verilator":
+        from lifstp.bench.verilator import run_verilator_bench
+
+        sizes = [int(x) for x in (args.sizes or "256").split(",")]
+        return max(run_verilator_bench(n, lanes=args.lanes, duration_ms=args.duration_ms or 100.0) for n in sizes)
     from lifstp.bench.runner import run_bench
 
-    return run_bench(args.target, sizes=[int(x) for x in args.sizes.split(",")], duration_ms=args.duration_ms,
+    return run_bench(args.target, sizes=[int(x) for x in (args.sizes or "100,500,1000").split(",")], duration_ms=args.duration_ms or 1000.0,
                      peers=[p for p in args.peers.split(",") if p])
 
 
@@ -222,9 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_flash)
 
     p = sub.add_parser("bench", help="speed against the peers (NEST, Brian2)")
-    p.add_argument("target", choices=["golden"], help="what to benchmark")
-    p.add_argument("--sizes", default="100,500,1000", help="network sizes (comma-separated)")
-    p.add_argument("--duration-ms", type=float, default=1000.0, help="model time per run (default 1000 ms)")
+    p.add_argument("target", choices=["golden", "verilator"],
+                   help="golden: the golden model against NEST and Brian2; verilator: the compiled RTL harness")
+    p.add_argument("--sizes", default=None, help="network sizes, comma-separated (default 100,500,1000 for "
+                   "golden, 256 for verilator)")
+    p.add_argument("--duration-ms", type=float, default=None,
+                   help="model time per run (default 1000 ms for golden, 100 ms for verilator)")
+    p.add_argument("--lanes", type=int, default=1, help="lanes of the verilator device (default 1)")
     p.add_argument("--peers", default="nest,brian2", help="peers to compare with (comma-separated; empty for none)")
     p.set_defaults(func=cmd_bench)
     return parser

@@ -84,10 +84,19 @@ _CALIBRATIONS: dict = {}
 
 
 def calibration_for(device, params: ModelParams) -> Calibration:
-    """The calibration of `params` on `device`, computed once per process (runs are deterministic)."""
-    key = (device.name, params)
+    """The calibration of `params` for `device`, computed once per process.
+
+    Every device matches the golden model bit for bit, so the calibration (tens of millions of neuron
+    updates) always runs on the golden model with the device's formats: the same numbers a slow
+    simulated device would produce, in a second. `lifstp sample` therefore maps a machine identically
+    on every device, and the same seed gives the same spikes everywhere."""
+    from .device import GoldenDevice
+
+    formats = getattr(device, "formats", None)
+    key = (formats, params)
     if key not in _CALIBRATIONS:
-        _CALIBRATIONS[key] = calibrate(params, lambda net, n, s: _spikes(device.run(net, n, s)))
+        golden = GoldenDevice(formats)
+        _CALIBRATIONS[key] = calibrate(params, lambda net, n, s: _spikes(golden.run(net, n, s)))
     return _CALIBRATIONS[key]
 
 

