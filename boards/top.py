@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from amaranth import Elaboratable, Module, Signal
 from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 
 from .uart import UARTRx, UARTTx, divisor_for
 
@@ -54,8 +55,14 @@ def platform_for(b: Board):
     return getattr(importlib.import_module(module), cls)()
 
 
+#: Bytes the UART bridge buffers from the line while the command engine executes a frame (it takes no
+#: input then): one iCE40 block RAM, several frames' worth of the bytes that arrive meanwhile.
+RX_FIFO_DEPTH = 512
+
+
 class UARTBridge(wiring.Component):
-    """A device behind a UART: serial lines in and out, the device's byte streams in between."""
+    """A device behind a UART: serial lines in and out, the device's byte streams in between, with a
+    receive FIFO so that no byte is lost while the engine is busy (overruns are counted by UARTRx)."""
 
     def __init__(self, device, divisor: int):
         self.device = device
@@ -64,6 +71,7 @@ class UARTBridge(wiring.Component):
             "rx": wiring.In(1, init=1),  #: serial line from the host
             "tx": wiring.Out(1, init=1),  #: serial line to the host
             "busy": wiring.Out(1),  #: the device is executing a command or a run
+            "idle": wiring.Out(1),  #: nothing in progress and nothing buffered (for simulation harnesses)
         })
 
     def elaborate(self, platform):
@@ -71,8 +79,11 @@ class UARTBridge(wiring.Component):
         m.submodules.device = self.device
         m.submodules.uart_rx = urx = UARTRx(self.divisor)
         m.submodules.uart_tx = utx = UARTTx(self.divisor)
-        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.busy.eq(~self.device.idle)]
-        wiring.connect(m, urx.data, self.device.rx)
+        m.submodules.rx_fifo = fifo = SyncFIFOBuffered(width=8, depth=RX_FIFO_DEPTH)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.busy.eq(~self.device.idle),
+                     self.idle.eq(self.device.idle & ~fifo.r_rdy & utx.data.ready)]
+        wiring.connect(m, urx.data, fifo.w_stream)
+        wiring.connect(m, fifo.r_stream, self.device.rx)
         wiring.connect(m, self.device.tx, utx.data)
         return m
 

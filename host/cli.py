@@ -159,6 +159,10 @@ def cmd_flash(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if args.target == "link":
+        from lifstp.bench.link import run_link_bench
+
+        return run_link_bench()
     if args.target == "verilator":
         from lifstp.bench.verilator import run_verilator_bench
 
@@ -227,8 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_flash)
 
     p = sub.add_parser("bench", help="speed against the peers (NEST, Brian2)")
-    p.add_argument("target", choices=["golden", "verilator"],
-                   help="golden: the golden model against NEST and Brian2; verilator: the compiled RTL harness")
+    p.add_argument("target", choices=["golden", "verilator", "link"],
+                   help="golden: the golden model against NEST and Brian2; verilator: the compiled RTL harness; "
+                   "link: payload rates over the simulated UART")
     p.add_argument("--sizes", default=None, help="network sizes, comma-separated (default 100,500,1000 for "
                    "golden, 256 for verilator)")
     p.add_argument("--duration-ms", type=float, default=None,

@@ -116,6 +116,9 @@ class DeviceClient:
         self._seq = 0
         self.info: DeviceInfo | None = None
         self.link_errors = 0
+        # A delimiter first: whatever partial frame the device holds (line noise at power-up, a host
+        # that died mid-frame) ends here instead of spoiling our first command.
+        self.transport.write(bytes([P.DELIMITER]))
 
     # -- frames --------------------------------------------------------------------------------------
     def _next_seq(self) -> int:

