@@ -9,12 +9,15 @@ is derived here from the formats.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
 from amaranth.hdl import Shape, signed, unsigned
 from amaranth.lib import data
 
+# Address spaces, neuron fields and status counters are the wire protocol's (one definition): the write
+# and read ports use the protocol's addresses unchanged. The core holds the counters TICKS,
+# CYCLES_LAST_TICK, SATURATED_V and SATURATED_U; the command engine holds the others.
+from lifstp.protocol import NeuronField, Space, StatusCounter
 from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGISTER_NAMES, Formats
 
 __all__ = [
@@ -38,37 +41,6 @@ MUTATIONS = {
 
 class ConfigError(ValueError):
     """A core parameter that cannot be elaborated; the message names the parameter."""
-
-
-class Space(enum.IntEnum):
-    """Address spaces of the write and read ports."""
-
-    REG = 0  #: global parameter registers, addr = index in spec.REGISTER_NAMES
-    NEURON = 1  #: per-neuron state or configuration, addr = neuron, field = `NeuronField`
-    WEIGHT = 2  #: recurrent weight W[pre, post], addr = pre * N + post
-    STATUS = 3  #: status counters, addr = `StatusCounter` (writing sets the counter)
-
-
-class NeuronField(enum.IntEnum):
-    """Per-neuron quantities; each lives in its own memory (one per lane)."""
-
-    V = 0  #: membrane potential, signed width_v, frac_v
-    U = 1  #: synaptic state u, signed width_v, frac_v
-    REF = 2  #: refractory counter, unsigned width_ref
-    RES = 3  #: STP resource R, unsigned frac_r + 1
-    RNG = 4  #: xorshift64 state, 64 bits
-    EL = 5  #: leak potential E_L, signed width_v
-    CLAMP = 6  #: clamp mode (spec.ClampMode), 2 bits
-    ACC = 7  #: recurrent input of the next tick, signed Formats.acc_width(N)
-
-
-class StatusCounter(enum.IntEnum):
-    """Status counters (also on the `status` port)."""
-
-    TICKS = 0  #: ticks done since the counter was last written
-    CYCLES_LAST_TICK = 1  #: clock cycles the last tick took, from its start to its end
-    SATURATED_V = 2  #: saturations of V (golden model's status()["saturated_v"])
-    SATURATED_U = 3  #: saturations of u (golden model's status()["saturated_u"])
 
 
 def _bits_for(n: int) -> int:
