@@ -99,6 +99,16 @@ def sample_states(spike_tick, spike_neuron, n_neurons: int, n_ticks: int, tau_re
     return states
 
 
+def marginals(joint: np.ndarray) -> np.ndarray:
+    """p(z_k = 1) of each unit from a joint distribution over state codes (unit k is bit k)."""
+    joint = np.asarray(joint, dtype=np.float64)
+    n = int(np.log2(joint.size))
+    if joint.size != 1 << n:
+        raise InputError(f"a joint distribution has 2^n entries, got {joint.size}")
+    codes = np.arange(joint.size)
+    return np.array([joint[(codes >> k) & 1 == 1].sum() for k in range(n)])
+
+
 def kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
     """D_KL(p ‖ q) in nats, q floored at KL_FLOOR."""
     p = np.asarray(p, dtype=np.float64)

@@ -76,7 +76,8 @@ def cmd_demo(args) -> int:
     from .analysis import joint_distribution, kl_divergence
     from .bm import exact_distribution, random_bm, save
     from .device import open_device
-    from .plots import plot_activation, plot_distributions, plot_raster
+    from .analysis import sample_states
+    from .plots import plot_activation, plot_distributions, plot_raster, plot_states
     from .sampling import calibration_for, sample, sampling_params
 
     out = Path(args.out)
@@ -97,10 +98,13 @@ def cmd_demo(args) -> int:
             run.save(out / "run.npz")
             plot_activation(cal, out / "activation.png")
             plot_raster(run.spike_tick, run.spike_neuron, run.dt_ms, out / "raster.png")
+            plot_states(sample_states(run.spike_tick, run.spike_neuron, 5, run.n_ticks, run.tau_ref_ticks),
+                        run.dt_ms, run.tau_ref_ticks, out / "states.png")
         print(f"{name}: D_KL(p_exact || p_sampled) = {kl_divergence(p, q):.4f} after {args.duration_ms:g} ms")
     png = plot_distributions(p, sampled, out / "distribution.png",
                              f"random 5-unit Boltzmann machine, {args.duration_ms:g} ms on the {args.device} device")
-    print(f"wrote {png}, {out / 'activation.png'}, {out / 'raster.png'}, {out / 'run.npz'}, {out / 'bm.npz'}")
+    print(f"wrote {png}, {out / 'activation.png'}, {out / 'raster.png'}, {out / 'states.png'}, {out / 'run.npz'}, "
+          f"{out / 'bm.npz'}")
     return 0
 
 

@@ -76,3 +76,15 @@ def plot_raster(spike_tick, spike_neuron, dt_ms: float, path, max_ms: float = 50
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("neuron")
     return _save(fig, path)
+
+
+def plot_states(states: np.ndarray, dt_ms: float, every_ticks: int, path, max_samples: int = 400) -> Path:
+    """Sampled states (samples × units, 0/1) as an image: units down, samples across."""
+    states = np.asarray(states)[:max_samples]
+    fig, ax = plt.subplots(figsize=(7, 0.25 * states.shape[1] + 1.2))
+    t_end = states.shape[0] * every_ticks * dt_ms
+    ax.imshow(states.T, aspect="auto", interpolation="nearest", cmap="Greys", extent=(0, t_end, states.shape[1] - 0.5, -0.5))
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("unit")
+    ax.set_title(f"states read every {every_ticks * dt_ms:g} ms", fontsize=9)
+    return _save(fig, path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lifstp.analysis import joint_distribution, kl_divergence, sample_states
+from lifstp.analysis import joint_distribution, kl_divergence, marginals, sample_states
 from lifstp.bm import exact_distribution, random_bm, save
 from lifstp.cli import main
 from lifstp.sampling import RUN_KEYS, load_run
@@ -38,6 +38,7 @@ def test_state_decoding_matches_brute_force():
     np.testing.assert_allclose(joint_distribution(ticks, neurons, n, n_ticks, tau, burn_in_ticks=50), expected)
     samples = sample_states(ticks, neurons, n, n_ticks, tau, every_ticks=tau)
     np.testing.assert_array_equal(samples, on[::tau].astype(np.uint8))
+    np.testing.assert_allclose(marginals(joint_distribution(ticks, neurons, n, n_ticks, tau)), on.mean(axis=0))
 
 
 @pytest.fixture(scope="module")
