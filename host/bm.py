@@ -65,6 +65,9 @@ def load(path: str | Path) -> BoltzmannMachine:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a readable .npz file (an .npz is a zip archive of arrays; save one "
+                         "with numpy.savez(path, W=W, b=b))")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("W", "b") if k not in data.files]

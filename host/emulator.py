@@ -13,6 +13,7 @@ from lifstp.golden_model.fixed import GoldenCore
 from lifstp.golden_model.spec import Formats, ModelParams, quantise
 
 from . import protocol as P
+from .errors import InputError
 
 #: Ticks the emulator runs between checks for new spike frames to send.
 RUN_CHUNK_TICKS = 2000
@@ -27,7 +28,8 @@ class GoldenEmulator:
 
     def __init__(self, n_neurons: int, formats: Formats | None = None):
         if not 1 <= n_neurons < P.SPIKE_SKIP:
-            raise ValueError(f"n_neurons must be in 1..{P.SPIKE_SKIP - 1}, got {n_neurons}")
+            raise InputError(f"a device holds 1..{P.SPIKE_SKIP - 1} neurons (16-bit ids on the wire), "
+                             f"not {n_neurons}")
         self.n = n_neurons
         self.formats = formats or Formats()
         fixed = quantise(ModelParams(), self.formats)
