@@ -181,6 +181,9 @@ def cmd_bench(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lifstp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    from .science.cli import add_commands, add_experiments
+
+    add_commands(sub)
 
     p = sub.add_parser("sample", help="sample a Boltzmann machine (BM.npz with W, b) and write RUN.npz")
     p.add_argument("bm", help="BM.npz holding W (n×n, symmetric, zero diagonal) and b (n)")
@@ -219,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=1)
     e.add_argument("--out", default="out/accuracy")
     e.set_defaults(func=cmd_experiment_accuracy)
+    add_experiments(esub)
 
     p = sub.add_parser("build", help="build a bitstream for a board with the YoWASP tools")
     p.add_argument("--board", required=True, help="icebreaker or ulx3s-85f")
@@ -234,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the programmer command, do not run it")
     p.set_defaults(func=cmd_flash)
 
-    p = sub.add_parser("bench", help="speed against the peers (NEST, Brian2)")
+    p = sub.add_parser("bench", help="benchmarks: golden model against NEST and Brian2, the Verilator device, the link")
     p.add_argument("target", choices=["golden", "verilator", "link"],
                    help="golden: the golden model against NEST and Brian2; verilator: the compiled RTL harness; "
                    "link: payload rates over the simulated UART")

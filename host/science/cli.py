@@ -1,0 +1,232 @@
+"""Command-line commands of the science package.
+
+`add_commands(subparsers)` adds `lifstp train`; `add_experiments(experiment_subparsers)` adds
+`lifstp experiment mixing | imbalanced | sweep | classify` to the existing `experiment` group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def _progress(args) -> bool:
+    return args.progress if getattr(args, "progress", None) is not None else _tty()
+
+
+def _stp(args):
+    from .spiking import lif_params
+
+    stp = (args.stp_u, args.stp_tau_rec_ms)
+    lif_params(stp)  # InputError unless 0 < U <= 1 and tau_rec > 0
+    return stp
+
+
+def cmd_train(args) -> int:
+    from .digits import imbalance, load_digits_binary, split
+    from .idx import load_mnist
+    from .rbm import TrainConfig, save_machine, train_images
+
+    if args.mnist_images or args.mnist_labels:
+        from lifstp.errors import InputError
+
+        if not (args.mnist_images and args.mnist_labels):
+            raise InputError("--mnist-images and --mnist-labels go together")
+        data = load_mnist(args.mnist_images, args.mnist_labels, factor=args.downsample)
+    else:
+        data = load_digits_binary()
+    train, test = split(data, args.test_fraction, args.seed)
+    if args.skew != "balanced":
+        train = imbalance(train, args.skew, args.seed)
+    cfg = TrainConfig(n_hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      momentum=args.momentum, weight_decay=args.weight_decay, n_chains=args.chains,
+                      disc_weight=args.disc_weight, augment=args.augment, seed=args.seed)
+    rbm = train_images(train, cfg, test, show_progress=_progress(args))
+    rbm.meta.update(skew=args.skew, dataset="mnist" if args.mnist_images else "sklearn-digits",
+                    test_fraction=args.test_fraction)
+    out = save_machine(args.out, rbm)
+    print(f"wrote {out}: {rbm.n_pixels} pixel + {rbm.n_labels} label + {rbm.n_hidden} hidden units, "
+          f"trained on {len(train.y)} images in {rbm.meta['train_seconds']:.1f} s")
+    print(f"test accuracy of the exact label posterior: {rbm.meta['test_accuracy']:.4f} ({len(test.y)} held-out images)")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    """Register `lifstp train` on the top-level subparsers."""
+    from .digits import SKEWS
+    from .rbm import TrainConfig
+
+    d = TrainConfig()
+    p = subparsers.add_parser("train", help="train an RBM with label units on 8×8 digits (or MNIST) by PCD; "
+                                             "write BM.npz with unit groups")
+    p.add_argument("--out", default="out/digits_bm.npz", help="output BM.npz (default out/digits_bm.npz)")
+    p.add_argument("--hidden", type=int, default=d.n_hidden, help=f"hidden units (default {d.n_hidden})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr, help=f"initial learning rate, decays linearly (default {d.lr})")
+    p.add_argument("--momentum", type=float, default=d.momentum)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--chains", type=int, default=d.n_chains, help="persistent chains")
+    p.add_argument("--disc-weight", type=float, default=d.disc_weight,
+                   help=f"weight of the exact discriminative gradient (hybrid training; default {d.disc_weight})")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment,
+                   help="also train on one-pixel shifts of the images")
+    p.add_argument("--skew", default="balanced", choices=list(SKEWS), help="class skew of the training set")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="stratified held-out fraction (default 0.2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mnist-images", help="MNIST images IDX file (.gz ok) instead of the sklearn digits")
+    p.add_argument("--mnist-labels", help="MNIST labels IDX file")
+    p.add_argument("--downsample", type=int, default=1, help="MNIST block-mean downsampling factor")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.set_defaults(func=cmd_train)
+
+
+def _common(p, seeds: bool = True) -> None:
+    p.add_argument("--device", default="golden", help="golden (default), verilator, or serial:<pyserial URL>")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    if seeds:
+        p.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; 1 with --quick)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--quick", action="store_true", help="small run of the whole pipeline (a few minutes)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+
+
+def _add_stp(p) -> None:
+    from .spiking import MIXING_STP
+
+    p.add_argument("--stp-u", type=float, default=MIXING_STP[0],
+                   help=f"U of the lif_stp sampler, in (0, 1] (default {MIXING_STP[0]}; lif_stp_paper uses 0.01)")
+    p.add_argument("--stp-tau-rec-ms", type=float, default=MIXING_STP[1],
+                   help=f"τ_rec of the lif_stp sampler in ms (default {MIXING_STP[1]})")
+
+
+def _seeds(args) -> int:
+    from lifstp.errors import InputError
+
+    n = args.seeds if args.seeds is not None else (1 if args.quick else 3)
+    if n < 1:
+        raise InputError(f"--seeds must be at least 1, got {n}")
+    return n
+
+
+def _finish(out, stem: str) -> int:
+    out = Path(out)
+    print((out / f"{stem}.md").read_text(), end="")
+    print(f"wrote {out / (stem + '.json')}, {out / (stem + '.md')}, figures and samples in {out}")
+    return 0
+
+
+def cmd_mixing(args) -> int:
+    from lifstp.device import open_device
+
+    from .experiments import run_mixing
+
+    samplers = [s for s in args.samplers.split(",") if s]
+    run_mixing(open_device(args.device), args.out, seed=args.seed, n_seeds=_seeds(args), quick=args.quick,
+               samplers=samplers, stp=_stp(args), bm_path=args.bm, show_progress=_progress(args))
+    return _finish(args.out, "mixing")
+
+
+def cmd_imbalanced(args) -> int:
+    from lifstp.device import open_device
+
+    from .experiments import run_imbalanced
+
+    run_imbalanced(open_device(args.device), args.out, seed=args.seed, n_seeds=_seeds(args), quick=args.quick,
+                   samplers=[s for s in args.samplers.split(",") if s], skews=[s for s in args.skews.split(",") if s],
+                   stp=_stp(args), show_progress=_progress(args))
+    return _finish(args.out, "imbalanced")
+
+
+def cmd_sweep(args) -> int:
+    from lifstp.device import open_device
+
+    from .experiments import run_sweep
+
+    run_sweep(open_device(args.device), args.out, seed=args.seed, quick=args.quick, bm_path=args.bm,
+              show_progress=_progress(args))
+    return _finish(args.out, "sweep")
+
+
+def cmd_classify(args) -> int:
+    from lifstp.device import open_device
+
+    from .experiments import run_classify
+
+    run_classify(open_device(args.device), args.out, seed=args.seed, quick=args.quick, stp=_stp(args),
+                 bm_path=args.bm, show_progress=_progress(args))
+    return _finish(args.out, "classify")
+
+
+def add_experiments(experiment_subparsers) -> None:
+    """Register mixing, imbalanced, sweep and classify on the `lifstp experiment` subparsers."""
+    from .experiments import IMBALANCED_SKEWS, MIXING_SAMPLERS
+
+    e = experiment_subparsers.add_parser("mixing", help="free-running samplers on the digits RBM: class switches, "
+                                                       "classes visited, class frequencies, ISL")
+    _common(e)
+    _add_stp(e)
+    e.add_argument("--samplers", default=",".join(MIXING_SAMPLERS),
+                   help="comma-separated: gibbs, gibbs<k>, ast, lif, lif_stp, lif_stp_paper")
+    e.add_argument("--bm", help="use this BM.npz (with unit groups) instead of training one per seed")
+    e.set_defaults(func=cmd_mixing)
+
+    e = experiment_subparsers.add_parser("imbalanced", help="train on class-skewed digits; generated class "
+                                                           "frequencies against the training ones")
+    _common(e)
+    _add_stp(e)
+    e.add_argument("--samplers", default="ast,lif,lif_stp,lif_stp_paper")
+    e.add_argument("--skews", default=",".join(IMBALANCED_SKEWS), help="comma-separated skews (cut5-9, linear)")
+    e.set_defaults(func=cmd_imbalanced)
+
+    e = experiment_subparsers.add_parser("sweep", help="LIF + STP over U × τ_rec: switch rate and ISL maps")
+    _common(e, seeds=False)
+    e.add_argument("--bm", help="use this BM.npz instead of training one")
+    e.set_defaults(func=cmd_sweep)
+
+    e = experiment_subparsers.add_parser("classify", help="clamp test images; label-spike accuracy with and "
+                                                         "without STP, and the exact posterior's")
+    _common(e, seeds=False)
+    _add_stp(e)
+    e.add_argument("--bm", help="use this BM.npz instead of training one")
+    e.set_defaults(func=cmd_classify)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """lifstp's parser with the science commands added (until the lead wires them into host/cli.py)."""
+    from lifstp.cli import build_parser as base
+
+    parser = base()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if "train" not in sub.choices:
+        add_commands(sub)
+    exp = sub.choices["experiment"]
+    esub = next(a for a in exp._actions if isinstance(a, argparse._SubParsersAction))
+    if "mixing" not in esub.choices:
+        add_experiments(esub)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run a lifstp command line with the science commands (same error handling as lifstp.cli.main)."""
+    import warnings
+
+    from lifstp.errors import LifstpError
+
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            return args.func(args)
+    except LifstpError as exc:
+        print(f"lifstp: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

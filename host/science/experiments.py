@@ -1,0 +1,317 @@
+"""The science experiments (science.md 2-5): mixing, imbalanced data, the (U, τ_rec) sweep and
+classification. Each writes DIR/bm.npz, DIR/samples/<sampler>.npz (key v: samples × visible, uint8,
+pixels then labels), figures (PNG) and a results table (JSON and Markdown)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lifstp.errors import InputError
+from lifstp.progress import progress_bar
+
+from .digits import N_CLASSES, imbalance, load_digits_binary, split
+from .measures import class_frequencies, classify, fit_classifier, summarise
+from .rbm import RBM, TrainConfig, load_machine, save_machine, train_images
+from .samplers import check_name, run_sampler
+from .spiking import MIXING_STP, classify_clamped, lif_params
+
+MIXING_SAMPLERS = ("gibbs", "gibbs100", "ast", "lif", "lif_stp", "lif_stp_paper")
+
+
+@dataclass
+class Scale:
+    """How big an experiment is: full, or --quick (the whole pipeline in a few minutes)."""
+
+    epochs: int
+    n_samples: int
+    n_reference: int
+    n_classify: int
+    classify_ms: float
+    sweep_u: tuple
+    sweep_tau: tuple
+    sweep_samples: int
+    isl_counts: tuple
+
+
+FULL = Scale(epochs=TrainConfig.epochs, n_samples=10_000, n_reference=50_000, n_classify=359, classify_ms=200.0,
+             sweep_u=(0.003, 0.01, 0.03, 0.1, 0.3, 1.0), sweep_tau=(10.0, 30.0, 100.0, 280.0, 1000.0),
+             sweep_samples=5000, isl_counts=(100, 1000, 10_000))
+QUICK = Scale(epochs=40, n_samples=1000, n_reference=3000, n_classify=100, classify_ms=100.0,
+              sweep_u=(0.1, 1.0), sweep_tau=(10.0, 280.0), sweep_samples=1000, isl_counts=(100, 1000))
+
+
+def scale_for(quick: bool) -> Scale:
+    return QUICK if quick else FULL
+
+
+def prepare(seed: int, quick: bool, skew: str = "balanced", bm_path=None, show_progress=False, config=None):
+    """Data split (seed), training set (skewed), the machine (trained, or loaded from bm_path), and the
+    image classifier trained on the real (balanced) training images."""
+    train, test = split(load_digits_binary(), 0.2, seed)
+    train_used = imbalance(train, skew, seed) if skew != "balanced" else train
+    if bm_path is not None:
+        rbm = load_machine(bm_path)
+        if rbm.n_pixels != train.n_pixels or rbm.n_labels != N_CLASSES:
+            raise InputError(f"{bm_path}: expected {train.n_pixels} pixel and {N_CLASSES} label units, "
+                             f"got {rbm.n_pixels} and {rbm.n_labels}")
+    else:
+        cfg = config or TrainConfig(seed=seed, epochs=scale_for(quick).epochs)
+        rbm = train_images(train_used, cfg, test, show_progress=show_progress)
+        rbm.meta["skew"] = skew
+        rbm.meta["train_class_frequencies"] = train_used.class_frequencies().tolist()
+    clf = fit_classifier(train, seed)
+    return train, train_used, test, rbm, clf
+
+
+def _save_samples(out: Path, name: str, v: np.ndarray, stats: dict) -> None:
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "samples" / f"{name}.npz", v=v.astype(np.uint8),
+                        stats=np.array(json.dumps(_jsonable(stats))))
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return x
+
+
+def _spread(values) -> dict:
+    a = np.asarray([v for v in values if v is not None], float)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else 0.0, "values": a.tolist()}
+
+
+def _aggregate(per_seed: list[dict], keys) -> dict:
+    """sampler -> key -> mean/std/values over seeds."""
+    out = {}
+    for name in per_seed[0]:
+        out[name] = {}
+        for key in keys:
+            vals = [s[name].get(key) for s in per_seed if name in s]
+            if key.startswith("isl@"):
+                n = key[4:]
+                vals = [s[name]["isl"].get(n) for s in per_seed if name in s]
+            if all(v is not None for v in vals) and vals:
+                out[name][key] = _spread(vals)
+    return out
+
+
+TABLE_KEYS = ("switches_per_1000", "confident_switches_per_1000", "confident_switches_per_1e6_sweeps",
+              "classes_visited", "classes_visited_confident", "tv_to_train", "tv_to_model", "isl@100",
+              "isl@1000", "isl@10000", "sweeps", "wall_s")
+
+
+def _markdown(title: str, agg: dict, keys, notes: str = "") -> str:
+    keys = [k for k in keys if any(k in row for row in agg.values())]
+    lines = [f"# {title}", "", notes, "", "| sampler | " + " | ".join(keys) + " |",
+             "| --- |" + " --- |" * len(keys)]
+    for name, row in agg.items():
+        cells = []
+        for k in keys:
+            if k in row:
+                m, s = row[k]["mean"], row[k]["std"]
+                fmt = ".3g" if abs(m) < 1000 else ".4g"
+                cells.append(f"{m:{fmt}} ± {s:.2g}" if len(row[k]["values"]) > 1 else f"{m:{fmt}}")
+            else:
+                cells.append("")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_tables(out: Path, stem: str, result: dict, md: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(_jsonable(result), indent=1))
+    (out / f"{stem}.md").write_text(md)
+    return [out / f"{stem}.json", out / f"{stem}.md"]
+
+
+def compare_samplers(rbm: RBM, samplers, n_samples: int, seed: int, device, clf, test, references: dict,
+                     isl_counts, out: Path | None = None, stp=MIXING_STP, show_progress=False, tag: str = ""):
+    """Run each sampler once and summarise; samples saved under out/samples when out is given."""
+    results, samples = {}, {}
+    for name in samplers:
+        v, stats = run_sampler(name, rbm, n_samples, seed=seed, device=device, stp=stp, show_progress=show_progress)
+        results[name] = summarise(v, rbm.n_pixels, clf, test, stats, references, isl_counts)
+        results[name]["stats"] = {k: val for k, val in stats.items() if k not in ("log_weights",)}
+        samples[name] = v
+        if out is not None:
+            _save_samples(out, name + tag, v, stats)
+    return results, samples
+
+
+def model_class_distribution(rbm: RBM, n: int, seed: int, clf) -> np.ndarray:
+    """The model's own class distribution, estimated by a long tempering run."""
+    v, _ = run_sampler("ast", rbm, n, seed=seed + 10_000)
+    return class_frequencies(classify(clf, v[:, :rbm.n_pixels])[0])
+
+
+def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False, samplers=MIXING_SAMPLERS,
+               stp=MIXING_STP, bm_path=None, show_progress: bool = False) -> dict:
+    """Free-running samplers on the digits machine: switches, classes, class frequencies, ISL; over
+    n_seeds seeds (each seed: its own split, training run and sampler seeds; with bm_path one machine)."""
+    for s in samplers:
+        check_name(s)
+    out = Path(out)
+    sc = scale_for(quick)
+    per_seed, first = [], None
+    t0 = time.perf_counter()
+    for k in range(n_seeds):
+        s = seed + k
+        train, train_used, test, rbm, clf = prepare(s, quick, bm_path=bm_path, show_progress=show_progress)
+        model_freq = model_class_distribution(rbm, sc.n_reference, s, clf)
+        refs = {"train": train_used.class_frequencies(), "model": model_freq}
+        res, samples = compare_samplers(rbm, samplers, sc.n_samples, s, device, clf, test, refs, sc.isl_counts,
+                                        out, stp, show_progress, tag="" if k == 0 else f"_seed{s}")
+        res["_meta"] = {"seed": s, "classifier_accuracy": float(clf.score(test.x, test.y)),
+                        "rbm_test_accuracy": rbm.accuracy(test), "model_class_frequencies": model_freq.tolist()}
+        if k == 0:
+            save_machine(out / "bm.npz", rbm)
+            first = (rbm, samples, clf, res)
+        per_seed.append(res)
+    rows = [{n: r for n, r in ps.items() if n != "_meta"} for ps in per_seed]
+    agg = _aggregate(rows, TABLE_KEYS)
+    result = {"experiment": "mixing", "device": device.name, "seeds": list(range(seed, seed + n_seeds)),
+              "quick": quick, "stp": list(stp), "per_seed": per_seed, "summary": agg,
+              "wall_s": time.perf_counter() - t0}
+    meta = [ps["_meta"] for ps in per_seed]
+    notes = (f"device {device.name}, seeds {seed}..{seed + n_seeds - 1}, {sc.n_samples} samples per sampler, "
+             f"LIF+STP U={stp[0]}, τ_rec={stp[1]} ms; image classifier accuracy "
+             f"{np.mean([m['classifier_accuracy'] for m in meta]):.3f}, RBM exact-posterior accuracy "
+             f"{np.mean([m['rbm_test_accuracy'] for m in meta]):.3f}. Mean ± std over seeds.")
+    md = _markdown("Mixing", agg, TABLE_KEYS, notes)
+    _write_tables(out, "mixing", result, md)
+    from .figures import plot_class_traces, plot_isl, plot_sample_grid
+
+    rbm, samples, clf, _ = first
+    plot_class_traces(samples, clf, rbm.n_pixels, out / "mixing_classes.png")
+    plot_isl(per_seed, out / "mixing_isl.png")
+    plot_sample_grid(samples, rbm.n_pixels, out / "mixing_samples.png")
+    return result
+
+
+IMBALANCED_SKEWS = ("cut5-9", "linear")
+
+
+def run_imbalanced(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False,
+                   samplers=("ast", "lif", "lif_stp", "lif_stp_paper"), skews=IMBALANCED_SKEWS, stp=MIXING_STP,
+                   show_progress: bool = False) -> dict:
+    """Train on class-skewed data; how close are generated class frequencies to the training ones?"""
+    for s in samplers:
+        check_name(s)
+    out = Path(out)
+    sc = scale_for(quick)
+    result = {"experiment": "imbalanced", "device": device.name, "seeds": list(range(seed, seed + n_seeds)),
+              "quick": quick, "stp": list(stp), "skews": {}}
+    md_parts = []
+    t0 = time.perf_counter()
+    for skew in skews:
+        per_seed = []
+        for k in range(n_seeds):
+            s = seed + k
+            train, train_used, test, rbm, clf = prepare(s, quick, skew=skew, show_progress=show_progress)
+            refs = {"train": train_used.class_frequencies()}
+            res, samples = compare_samplers(rbm, samplers, sc.n_samples, s, device, clf, test, refs, sc.isl_counts,
+                                            out, stp, show_progress, tag=f"_{skew}" + ("" if k == 0 else f"_seed{s}"))
+            res["_meta"] = {"seed": s, "train_class_frequencies": refs["train"].tolist(),
+                            "rbm_test_accuracy": rbm.accuracy(test)}
+            if k == 0:
+                save_machine(out / f"bm_{skew}.npz", rbm)
+                if skew == skews[0]:
+                    save_machine(out / "bm.npz", rbm)
+                from .figures import plot_class_frequencies
+
+                plot_class_frequencies(samples, clf, rbm.n_pixels, refs["train"], out / f"imbalanced_{skew}.png",
+                                       f"trained on skew {skew}")
+            per_seed.append(res)
+        agg = _aggregate([{n: r for n, r in ps.items() if n != "_meta"} for ps in per_seed], TABLE_KEYS)
+        result["skews"][skew] = {"per_seed": per_seed, "summary": agg}
+        md_parts.append(_markdown(f"Imbalanced data: {skew}", agg, TABLE_KEYS,
+                                  f"training class frequencies (seed {seed}): "
+                                  + ", ".join(f"{x:.3f}" for x in per_seed[0]['_meta']['train_class_frequencies'])))
+    result["wall_s"] = time.perf_counter() - t0
+    _write_tables(out, "imbalanced", result, "\n".join(md_parts))
+    return result
+
+
+def run_sweep(device, out, seed: int = 0, quick: bool = False, bm_path=None, show_progress: bool = False) -> dict:
+    """Confident switch rate, ISL and TV to training frequencies of LIF + STP over a U × τ_rec grid."""
+    out = Path(out)
+    sc = scale_for(quick)
+    train, train_used, test, rbm, clf = prepare(seed, quick, bm_path=bm_path, show_progress=show_progress)
+    save_machine(out / "bm.npz", rbm)
+    refs = {"train": train_used.class_frequencies()}
+    grid = {}
+    t0 = time.perf_counter()
+    from .spiking import spiking_samples
+
+    with progress_bar(len(sc.sweep_u) * len(sc.sweep_tau), "sweep", "point", enabled=show_progress) as bar:
+        for u in sc.sweep_u:
+            for tau in sc.sweep_tau:
+                v, stats = spiking_samples(rbm, device, lif_params((u, tau)), sc.sweep_samples, seed=seed)
+                summ = summarise(v, rbm.n_pixels, clf, test, stats, refs, sc.isl_counts)
+                grid[f"{u:g},{tau:g}"] = summ
+                _save_samples(out, f"lif_stp_U{u:g}_tau{tau:g}", v, stats)
+                bar.update(1)
+    v, stats = spiking_samples(rbm, device, lif_params(None), sc.sweep_samples, seed=seed)
+    base = summarise(v, rbm.n_pixels, clf, test, stats, refs, sc.isl_counts)
+    _save_samples(out, "lif", v, stats)
+    result = {"experiment": "sweep", "device": device.name, "seed": seed, "quick": quick, "U": list(sc.sweep_u),
+              "tau_rec_ms": list(sc.sweep_tau), "grid": grid, "lif_renewing": base, "wall_s": time.perf_counter() - t0}
+    isl_key = str(max(n for n in sc.isl_counts if n <= sc.sweep_samples))
+    lines = ["# Sweep of LIF + STP over U × τ_rec", "",
+             f"device {device.name}, seed {seed}, {sc.sweep_samples} samples per point. Cells: confident switches "
+             f"per 1000 samples / ISL@{isl_key} (nats). Renewing LIF (U=1, τ_rec=10 ms): "
+             f"{base['confident_switches_per_1000']:.1f} / {base['isl'][isl_key]:.2f}.", "",
+             "| U \\ τ_rec (ms) | " + " | ".join(f"{t:g}" for t in sc.sweep_tau) + " |",
+             "| --- |" + " --- |" * len(sc.sweep_tau)]
+    for u in sc.sweep_u:
+        cells = [f"{grid[f'{u:g},{t:g}']['confident_switches_per_1000']:.1f} / {grid[f'{u:g},{t:g}']['isl'][isl_key]:.2f}"
+                 for t in sc.sweep_tau]
+        lines.append(f"| {u:g} | " + " | ".join(cells) + " |")
+    _write_tables(out, "sweep", result, "\n".join(lines) + "\n")
+    from .figures import plot_sweep
+
+    plot_sweep(result, isl_key, out / "sweep.png")
+    return result
+
+
+def run_classify(device, out, seed: int = 0, quick: bool = False, stp=MIXING_STP, bm_path=None,
+                 show_progress: bool = False) -> dict:
+    """Test accuracy of the exact label posterior and of clamped LIF networks with and without STP."""
+    out = Path(out)
+    sc = scale_for(quick)
+    train, train_used, test, rbm, clf = prepare(seed, quick, bm_path=bm_path, show_progress=show_progress)
+    save_machine(out / "bm.npz", rbm)
+    n = min(sc.n_classify, len(test.y))
+    x, y = test.x[:n], test.y[:n]
+    result = {"experiment": "classify", "device": device.name, "seed": seed, "quick": quick, "n_test": n,
+              "exact_posterior_accuracy": float(np.mean(rbm.classify(x) == y)),
+              "image_classifier_accuracy": float(clf.score(x, y)), "duration_ms": sc.classify_ms}
+    from .spiking import PAPER_STP
+
+    for name, s in (("lif", None), ("lif_stp", stp), ("lif_stp_paper", PAPER_STP)):
+        pred, counts, stats = classify_clamped(rbm, device, lif_params(s), x, seed=seed, duration_ms=sc.classify_ms,
+                                               show_progress=show_progress)
+        result[f"{name}_accuracy"] = float(np.mean(pred == y))
+        result[f"{name}_stats"] = stats
+        result[f"{name}_label_rate_hz"] = float(counts.sum(axis=1).mean() / rbm.n_labels / (sc.classify_ms * 1e-3))
+    md = ("# Classification\n\n"
+          f"device {device.name}, seed {seed}, {n} test images, {sc.classify_ms:g} ms per image after 20 ms burn-in, "
+          f"LIF+STP U={stp[0]}, τ_rec={stp[1]} ms.\n\n| method | accuracy |\n| --- | --- |\n"
+          f"| exact label posterior | {result['exact_posterior_accuracy']:.3f} |\n"
+          f"| LIF, renewing synapses (clamped) | {result['lif_accuracy']:.3f} |\n"
+          f"| LIF + STP, U={stp[0]:g}, τ_rec={stp[1]:g} ms (clamped) | {result['lif_stp_accuracy']:.3f} |\n"
+          f"| LIF + STP, paper U=0.01, τ_rec=280 ms (clamped) | {result['lif_stp_paper_accuracy']:.3f} |\n"
+          f"| logistic regression on pixels (reference) | {result['image_classifier_accuracy']:.3f} |\n")
+    _write_tables(out, "classify", result, md)
+    return result

@@ -1,0 +1,100 @@
+"""Figures of the science experiments (PNG, matplotlib without a screen)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lifstp.plots import _save, plt
+
+from .measures import CONFIDENCE, class_frequencies, classify
+
+
+def plot_class_traces(samples: dict, clf, n_pixels: int, path, max_samples: int = 2000):
+    """Class of each sample against sample index, one row per sampler (confident samples dark)."""
+    fig, axes = plt.subplots(len(samples), 1, figsize=(8, 1.3 * len(samples) + 0.6), sharex=True, squeeze=False)
+    for ax, (name, v) in zip(axes[:, 0], samples.items()):
+        cls, conf = classify(clf, v[:max_samples, :n_pixels])
+        idx = np.arange(len(cls))
+        ax.plot(idx[conf <= CONFIDENCE], cls[conf <= CONFIDENCE], ".", ms=1.5, color="0.75")
+        ax.plot(idx[conf > CONFIDENCE], cls[conf > CONFIDENCE], ".", ms=2.5, color="C0")
+        ax.set_ylabel(name, fontsize=8)
+        ax.set_yticks(range(10))
+        ax.tick_params(labelsize=6)
+    axes[-1, 0].set_xlabel("sample")
+    return _save(fig, path)
+
+
+def plot_isl(per_seed: list, path):
+    """ISL against the number of samples (left) and against compute in sweeps (right; a spiking tick
+    counts as one sweep), one line per sampler (mean over seeds, error bar = std)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+    names = [n for n in per_seed[0] if n != "_meta"]
+    for name in names:
+        ns = sorted(int(k) for k in per_seed[0][name]["isl"])
+        vals = np.array([[ps[name]["isl"][str(n)] for n in ns] for ps in per_seed])
+        per_sample = np.mean([ps[name]["sweeps"] / ps[name]["n_samples"] for ps in per_seed])
+        for ax, x in ((axes[0], ns), (axes[1], np.array(ns) * per_sample)):
+            ax.errorbar(x, vals.mean(axis=0), yerr=vals.std(axis=0), marker="o", capsize=2, label=name)
+    axes[0].set_xlabel("number of samples")
+    axes[1].set_xlabel("compute (sweeps; spiking: ticks)")
+    axes[0].set_ylabel("ISL of held-out images (nats)")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_sample_grid(samples: dict, n_pixels: int, path, n_show: int = 20, every: int = 10):
+    """Consecutive samples (every `every`-th) of each sampler as 8×8 images."""
+    side = int(round(np.sqrt(n_pixels)))
+    fig, axes = plt.subplots(len(samples), n_show, figsize=(n_show * 0.45, len(samples) * 0.55), squeeze=False)
+    for r, (name, v) in enumerate(samples.items()):
+        for c in range(n_show):
+            ax = axes[r, c]
+            k = c * every
+            if k < len(v):
+                ax.imshow(v[k, :n_pixels].reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(name, fontsize=6, rotation=0, ha="right")
+    return _save(fig, path)
+
+
+def plot_class_frequencies(samples: dict, clf, n_pixels: int, train_freq, path, title: str = ""):
+    """Generated class frequencies of each sampler next to the training frequencies."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    width = 0.8 / (1 + len(samples))
+    x = np.arange(10)
+    ax.bar(x, train_freq, width, color="k", label="training")
+    for k, (name, v) in enumerate(samples.items(), start=1):
+        ax.bar(x + k * width, class_frequencies(classify(clf, v[:, :n_pixels])[0]), width, label=name)
+    ax.set_xticks(x + 0.4 - width / 2)
+    ax.set_xticklabels([str(i) for i in x])
+    ax.set_xlabel("class")
+    ax.set_ylabel("frequency")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_sweep(result: dict, isl_key: str, path):
+    """Maps over U × τ_rec: confident switches per 1000 samples and ISL."""
+    us, taus = result["U"], result["tau_rec_ms"]
+    sw = np.array([[result["grid"][f"{u:g},{t:g}"]["confident_switches_per_1000"] for t in taus] for u in us])
+    il = np.array([[result["grid"][f"{u:g},{t:g}"]["isl"][isl_key] for t in taus] for u in us])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for ax, data, label in ((axes[0], sw, "confident switches / 1000 samples"), (axes[1], il, f"ISL@{isl_key} (nats)")):
+        im = ax.imshow(data, origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(len(taus)))
+        ax.set_xticklabels([f"{t:g}" for t in taus])
+        ax.set_yticks(range(len(us)))
+        ax.set_yticklabels([f"{u:g}" for u in us])
+        ax.set_xlabel("τ_rec (ms)")
+        ax.set_ylabel("U")
+        ax.set_title(label, fontsize=9)
+        fig.colorbar(im, ax=ax)
+        for i in range(len(us)):
+            for j in range(len(taus)):
+                ax.text(j, i, f"{data[i, j]:.3g}", ha="center", va="center", fontsize=6, color="w")
+    return _save(fig, path)

@@ -1,0 +1,98 @@
+"""Spiking samplers on any device: the RBM mapped onto LIF neurons (host/mapping.py), with renewing
+synapses (U = 1, τ_rec = τ_syn: plain LIF sampling) or with Tsodyks-Markram depression (U, τ_rec).
+
+Free runs give samples read every τ_ref; clamped runs classify: pixel neurons clamped ON/OFF by the
+image, the label neurons' spike counts vote.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from lifstp.analysis import sample_states
+from lifstp.errors import InputError
+from lifstp.golden_model.spec import ClampMode, ModelParams
+from lifstp.mapping import map_bm
+from lifstp.progress import progress_bar
+from lifstp.sampling import calibration_for, sampling_params
+
+from .rbm import RBM
+
+#: The paper's mixing parameters (likely; science.md).
+PAPER_STP = (0.01, 280.0)
+#: The default for LIF + STP: picked from the U × τ_rec sweep (`lifstp experiment sweep`, seed 0, see
+#: docs/science_results.md) as the point of best ISL; the paper's U = 0.01 depresses too little here.
+MIXING_STP = (0.1, 280.0)
+
+
+def lif_params(stp: tuple | None = None) -> ModelParams:
+    """Core parameters: renewing synapses when stp is None, else depression with stp = (U, τ_rec ms);
+    InputError unless 0 < U <= 1 and τ_rec > 0."""
+    if stp is None:
+        return sampling_params()
+    u, tau = float(stp[0]), float(stp[1])
+    if not (0 < u <= 1) or math.isnan(u):
+        raise InputError(f"STP utilisation U must be in (0, 1], got {u}")
+    if not tau > 0:
+        raise InputError(f"STP recovery time constant must be positive, got {tau} ms")
+    return sampling_params(u, tau)
+
+
+def network_for(rbm: RBM, device, params: ModelParams):
+    """The calibrated network of the full machine (units: pixels, labels, hidden)."""
+    return map_bm(rbm.to_bm(), params, calibration_for(device, params))
+
+
+def spiking_samples(rbm: RBM, device, params: ModelParams, n_samples: int, seed: int = 0,
+                    burn_in_ms: float = 100.0, show_progress: bool = False, desc: str = "LIF"):
+    """n_samples visible states (uint8, pixels then labels) read every τ_ref from one free run after
+    burn_in_ms. Returns (v, stats): ticks (= sweeps: a tick updates every neuron once), unit_updates
+    (neuron updates), wall_s (the run only; calibration is cached and reported apart)."""
+    if n_samples < 1:
+        raise InputError(f"need at least one sample, got {n_samples}")
+    t_cal = time.perf_counter()
+    net = network_for(rbm, device, params)
+    t_cal = time.perf_counter() - t_cal
+    tau = params.tau_ref_ticks
+    burn = int(round(burn_in_ms / params.dt_ms))
+    n_ticks = burn + n_samples * tau
+    t0 = time.perf_counter()
+    with progress_bar(n_ticks, desc, "tick", enabled=show_progress) as bar:
+        run = device.run(net, n_ticks, seed, progress=bar.update)
+    states = sample_states(run.spike_tick, run.spike_neuron, net.n, n_ticks, tau, start_tick=burn)
+    wall = time.perf_counter() - t0
+    v = states[:n_samples, :rbm.n_visible]
+    return v, {"sweeps": n_ticks, "unit_updates": n_ticks * net.n, "wall_s": wall, "calibration_s": t_cal,
+               "model_ms": n_ticks * params.dt_ms, "stp_u": params.stp_u, "stp_tau_rec_ms": params.stp_tau_rec_ms,
+               "mean_rate_hz": len(run.spike_tick) / net.n / (n_ticks * params.dt_ms * 1e-3),
+               "status": {k: int(v) for k, v in run.status.items()}}
+
+
+def classify_clamped(rbm: RBM, device, params: ModelParams, images, seed: int = 0, duration_ms: float = 200.0,
+                     burn_in_ms: float = 20.0, show_progress: bool = False):
+    """Clamp each binary image onto the pixel neurons (ON where 1, OFF where 0), run, and count the
+    label neurons' spikes after burn_in_ms; the class is the label with most spikes (ties: lowest).
+    Returns (predicted classes, spike counts images × labels, stats)."""
+    images = np.asarray(images)
+    if images.ndim != 2 or images.shape[1] != rbm.n_pixels:
+        raise InputError(f"images must be n × {rbm.n_pixels} pixels, got shape {images.shape}")
+    net = network_for(rbm, device, params)
+    n_ticks = int(round((burn_in_ms + duration_ms) / params.dt_ms))
+    burn = int(round(burn_in_ms / params.dt_ms))
+    labels = np.arange(rbm.n_pixels, rbm.n_pixels + rbm.n_labels)
+    counts = np.zeros((len(images), rbm.n_labels), np.int64)
+    t0 = time.perf_counter()
+    with progress_bar(len(images), "classifying", "image", enabled=show_progress) as bar:
+        for k, img in enumerate(images):
+            clamp = np.full(net.n, int(ClampMode.FREE), np.int8)
+            clamp[:rbm.n_pixels] = np.where(img > 0, int(ClampMode.ON), int(ClampMode.OFF))
+            run = device.run(net.with_clamp(clamp), n_ticks, seed + k)
+            keep = (run.spike_tick >= burn) & (run.spike_neuron >= labels[0]) & (run.spike_neuron <= labels[-1])
+            counts[k] = np.bincount(run.spike_neuron[keep] - labels[0], minlength=rbm.n_labels)
+            bar.update(1)
+    stats = {"ticks": n_ticks * len(images), "unit_updates": n_ticks * len(images) * net.n,
+             "wall_s": time.perf_counter() - t0, "duration_ms": duration_ms, "burn_in_ms": burn_in_ms}
+    return np.argmax(counts, axis=1), counts, stats
