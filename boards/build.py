@@ -67,6 +67,15 @@ class BuildReport:
         return "\n".join(lines)
 
 
+def _log_errors(build_dir: Path) -> str:
+    """nextpnr's ERROR lines (e.g. a resource the design uses more of than the device has)."""
+    log = Path(build_dir) / "lifstp.tim"
+    if not log.exists():
+        return ""
+    errors = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.startswith("ERROR")]
+    return (": " + " / ".join(errors[-3:])) if errors else ""
+
+
 def build(b: Board, device, build_dir: Path, baud: int | None = None, log=print) -> BuildReport:
     """Synthesise, place and route `device` behind the UART on board `b`; BuildError if it does not fit
     or misses timing."""
@@ -80,10 +89,12 @@ def build(b: Board, device, build_dir: Path, baud: int | None = None, log=print)
     old = dict(os.environ)
     os.environ.update(env)  # amaranth reads the tool variables from the environment
     try:
+        # --timing-allow-fail: nextpnr finishes and reports the achieved clock; the check below refuses it
         platform.build(top, name="lifstp", build_dir=str(build_dir), do_program=False,
-                       nextpnr_opts="--report report.json")  # relative: YoWASP sees only the build folder
+                       nextpnr_opts="--report report.json --timing-allow-fail",  # relative: YoWASP sees only the build folder
+                       **({"synth_opts": b.synth_opts} if b.synth_opts else {}))
     except subprocess.CalledProcessError as exc:
-        raise BuildError(f"the toolchain failed ({exc}); see the logs in {build_dir}") from None
+        raise BuildError(f"the toolchain failed ({exc}){_log_errors(build_dir)}; see the logs in {build_dir}") from None
     finally:
         os.environ.clear()
         os.environ.update(old)

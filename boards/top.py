@@ -29,16 +29,20 @@ class Board:
     family: str  #: "ice40" or "ecp5"
     default_neurons: int  #: the largest N that fits at the target clock (docs/boards.md)
     default_lanes: int
+    synth_opts: str = ""  #: extra options of Yosys's synth_<family>
 
 
 BOARDS = {
     # iCEBreaker: 12 MHz oscillator, FT2232H; 3 Mbaud = 12 MHz / 4.
+    # synth_opts -dsp: multiplications go to the 8 SB_MAC16 (without it Yosys builds them from LUTs,
+    # which takes over 10 minutes and does not fit either). The weights live in SPRAM (BoardTop).
     "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6, 3_000_000,
-                        ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 64, 1),
+                        ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 64, 1, synth_opts="-dsp"),
     # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum); 25 MHz / 3 Mbaud is off by 4 %, so 1 Mbaud
-    # (divisor 25) is the fastest reliable rate from this clock.
+    # (divisor 25) is the fastest reliable rate from this clock. N = 256, L = 1: built at 44 MHz
+    # (docs/boards.md); N = 256, L = 4 did not finish routing in 20 minutes, so it is not the default.
     "ulx3s-85f": Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform", 25e6, 1_000_000,
-                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 4),
+                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 1),
 }
 
 
@@ -92,6 +96,10 @@ class BoardTop(Elaboratable):
     """The whole design on a board: UART bridge to the device, heartbeat and busy LEDs."""
 
     def __init__(self, b: Board, device, baud: int | None = None):
+        if b.family == "ice40" and getattr(device, "weight_bank", False) is None:
+            # iCE40UP5K: the weight banks go to the SPRAM blocks (the neuron state stays in block RAM).
+            from .spram import SPRAMWeightBank
+            device.weight_bank = SPRAMWeightBank
         self.board = b
         self.baud = baud or b.default_baud
         self.bridge = UARTBridge(device, divisor_for(b.clk_hz, self.baud))

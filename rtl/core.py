@@ -15,9 +15,10 @@ Block diagram (one lane b of L; lane b owns neurons j with j % L == b at address
     └────────────────────────────────────────────────────────────────────────────────┘
 
 A tick: START (clear the queue) → UPDATE (M = N/L cycles issuing one neuron address per cycle;
-each lane's NeuronUpdate result is written back the next cycle, spikes pushed into the queue) →
-FLUSH (the last write-back) → DELIVER (one spike row per M cycles, one event per lane per cycle) →
-END (count the tick). Cycles per tick = M * (1 + spikes) + 4.
+each lane's NeuronUpdate result is written back UPDATE_LATENCY cycles later, spikes pushed into the
+queue) → FLUSH (UPDATE_LATENCY cycles: the update pipeline drains) → DELIVER (one spike row per M
+cycles, one event per lane per cycle) → DRAIN (the delivery pipeline drains) → END (count the tick).
+Cycles per tick = M * (1 + spikes) + CYCLE_OVERHEAD (10). docs/core.md has the pipeline stages.
 """
 
 from __future__ import annotations
@@ -31,14 +32,22 @@ from lifstp.golden_model.spec import REGISTER_NAMES
 
 from .config import (DATA_WIDTH, CoreConfig, NeuronField, Space, StatusCounter, read_layout, spike_layout,
                      write_layout)
-from .delivery import DeliveryScheduler, event_contribution
+from .delivery import DeliveryScheduler, event_round
 from .neuron import NeuronUpdate, register_layout
+from .weights import WeightBank
 
-__all__ = ["Core", "status_layout", "CYCLE_OVERHEAD"]
+__all__ = ["Core", "status_layout", "CYCLE_OVERHEAD", "UPDATE_LATENCY", "DELIVERY_LATENCY"]
 
-#: Cycles of a tick beyond M * (1 + spikes): START, FLUSH, the DELIVER cycle that finds the queue
-#: empty, END (with the spike stream always ready).
-CYCLE_OVERHEAD = 4
+#: Cycles from a neuron address issued to the memories to its write-back: the read, then the
+#: NeuronUpdate pipeline.
+UPDATE_LATENCY = 1 + NeuronUpdate.LATENCY
+#: Cycles from a weight address issued to the accumulator written: the weight read (W, e registered),
+#: the product W * e, its rounding (and the accumulator read), then acc + rnd(W * e) is written.
+DELIVERY_LATENCY = 3
+#: Cycles of a tick beyond M * (1 + spikes): START (1), FLUSH (UPDATE_LATENCY: the update pipeline
+#: drains), the DELIVER cycle that finds the queue empty (1), DRAIN (DELIVERY_LATENCY - 1: the delivery
+#: pipeline drains) and END (1), with the spike stream always ready.
+CYCLE_OVERHEAD = 1 + UPDATE_LATENCY + 1 + (DELIVERY_LATENCY - 1) + 1
 
 #: Fields the neuron pipeline writes back each tick (EL and CLAMP are configuration, written by the host).
 _UPDATED = {
@@ -83,8 +92,10 @@ class Core(wiring.Component):
       V and u (the golden model's status() counters).
     """
 
-    def __init__(self, cfg: CoreConfig):
+    def __init__(self, cfg: CoreConfig, weight_bank=None):
         self.cfg = cfg
+        #: factory(shape, depth) of each lane's weight bank (rtl/weights.py); the board layer may swap it
+        self.weight_bank = weight_bank or WeightBank
         super().__init__({
             "write": In(stream.Signature(write_layout(cfg))),
             "read": In(stream.Signature(read_layout(cfg))),
@@ -110,7 +121,7 @@ class Core(wiring.Component):
         busy = Signal()
 
         # ---- Memories: one per neuron field and lane, one weight bank per lane. -----------------------
-        rports, wports, w_rports, w_wports = [], [], [], []
+        rports, wports, wbanks = [], [], []
         for b in range(lanes):
             rp_lane, wp_lane = {}, {}
             for f in NeuronField:
@@ -122,10 +133,9 @@ class Core(wiring.Component):
                 rp_lane[f], wp_lane[f] = rp, wp
             rports.append(rp_lane)
             wports.append(wp_lane)
-            wmem = Memory(shape=signed(fmt.width_w), depth=cfg.n_neurons * depth, init=[])
-            m.submodules[f"weights_{b}"] = wmem
-            w_wports.append(wmem.write_port())
-            w_rports.append(wmem.read_port())
+            wbank = self.weight_bank(signed(fmt.width_w), cfg.n_neurons * depth)
+            m.submodules[f"weights_{b}"] = wbank
+            wbanks.append(wbank)
 
         m.submodules.sched = sched = DeliveryScheduler(cfg)
         wiring.connect(m, sched.spikes, wiring.flipped(self.spikes))
@@ -149,19 +159,31 @@ class Core(wiring.Component):
         h_lane, h_laddr = split(h_addr)
         resp = Signal(DATA_WIDTH)
 
-        # ---- Neuron update pipeline: issue (read) → update + write back. ------------------------------
+        # ---- Neuron update pipeline: issue (read) → NeuronUpdate stages → write back. ----------------
+        # A neuron address issued in cycle t is written back in cycle t + UPDATE_LATENCY (n_valid/n_addr
+        # carry it along; nw_* is the write-back stage).
         upd_addr = Signal(cfg.addr_bits)
-        n2_valid = Signal()
-        n2_addr = Signal(cfg.addr_bits)
         in_update = Signal()
         in_deliver = Signal()
+        n_valid = [Signal(name=f"n{k}_valid") for k in range(UPDATE_LATENCY + 1)]
+        n_addr = [Signal(cfg.addr_bits, name=f"n{k}_addr") for k in range(UPDATE_LATENCY + 1)]
+        m.d.comb += [n_valid[0].eq(in_update), n_addr[0].eq(upd_addr)]
+        for k in range(UPDATE_LATENCY):
+            m.d.sync += [n_valid[k + 1].eq(n_valid[k]), n_addr[k + 1].eq(n_addr[k])]
+        nw_valid, nw_addr = n_valid[-1], n_addr[-1]
+
+        # ---- Delivery pipeline: issue (W read) → d1 (W·e) → d2 (rnd, acc read) → d3 (acc write). ---------
+        d1_valid = Signal()
+        d1_col = Signal(cfg.addr_bits)
+        d1_eff = Signal(fmt.frac_e + 1)
         d2_valid = Signal()
         d2_col = Signal(cfg.addr_bits)
-        d2_eff = Signal(fmt.frac_e + 1)
-
-        m.d.sync += [n2_valid.eq(in_update), n2_addr.eq(upd_addr)]
-        m.d.sync += [d2_valid.eq(sched.issue_valid & in_deliver), d2_col.eq(sched.issue_col),
-                     d2_eff.eq(sched.issue_eff)]
+        d3_valid = Signal()
+        d3_col = Signal(cfg.addr_bits)
+        m.d.sync += [d1_valid.eq(sched.issue_valid & in_deliver), d1_col.eq(sched.issue_col),
+                     d1_eff.eq(sched.issue_eff),
+                     d2_valid.eq(d1_valid), d2_col.eq(d1_col),
+                     d3_valid.eq(d2_valid), d3_col.eq(d2_col)]
         m.d.comb += sched.enable.eq(in_deliver)
 
         updates = []
@@ -176,8 +198,8 @@ class Core(wiring.Component):
         # Spike queue push: one entry per update cycle in which any lane fired.
         fires = Cat(*(u.fire for u in updates))
         m.d.comb += [
-            sched.push.valid.eq(n2_valid & fires.any()),
-            sched.push.payload.addr.eq(n2_addr),
+            sched.push.valid.eq(nw_valid & fires.any()),
+            sched.push.payload.addr.eq(nw_addr),
             sched.push.payload.mask.eq(fires),
         ]
         for b, upd in enumerate(updates):
@@ -189,35 +211,40 @@ class Core(wiring.Component):
 
         # Memory ports: the pipelines when running, the host otherwise.
         for b in range(lanes):
+            # The event's contribution rnd(W[i, c*L+b] * e), in two registered steps.
+            # (one event fits the accumulator's width, which bounds N of them)
+            d2_prod = Signal(signed(fmt.width_w + fmt.frac_e + 2), name=f"d2_prod_{b}")
+            d3_contrib = Signal(signed(cfg.acc_width), name=f"d3_contrib_{b}")
+            m.d.sync += [d2_prod.eq(wbanks[b].rdata * d1_eff),
+                         d3_contrib.eq(event_round(d2_prod, fmt, cfg.mutation))]
             for f in NeuronField:
                 rp, wp = rports[b][f], wports[b][f]
                 m.d.comb += rp.addr.eq(h_laddr)
                 with m.If(in_update):
                     m.d.comb += rp.addr.eq(upd_addr)
                 if f == NeuronField.ACC:
-                    with m.If(in_deliver):
-                        m.d.comb += rp.addr.eq(sched.issue_col)
+                    with m.If(d2_valid):
+                        m.d.comb += rp.addr.eq(d2_col)
                 host_we = wr_fire & (wr.space == Space.NEURON) & (wr.field == f) & (wr_lane == b)
                 if f in _UPDATED or f == NeuronField.ACC:
                     new = getattr(updates[b], _UPDATED[f]) if f in _UPDATED else 0
-                    with m.If(n2_valid):
-                        m.d.comb += [wp.addr.eq(n2_addr), wp.data.eq(new), wp.en.eq(1)]
+                    with m.If(nw_valid):
+                        m.d.comb += [wp.addr.eq(nw_addr), wp.data.eq(new), wp.en.eq(1)]
                     if f == NeuronField.ACC:
-                        with m.Elif(d2_valid):
-                            acc_new = rp.data + event_contribution(w_rports[b].data, d2_eff, fmt, cfg.mutation)
-                            m.d.comb += [wp.addr.eq(d2_col), wp.data.eq(acc_new), wp.en.eq(1)]
+                        with m.Elif(d3_valid):
+                            m.d.comb += [wp.addr.eq(d3_col), wp.data.eq(rp.data + d3_contrib), wp.en.eq(1)]
                     with m.Else():
                         m.d.comb += [wp.addr.eq(wr_laddr), wp.data.eq(wr.data), wp.en.eq(host_we)]
                 else:
                     m.d.comb += [wp.addr.eq(wr_laddr), wp.data.eq(wr.data), wp.en.eq(host_we)]
-            w_rp, w_wp = w_rports[b], w_wports[b]
-            m.d.comb += w_rp.addr.eq(h_laddr)
+            wbank = wbanks[b]
+            m.d.comb += wbank.raddr.eq(h_laddr)
             with m.If(in_deliver):
-                m.d.comb += w_rp.addr.eq(sched.issue_waddr)
+                m.d.comb += wbank.raddr.eq(sched.issue_waddr)
             m.d.comb += [
-                w_wp.addr.eq(wr_laddr),
-                w_wp.data.eq(wr.data),
-                w_wp.en.eq(wr_fire & (wr.space == Space.WEIGHT) & (wr_lane == b)),
+                wbank.waddr.eq(wr_laddr),
+                wbank.wdata.eq(wr.data),
+                wbank.we.eq(wr_fire & (wr.space == Space.WEIGHT) & (wr_lane == b)),
             ]
 
         # Host writes of registers and counters.
@@ -228,7 +255,7 @@ class Core(wiring.Component):
                         m.d.sync += regs[name].eq(wr.data)
         counters = {StatusCounter.TICKS: ticks, StatusCounter.CYCLES_LAST_TICK: cycles_last,
                     StatusCounter.SATURATED_V: sat_v, StatusCounter.SATURATED_U: sat_u}
-        with m.If(n2_valid):
+        with m.If(nw_valid):
             m.d.sync += [sat_v.eq(sat_v + n_sat_v), sat_u.eq(sat_u + n_sat_u)]
         with m.If(wr_fire & (wr.space == Space.STATUS)):
             with m.Switch(wr.addr):
@@ -237,6 +264,7 @@ class Core(wiring.Component):
                         m.d.sync += sig.eq(wr.data)
 
         # ---- Control. ---------------------------------------------------------------------------------
+        wait = Signal(range(max(UPDATE_LATENCY, DELIVERY_LATENCY) + 1))  # cycles left in FLUSH / DRAIN
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += [self.write.ready.eq(1), self.run.ready.eq(1), self.read.ready.eq(~self.run.valid)]
@@ -255,16 +283,27 @@ class Core(wiring.Component):
                 m.d.comb += [busy.eq(1), in_update.eq(1)]
                 m.d.sync += [cycles.eq(cycles + 1), upd_addr.eq(upd_addr + 1)]
                 with m.If(upd_addr == depth - 1):
+                    m.d.sync += wait.eq(UPDATE_LATENCY - 1)
                     m.next = "FLUSH"
-            with m.State("FLUSH"):
+            with m.State("FLUSH"):  # UPDATE_LATENCY cycles: the last write-back and queue push happen
                 m.d.comb += busy.eq(1)
-                m.d.sync += cycles.eq(cycles + 1)
-                m.next = "DELIVER"
+                m.d.sync += [cycles.eq(cycles + 1), wait.eq(wait - 1)]
+                with m.If(wait == 0):
+                    m.next = "DELIVER"
             with m.State("DELIVER"):
                 m.d.comb += [busy.eq(1), in_deliver.eq(1)]
                 m.d.sync += cycles.eq(cycles + 1)
-                # Leave with the last column's issue: its accumulate (d2) is written during END.
+                # Leave with the last column's issue: its accumulate (d3) is written during END.
                 with m.If(~sched.busy | sched.last):
+                    if DELIVERY_LATENCY > 1:
+                        m.d.sync += wait.eq(DELIVERY_LATENCY - 2)
+                        m.next = "DRAIN"
+                    else:
+                        m.next = "END"
+            with m.State("DRAIN"):  # DELIVERY_LATENCY - 1 cycles: the delivery pipeline drains
+                m.d.comb += busy.eq(1)
+                m.d.sync += [cycles.eq(cycles + 1), wait.eq(wait - 1)]
+                with m.If(wait == 0):
                     m.next = "END"
             with m.State("END"):
                 m.d.comb += busy.eq(1)
@@ -293,7 +332,7 @@ class Core(wiring.Component):
                     with m.Case(Space.WEIGHT):
                         for b in range(lanes):
                             with m.If(h_lane == b):
-                                m.d.sync += resp.eq(w_rports[b].data)
+                                m.d.sync += resp.eq(wbanks[b].rdata)
                     with m.Case(Space.STATUS):
                         m.d.sync += resp.eq(0)
                         for k, sig in counters.items():

@@ -23,15 +23,20 @@ from lifstp.golden_model.spec import Formats
 from .arith import rnd
 from .config import CoreConfig, spike_layout
 
-__all__ = ["event_contribution", "EventAccumulate", "queue_entry_layout", "DeliveryScheduler"]
+__all__ = ["event_round", "event_contribution", "EventAccumulate", "queue_entry_layout", "DeliveryScheduler"]
+
+
+def event_round(product: Value, fmt: Formats, mutation: str | None = None) -> Value:
+    """rnd(product, frac_w + frac_e - frac_v): a product W * e in the units of u."""
+    shift = fmt.event_shift
+    if mutation == "event_shift":
+        shift = max(0, shift - 1)
+    return rnd(product, shift)
 
 
 def event_contribution(w: Value, e: Value, fmt: Formats, mutation: str | None = None) -> Value:
     """rnd(W * e, frac_w + frac_e - frac_v): one synaptic event in the units of u."""
-    shift = fmt.event_shift
-    if mutation == "event_shift":
-        shift = max(0, shift - 1)
-    return rnd(w * e, shift)
+    return event_round(w * e, fmt, mutation)
 
 
 class EventAccumulate(wiring.Component):

@@ -22,7 +22,8 @@ __all__ = ["DeviceTop"]
 class DeviceTop(wiring.Component):
     """Engine + core.
 
-    Parameters: ``cfg`` a `CoreConfig`, or ``n_neurons``, ``lanes`` and ``formats`` to build one.
+    Parameters: ``cfg`` a `CoreConfig`, or ``n_neurons``, ``lanes`` and ``formats`` to build one;
+    ``weight_bank``: the core's weight-bank factory (rtl/weights.py), None for the generic memory.
 
     Ports:
 
@@ -32,7 +33,10 @@ class DeviceTop(wiring.Component):
     """
 
     def __init__(self, cfg: CoreConfig | None = None, *, n_neurons: int | None = None, lanes: int = 1,
-                 formats: Formats | None = None):
+                 formats: Formats | None = None, weight_bank=None):
+        #: factory(shape, depth) of the core's weight banks (rtl/weights.py; None: the generic Memory);
+        #: the board layer sets it before elaboration (iCE40: SPRAM)
+        self.weight_bank = weight_bank
         if cfg is None:
             cfg = CoreConfig(n_neurons=n_neurons, lanes=lanes, formats=formats or Formats())
         self.cfg = cfg
@@ -44,7 +48,7 @@ class DeviceTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = Core(self.cfg)
+        m.submodules.core = core = Core(self.cfg, weight_bank=self.weight_bank)
         m.submodules.engine = eng = Engine(self.cfg)
         wiring.connect(m, wiring.flipped(self.rx), eng.rx)
         wiring.connect(m, eng.tx, wiring.flipped(self.tx))

@@ -1,14 +1,25 @@
 """One neuron's update for one tick: THE place where the membrane V is updated.
 
-`NeuronUpdate` is combinational: it maps a neuron's state (read from the lane's memories) and the
-global registers to the state after the tick, the spike decision and the efficacy of the spike,
-exactly as docs/model.md "One tick", phase 1, steps 1-5 (golden_model/fixed.py `run_ticks`).
-The core instantiates one per lane, between the memories' read and write ports.
+`NeuronUpdate` is a pipeline of `NeuronUpdate.LATENCY` register stages with no stall and no feedback:
+the state of a neuron (read from the lane's memories) enters in cycle t, its state after the tick, the
+spike decision and the efficacy of the spike leave in cycle t + LATENCY, exactly as docs/model.md
+"One tick", phase 1, steps 1-5 (golden_model/fixed.py `run_ticks`). A new neuron may enter every cycle
+(each neuron is touched once per tick, so the pipeline has no hazards). The global registers are not
+pipelined: the host writes them only while the core is idle. The core instantiates one per lane,
+between the memories' read and write ports.
+
+Stages (each ends in a register; every multiplication has a stage of its own):
+
+1. differences and the generator: E_L - V, ONE_R - R, xorshift64 step, the two noise counts.
+2. products: (E_L - V) * kappa_m, u * kappa_syn, (ONE_R - R) * kappa_rec, k_e * w_e - k_i * w_i.
+3. sums: V + rnd(.) + u (saturated), u - rnd(.) + acc + noise (saturated), R + rnd(.) (recovery).
+4. spike decision (refractory hold, clamp, V >= theta), efficacy, the depletion product R * U.
+   out (combinational from stage 4): reset V, refractory counter, R - rnd(R * U) on a spike.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, unsigned
+from amaranth.hdl import Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,7 +27,7 @@ from lifstp.golden_model.spec import ClampMode
 
 from .arith import rnd, sat
 from .config import RNG_WIDTH, CoreConfig, NeuronField, register_shapes
-from .stp import deplete, efficacy, recover
+from .stp import efficacy
 from .xorshift import noise_count, noise_uniforms, xorshift64_step
 
 __all__ = ["NeuronUpdate", "register_layout"]
@@ -28,11 +39,12 @@ def register_layout(cfg: CoreConfig) -> data.StructLayout:
 
 
 class NeuronUpdate(wiring.Component):
-    """Combinational update of one neuron for one tick.
+    """Pipelined update of one neuron for one tick (`LATENCY` cycles from inputs to outputs).
 
-    Ports (inputs: the state before the tick; outputs: after it):
+    Ports (inputs: the state before the tick, in cycle t; outputs: after it, in cycle t + LATENCY):
 
-    - ``regs`` (In): the global parameter registers, a `register_layout` struct.
+    - ``regs`` (In): the global parameter registers, a `register_layout` struct (held constant while
+      neurons are in flight).
     - ``v``, ``u``, ``ref``, ``res``, ``rng`` (In): membrane, synaptic state, refractory counter,
       STP resource, generator state.
     - ``e_l`` (In): leak potential; ``clamp`` (In): `spec.ClampMode`; ``acc`` (In): the recurrent input
@@ -41,6 +53,9 @@ class NeuronUpdate(wiring.Component):
     - ``fire`` (Out): the neuron spikes this tick; ``eff`` (Out): the efficacy e of that spike.
     - ``sat_v``, ``sat_u`` (Out): V, resp. u, saturated in this update (for the status counters).
     """
+
+    #: Register stages between the inputs and the outputs.
+    LATENCY = 4
 
     def __init__(self, cfg: CoreConfig):
         self.cfg = cfg
@@ -72,44 +87,63 @@ class NeuronUpdate(wiring.Component):
         cfg, fmt, regs = self.cfg, self.cfg.formats, self.regs
         mutation = cfg.mutation
 
-        # 1. Noise: step the generator, count the background events of both sources.
+        def stage(k, **values):
+            """Register each expression (or (expression, shape) to narrow it to a range it cannot leave)
+            into a signal `s<k>_<name>`; returns them as a namespace."""
+            out = {}
+            for name, value in values.items():
+                shape = value[1] if isinstance(value, tuple) else Value.cast(value).shape()
+                value = value[0] if isinstance(value, tuple) else value
+                sig = Signal(shape, name=f"s{k}_{name}")
+                m.d.sync += sig.eq(value)
+                out[name] = sig
+            return type("Stage", (), out)
+
+        # 1. Differences; noise: step the generator, count the background events of both sources.
         x = xorshift64_step(self.rng)
         ue, ui = noise_uniforms(x)
         thr_e = [regs[name] for name in regs.shape().members if name.startswith("noise_thr_exc")]
         thr_i = [regs[name] for name in regs.shape().members if name.startswith("noise_thr_inh")]
-        k_e = noise_count(ue, thr_e)
-        k_i = noise_count(ui, thr_i)
-        m.d.comb += self.rng_next.eq(x)
+        s1 = stage(1, dv=self.e_l - self.v, dr=fmt.r_one - self.res, x=x,
+                   k_e=noise_count(ue, thr_e), k_i=noise_count(ui, thr_i),
+                   v=self.v, u=self.u, ref=self.ref, refractory=self.ref != 0, res=self.res,
+                   clamp=self.clamp, acc=self.acc)
 
-        # 2. Resource recovery toward 1.
-        r_rec = recover(self.res, regs.kappa_rec, fmt)
+        # 2. The products of steps 2-4 (recovery, leak, synaptic decay) and the background input.
+        s2 = stage(2, p_leak=s1.dv * regs.kappa_m, p_syn=s1.u * regs.kappa_syn, p_rec=s1.dr * regs.kappa_rec,
+                   noise=s1.k_e * regs.noise_w_exc - s1.k_i * regs.noise_w_inh,
+                   x=s1.x, v=s1.v, u=s1.u, ref=s1.ref, refractory=s1.refractory, res=s1.res, clamp=s1.clamp,
+                   acc=s1.acc)
 
-        # 3. Membrane: held while refractory, else leak toward E_L plus the synaptic state.
-        refractory = self.ref != 0
+        # 3. Sums. Step 2: R recovers toward 1. Step 3: V leaks toward E_L plus u (held while refractory,
+        #    below). Step 4: u decays, plus last tick's recurrent input and this tick's background.
         # (mutation test only: the rounding constant 2^(frac_k-1) moved up one bit, to 2^frac_k)
         leak_bias = 1 << (fmt.frac_k - 1) if mutation == "leak_round" else 0
-        v_free, v_sat = sat(self.v + rnd((self.e_l - self.v) * regs.kappa_m, fmt.frac_k, leak_bias) + self.u,
-                            fmt.v_min, fmt.v_max)
-        v_new = Mux(refractory, self.v, v_free)
+        v_free, v_sat = sat(s2.v + rnd(s2.p_leak, fmt.frac_k, leak_bias) + s2.u, fmt.v_min, fmt.v_max)
+        u_new, u_sat = sat(s2.u - rnd(s2.p_syn, fmt.frac_k) + s2.acc + s2.noise, fmt.v_min, fmt.v_max)
+        r_rec = s2.res + rnd(s2.p_rec, fmt.frac_k)
+        # Saturated V and u fit width_v; R stays within [0, ONE_R] (recovery is bounded by construction).
+        s3 = stage(3, v_new=(Mux(s2.refractory, s2.v, v_free), self.v.shape()), sat_v=~s2.refractory & v_sat,
+                   u_new=(u_new, self.u.shape()), sat_u=u_sat, r_rec=(r_rec, self.res.shape()),
+                   x=s2.x, ref=s2.ref, refractory=s2.refractory, clamp=s2.clamp)
 
-        # 4. Synaptic state: decay, plus last tick's recurrent input and this tick's background.
-        u_raw = (self.u - rnd(self.u * regs.kappa_syn, fmt.frac_k) + self.acc
-                 + k_e * regs.noise_w_exc - k_i * regs.noise_w_inh)
-        u_new, u_sat = sat(u_raw, fmt.v_min, fmt.v_max)
-        m.d.comb += [
-            self.u_next.eq(u_new),
-            self.sat_u.eq(u_sat),
-            self.sat_v.eq(~refractory & v_sat),
-        ]
+        # 4. Step 5: the spike decision, the efficacy it carries, the depletion product.
+        clamp = s3.clamp
+        fire = ~s3.refractory & (clamp != ClampMode.OFF) & ((clamp == ClampMode.ON) | (s3.v_new >= regs.v_th))
+        s4 = stage(4, fire=fire, eff=efficacy(s3.r_rec, fmt, truncate=(mutation == "efficacy_round")),
+                   p_dep=s3.r_rec * regs.stp_u, r_rec=s3.r_rec, v_new=s3.v_new, sat_v=s3.sat_v,
+                   u_new=s3.u_new, sat_u=s3.sat_u, x=s3.x, ref=s3.ref, refractory=s3.refractory)
 
-        # 5. Spike decision; on a spike: reset, refractory period, efficacy, depletion.
-        clamp = self.clamp
-        fire = ~refractory & (clamp != ClampMode.OFF) & ((clamp == ClampMode.ON) | (v_new >= regs.v_th))
+        # Out: on a spike, reset, refractory period, depletion R - rnd(R * U, frac_r).
         m.d.comb += [
-            self.fire.eq(fire),
-            self.eff.eq(efficacy(r_rec, fmt, truncate=(mutation == "efficacy_round"))),
-            self.v_next.eq(Mux(fire, regs.v_reset, v_new)),
-            self.ref_next.eq(Mux(fire, regs.tau_ref_ticks - 1, Mux(refractory, self.ref - 1, self.ref))),
-            self.res_next.eq(Mux(fire, deplete(r_rec, regs.stp_u, fmt), r_rec)),
+            self.fire.eq(s4.fire),
+            self.eff.eq(s4.eff),
+            self.v_next.eq(Mux(s4.fire, regs.v_reset, s4.v_new)),
+            self.u_next.eq(s4.u_new),
+            self.ref_next.eq(Mux(s4.fire, regs.tau_ref_ticks - 1, Mux(s4.refractory, s4.ref - 1, s4.ref))),
+            self.res_next.eq(Mux(s4.fire, s4.r_rec - rnd(s4.p_dep, fmt.frac_r), s4.r_rec)),
+            self.rng_next.eq(s4.x),
+            self.sat_v.eq(s4.sat_v),
+            self.sat_u.eq(s4.sat_u),
         ]
         return m

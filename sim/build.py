@@ -20,7 +20,8 @@ from amaranth.back import verilog
 from lifstp.rtl.config import CoreConfig
 from lifstp.rtl.core import Core
 
-__all__ = ["TOPLEVEL", "generate_verilog", "build", "run_testbench", "sim_build_root"]
+__all__ = ["TOPLEVEL", "generate_verilog", "build", "build_verilog", "run_testbench", "run_build",
+           "sim_build_root"]
 
 TOPLEVEL = "lifstp_core"
 BUILD_ARGS = {
@@ -54,8 +55,20 @@ def _tool_path() -> None:
         os.environ["PATH"] = f"{exe_dir}{os.pathsep}{os.environ['PATH']}"
 
 
-def generate_verilog(cfg: CoreConfig) -> str:
-    return verilog.convert(Core(cfg), name=TOPLEVEL, emit_src=False)
+def _weight_bank(name: str | None):
+    """(factory, extra Verilog sources) of a named weight bank: None is the generic memory; "spram" the
+    iCE40 SPRAM bank of the board layer, simulated with Yosys's model of SB_SPRAM256KA."""
+    if name is None:
+        return None, []
+    if name == "spram":
+        from lifstp.boards.spram import SPRAMWeightBank, cells_sim_source
+        return SPRAMWeightBank, [("sb_spram256ka_sim.v", cells_sim_source())]
+    raise ValueError(f"unknown weight bank {name!r} (None or 'spram')")
+
+
+def generate_verilog(cfg: CoreConfig, weight_bank: str | None = None) -> str:
+    factory, _ = _weight_bank(weight_bank)
+    return verilog.convert(Core(cfg, weight_bank=factory), name=TOPLEVEL, emit_src=False)
 
 
 def _runner(simulator: str):
@@ -65,41 +78,58 @@ def _runner(simulator: str):
     return get_runner(simulator)
 
 
-def build(cfg: CoreConfig, simulator: str = "verilator") -> Path:
-    """Build (or find the cached build of) the core for `cfg`; returns the build directory."""
+def build(cfg: CoreConfig, simulator: str = "verilator", weight_bank: str | None = None) -> Path:
+    """Build (or find the cached build of) the core for `cfg`; returns the build directory.
+    `weight_bank`: None (generic memory) or "spram" (the iCE40 SPRAM bank and Yosys's model of it)."""
     if simulator not in BUILD_ARGS:
         raise ValueError(f"simulator must be one of {sorted(BUILD_ARGS)}, got {simulator!r}")
-    text = generate_verilog(cfg)
-    key = hashlib.sha256(json.dumps([text, simulator, BUILD_ARGS[simulator], VERILATOR_MAKE_VARS]).encode())
+    _, extra = _weight_bank(weight_bank)
+    return build_verilog(generate_verilog(cfg, weight_bank), TOPLEVEL, simulator, extra, stamp={
+        "n_neurons": cfg.n_neurons, "lanes": cfg.lanes, "mutation": cfg.mutation, "simulator": simulator,
+        "weight_bank": weight_bank,
+    })
+
+
+def build_verilog(text: str, toplevel: str, simulator: str = "verilator",
+                  extra: list[tuple[str, str]] | tuple = (), stamp: dict | None = None) -> Path:
+    """Build (or find the cached build of) any Verilog design whose top module is `toplevel`: `text`
+    is its Verilog, `extra` further (file name, Verilog) sources; `stamp` is recorded in built.json.
+    Returns the build directory (keyed by the hash of the sources, simulator and build arguments)."""
+    if simulator not in BUILD_ARGS:
+        raise ValueError(f"simulator must be one of {sorted(BUILD_ARGS)}, got {simulator!r}")
+    extra = list(extra)
+    key = hashlib.sha256(json.dumps([text, extra, simulator, BUILD_ARGS[simulator], VERILATOR_MAKE_VARS]).encode())
     key = key.hexdigest()[:16]
     build_dir = sim_build_root() / f"{simulator}-{key}"
-    stamp = build_dir / "built.json"
-    if stamp.exists():
+    stamp_file = build_dir / "built.json"
+    if stamp_file.exists():
         return build_dir
     build_dir.mkdir(parents=True, exist_ok=True)
-    src = build_dir / f"{TOPLEVEL}.v"
+    src = build_dir / f"{toplevel}.v"
     src.write_text(text)
+    sources = [src]
+    for name, body in extra:
+        (build_dir / name).write_text(body)
+        sources.append(build_dir / name)
     runner = _runner(simulator)
     # Variables in MAKEFLAGS act as command-line variables of the runner's `make`.
     old_makeflags = os.environ.get("MAKEFLAGS")
     if simulator == "verilator":
         os.environ["MAKEFLAGS"] = " ".join([old_makeflags or "", *VERILATOR_MAKE_VARS]).strip()
     try:
-        _build(runner, src, build_dir, simulator)
+        _build(runner, sources, build_dir, simulator, toplevel)
     finally:
         if old_makeflags is None:
             os.environ.pop("MAKEFLAGS", None)
         else:
             os.environ["MAKEFLAGS"] = old_makeflags
-    stamp.write_text(json.dumps({
-        "n_neurons": cfg.n_neurons, "lanes": cfg.lanes, "mutation": cfg.mutation, "simulator": simulator,
-    }))
+    stamp_file.write_text(json.dumps({"toplevel": toplevel, "simulator": simulator, **(stamp or {})}))
     return build_dir
 
 
-def _build(runner, src: Path, build_dir: Path, simulator: str) -> None:
+def _build(runner, sources: list[Path], build_dir: Path, simulator: str, toplevel: str = TOPLEVEL) -> None:
     runner.build(
-        sources=[src], hdl_toplevel=TOPLEVEL, build_dir=build_dir, build_args=BUILD_ARGS[simulator],
+        sources=sources, hdl_toplevel=toplevel, build_dir=build_dir, build_args=BUILD_ARGS[simulator],
         timescale=TIMESCALE, always=True,
     )
 
@@ -117,22 +147,31 @@ def config_from_json(d: dict) -> CoreConfig:
 
 
 def run_testbench(cfg: CoreConfig, job: dict, test_module: str = "lifstp.sim.tb_equivalence",
-                  simulator: str = "verilator", work_dir: Path | None = None) -> dict:
+                  simulator: str = "verilator", work_dir: Path | None = None,
+                  weight_bank: str | None = None) -> dict:
     """Run a cocotb testbench module on the (cached) build of `cfg` with a job description (handed
     over as a JSON file); returns the JSON results the testbench writes. A failing cocotb test
     raises in the caller (the runner fails the pytest test)."""
-    build_dir = build(cfg, simulator)
+    build_dir = build(cfg, simulator, weight_bank)
+    return run_build(build_dir, TOPLEVEL, {**job, "config": config_to_json(cfg)}, test_module, simulator, work_dir)
+
+
+def run_build(build_dir: Path, toplevel: str, job: dict, test_module: str, simulator: str = "verilator",
+              work_dir: Path | None = None) -> dict:
+    """Run a cocotb testbench module on a build (see `build_verilog`) of top module `toplevel`, with
+    `job` handed over as a JSON file ($LIFSTP_JOB); returns the JSON results the testbench writes
+    ($LIFSTP_RESULTS) with the cocotb test and failure counts added."""
     own_dir = work_dir is None
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix="lifstp-tb-"))
     work_dir.mkdir(parents=True, exist_ok=True)
     job_file = work_dir / "job.json"
     result_file = work_dir / "results.json"
-    job_file.write_text(json.dumps({**job, "config": config_to_json(cfg)}))
+    job_file.write_text(json.dumps(job))
     if result_file.exists():
         result_file.unlink()
     runner = _runner(simulator)
     results_xml = runner.test(
-        hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog", test_module=test_module, build_dir=build_dir,
+        hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", test_module=test_module, build_dir=build_dir,
         test_dir=work_dir,
         extra_env={"LIFSTP_JOB": str(job_file), "LIFSTP_RESULTS": str(result_file)},
         timescale=TIMESCALE if simulator == "icarus" else None,

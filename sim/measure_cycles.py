@@ -2,8 +2,9 @@
 
     python -m lifstp.sim.measure_cycles [--ticks 50] [--configs 64x1,64x2,64x4,4x4,256x4]
 
-The cycle model it is compared with (docs/core.md): M * (1 + spikes) + 4 with M = N / L, i.e. N/L
-neuron updates + spikes*N/L synaptic events (L per cycle) + 4 cycles of fixed overhead.
+The cycle model it is compared with (docs/core.md): M * (1 + spikes) + CYCLE_OVERHEAD (10) with
+M = N / L, i.e. N/L neuron updates + spikes*N/L synaptic events (L per cycle) + 10 cycles of fixed
+overhead (START, the drains of the two pipelines, the empty DELIVER cycle, END).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def main(argv=None) -> None:
     for item in args.configs.split(","):
         n, lanes = (int(x) for x in item.split("x"))
         rows += measure(n, lanes, args.ticks)
-    print("| N | L | spikes/tick | synaptic events/tick | cycles/tick measured | model M(1+s)+4 | "
+    print(f"| N | L | spikes/tick | synaptic events/tick | cycles/tick measured | model M(1+s)+{CYCLE_OVERHEAD} | "
           "events/cycle/lane in delivery |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:

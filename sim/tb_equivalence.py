@@ -62,7 +62,7 @@ async def equivalence(dut):
                 break
             status = await host.status()
             rec["cycles"].append(status["cycles_last_tick"])
-            # The cycle model of docs/core.md: M * (1 + spikes of the tick) + 4 (spikes stream always ready).
+            # The cycle model of docs/core.md: M * (1 + spikes of the tick) + CYCLE_OVERHEAD (spikes stream always ready).
             last = int(sum(1 for tick, _ in gold if tick == done - 1))
             want_cycles = cfg.depth * (1 + last) + CYCLE_OVERHEAD
             if status["cycles_last_tick"] != want_cycles:

@@ -126,6 +126,7 @@ def test_neuron_update_matches_one_golden_tick():
                 ctx.set(dut.regs[name], int(value))
             for name in ("v", "u", "ref", "res", "rng", "e_l", "clamp", "acc"):
                 ctx.set(getattr(dut, name), s[name])
+            await ctx.tick().repeat(NeuronUpdate.LATENCY)  # the pipeline's latency
             v = np.array([s["v"]], np.int64)
             u = np.array([s["u"]], np.int64)
             ref = np.array([s["ref"]], np.int64)
@@ -147,7 +148,63 @@ def test_neuron_update_matches_one_golden_tick():
                 got.pop("eff")
             assert got == want, s
 
-    run_comb(dut, tb)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+
+
+def test_neuron_update_pipeline_streams_one_neuron_per_cycle():
+    """A new neuron enters NeuronUpdate every cycle and each leaves LATENCY cycles later with its own
+    result (same registers for all, as in a tick): the pipeline stages do not mix neurons."""
+    cfg = CoreConfig(1)
+    rng = np.random.default_rng(5)
+    fixed = quantise(ModelParams(stp_u=0.5, tau_ref_ms=1.0))
+    states = [dict(v=int(rng.integers(-1 << 22, 1 << 22)), u=int(rng.integers(-1 << 22, 1 << 22)),
+                   ref=int(rng.choice([0, 0, 3])), res=int(rng.integers(0, FMT.r_one + 1)),
+                   rng=int(seed_states(k + 1, 1)[0]), e_l=int(rng.integers(-1 << 22, 1 << 22)),
+                   clamp=int(rng.integers(0, 3)), acc=int(rng.integers(-1 << 20, 1 << 20))) for k in range(40)]
+    names = ("v_next", "u_next", "ref_next", "res_next", "rng_next", "fire", "eff", "sat_v", "sat_u")
+
+    def one_by_one():
+        dut = NeuronUpdate(cfg)
+        out = []
+
+        async def tb(ctx):
+            for name, value in zip(dut.regs.shape().members, fixed.registers()):
+                ctx.set(dut.regs[name], int(value))
+            for s in states:
+                for name, value in s.items():
+                    ctx.set(getattr(dut, name), value)
+                await ctx.tick().repeat(NeuronUpdate.LATENCY)
+                out.append(tuple(ctx.get(getattr(dut, n)) for n in names))
+        sim = Simulator(dut)
+        sim.add_clock(1e-8)
+        sim.add_testbench(tb)
+        sim.run()
+        return out
+
+    def streamed():
+        dut = NeuronUpdate(cfg)
+        out = []
+
+        async def tb(ctx):
+            for name, value in zip(dut.regs.shape().members, fixed.registers()):
+                ctx.set(dut.regs[name], int(value))
+            for cycle in range(len(states) + NeuronUpdate.LATENCY):
+                if cycle < len(states):
+                    for name, value in states[cycle].items():
+                        ctx.set(getattr(dut, name), value)
+                if cycle >= NeuronUpdate.LATENCY:
+                    out.append(tuple(ctx.get(getattr(dut, n)) for n in names))
+                await ctx.tick()
+        sim = Simulator(dut)
+        sim.add_clock(1e-8)
+        sim.add_testbench(tb)
+        sim.run()
+        return out
+
+    assert streamed() == one_by_one()
 
 
 @pytest.mark.parametrize("lanes,depth", [(1, 3), (2, 2), (4, 1), (4, 3)])
