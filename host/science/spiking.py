@@ -24,7 +24,7 @@ from .rbm import RBM
 #: The paper's mixing parameters (likely; science.md).
 PAPER_STP = (0.01, 280.0)
 #: The default for LIF + STP: picked from the U × τ_rec sweep (`lifstp experiment sweep`, seed 0, see
-#: docs/science_results.md) as the point of best ISL; the paper's U = 0.01 depresses too little here.
+#: docs/results.md) as the point of best ISL; the paper's U = 0.01 depresses too little here.
 MIXING_STP = (0.1, 280.0)
 
 
