@@ -77,7 +77,9 @@ class CoreConfig:
     n_neurons: N, at least 1; lanes: L, a power of two dividing N (lane b updates neurons j with
     j % L == b, and holds their weights column-wise); formats: the model's `Formats`;
     tick_width / counter_width: widths of the tick number on the spike stream and of the status
-    counters; mutation: test-only arithmetic fault (a key of MUTATIONS), None in every real core.
+    counters; shared_multiplier: each lane updates its neurons on one shared multiplier
+    (rtl/neuron_shared.py: a neuron every few cycles, for FPGAs with few DSP blocks) instead of the
+    full-throughput pipeline (rtl/neuron.py: a neuron every cycle); mutation: test-only arithmetic fault (a key of MUTATIONS), None in every real core.
     """
 
     n_neurons: int
@@ -85,6 +87,7 @@ class CoreConfig:
     formats: Formats = field(default_factory=Formats)
     tick_width: int = 32
     counter_width: int = 32
+    shared_multiplier: bool = False
     mutation: str | None = None
 
     def __post_init__(self) -> None:
@@ -110,6 +113,8 @@ class CoreConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or not 8 <= value <= 64:
                 raise ConfigError(f"{name} must be an integer in 8..64, got {value!r}")
+        if not isinstance(self.shared_multiplier, bool):
+            raise ConfigError(f"shared_multiplier must be True or False, got {self.shared_multiplier!r}")
         if self.mutation is not None and self.mutation not in MUTATIONS:
             raise ConfigError(f"mutation must be None or one of {sorted(MUTATIONS)}, got {self.mutation!r}")
         register_shapes(fmt)  # raises if the register set is unknown

@@ -14,16 +14,17 @@ Block diagram (one lane b of L; lane b owns neurons j with j % L == b at address
     │ W bank b ──read W[i, c*L+b]──► acc[c] += rnd(W*e, shift) ──write──► ACC memory │
     └────────────────────────────────────────────────────────────────────────────────┘
 
-A tick: START (clear the queue) → UPDATE (M = N/L cycles issuing one neuron address per cycle;
-each lane's NeuronUpdate result is written back UPDATE_LATENCY cycles later, spikes pushed into the
-queue) → FLUSH (UPDATE_LATENCY cycles: the update pipeline drains) → DELIVER (one spike row per M
-cycles, one event per lane per cycle) → DRAIN (the delivery pipeline drains) → END (count the tick).
-Cycles per tick = M * (1 + spikes) + CYCLE_OVERHEAD (10). docs/core.md has the pipeline stages.
+A tick: START (clear the queue) → UPDATE (M = N/L neuron addresses, one every I cycles, I = the
+update unit's INTERVAL: 1 for the pipeline; each lane's result is written back update_latency(cfg)
+cycles later, spikes pushed into the queue) → FLUSH (update_latency(cfg) cycles: the unit drains) →
+DELIVER (one spike row per M cycles, one event per lane per cycle) → DRAIN (the delivery pipeline
+drains) → END (count the tick). `cycles_per_tick` is the count: M * (1 + spikes) + CYCLE_OVERHEAD (10)
+for the pipeline. docs/core.md has the pipeline stages.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -34,20 +35,38 @@ from .config import (DATA_WIDTH, CoreConfig, NeuronField, Space, StatusCounter, 
                      write_layout)
 from .delivery import DeliveryScheduler, event_round
 from .neuron import NeuronUpdate, register_layout
+from .neuron_shared import SharedNeuronUpdate
 from .weights import WeightBank
 
-__all__ = ["Core", "status_layout", "CYCLE_OVERHEAD", "UPDATE_LATENCY", "DELIVERY_LATENCY"]
+__all__ = ["Core", "status_layout", "update_unit", "update_latency", "cycles_per_tick", "CYCLE_OVERHEAD",
+           "DELIVERY_LATENCY"]
 
-#: Cycles from a neuron address issued to the memories to its write-back: the read, then the
-#: NeuronUpdate pipeline.
-UPDATE_LATENCY = 1 + NeuronUpdate.LATENCY
+
+def update_unit(cfg: CoreConfig) -> type[NeuronUpdate]:
+    """The neuron update each lane of this core uses."""
+    return SharedNeuronUpdate if cfg.shared_multiplier else NeuronUpdate
+
+
+def update_latency(cfg: CoreConfig) -> int:
+    """Cycles from a neuron address issued to the memories to its write-back: the read, then the unit."""
+    return 1 + update_unit(cfg).LATENCY
+
 #: Cycles from a weight address issued to the accumulator written: the weight read (W, e registered),
 #: the product W * e, its rounding (and the accumulator read), then acc + rnd(W * e) is written.
 DELIVERY_LATENCY = 3
-#: Cycles of a tick beyond M * (1 + spikes): START (1), FLUSH (UPDATE_LATENCY: the update pipeline
-#: drains), the DELIVER cycle that finds the queue empty (1), DRAIN (DELIVERY_LATENCY - 1: the delivery
-#: pipeline drains) and END (1), with the spike stream always ready.
-CYCLE_OVERHEAD = 1 + UPDATE_LATENCY + 1 + (DELIVERY_LATENCY - 1) + 1
+
+
+def cycles_per_tick(cfg: CoreConfig, spikes: int = 0) -> int:
+    """Cycles of one tick with `spikes` spikes, the spike stream always ready: START (1), UPDATE
+    ((M - 1) * I + 1: an address every I cycles), FLUSH (update_latency: the unit drains), DELIVER
+    (M per spike, plus the cycle that finds the queue empty), DRAIN (DELIVERY_LATENCY - 1: the delivery
+    pipeline drains) and END (1)."""
+    m, interval = cfg.depth, update_unit(cfg).INTERVAL
+    return 1 + (m - 1) * interval + 1 + update_latency(cfg) + m * spikes + 1 + (DELIVERY_LATENCY - 1) + 1
+
+
+#: Cycles of a tick beyond M * (1 + spikes) for the full-throughput pipeline.
+CYCLE_OVERHEAD = cycles_per_tick(CoreConfig(n_neurons=1)) - 1
 
 #: Fields the neuron pipeline writes back each tick (EL and CLAMP are configuration, written by the host).
 _UPDATED = {
@@ -160,15 +179,19 @@ class Core(wiring.Component):
         resp = Signal(DATA_WIDTH)
 
         # ---- Neuron update pipeline: issue (read) → NeuronUpdate stages → write back. ----------------
-        # A neuron address issued in cycle t is written back in cycle t + UPDATE_LATENCY (n_valid/n_addr
-        # carry it along; nw_* is the write-back stage).
+        # A neuron address issued in cycle t is written back in cycle t + update_latency (n_valid/n_addr
+        # carry it along; nw_* is the write-back stage). With a shared-multiplier unit an address is
+        # issued every `interval` cycles (phase counts them).
+        unit, latency = update_unit(cfg), update_latency(cfg)
+        interval = unit.INTERVAL
+        phase = Signal(range(interval))
         upd_addr = Signal(cfg.addr_bits)
         in_update = Signal()
         in_deliver = Signal()
-        n_valid = [Signal(name=f"n{k}_valid") for k in range(UPDATE_LATENCY + 1)]
-        n_addr = [Signal(cfg.addr_bits, name=f"n{k}_addr") for k in range(UPDATE_LATENCY + 1)]
+        n_valid = [Signal(name=f"n{k}_valid") for k in range(latency + 1)]
+        n_addr = [Signal(cfg.addr_bits, name=f"n{k}_addr") for k in range(latency + 1)]
         m.d.comb += [n_valid[0].eq(in_update), n_addr[0].eq(upd_addr)]
-        for k in range(UPDATE_LATENCY):
+        for k in range(latency):
             m.d.sync += [n_valid[k + 1].eq(n_valid[k]), n_addr[k + 1].eq(n_addr[k])]
         nw_valid, nw_addr = n_valid[-1], n_addr[-1]
 
@@ -188,10 +211,12 @@ class Core(wiring.Component):
 
         updates = []
         for b in range(lanes):
-            upd = NeuronUpdate(cfg)
+            upd = unit(cfg)
             m.submodules[f"update_{b}"] = upd
             updates.append(upd)
             m.d.comb += upd.regs.eq(regs)
+            if cfg.shared_multiplier:
+                m.d.comb += upd.start.eq(n_valid[1])  # the memories' data of the issued address
             for f, name in _INPUTS.items():
                 m.d.comb += getattr(upd, name).eq(rports[b][f].data)
 
@@ -264,7 +289,7 @@ class Core(wiring.Component):
                         m.d.sync += sig.eq(wr.data)
 
         # ---- Control. ---------------------------------------------------------------------------------
-        wait = Signal(range(max(UPDATE_LATENCY, DELIVERY_LATENCY) + 1))  # cycles left in FLUSH / DRAIN
+        wait = Signal(range(max(latency, DELIVERY_LATENCY) + 1))  # cycles left in FLUSH / DRAIN
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += [self.write.ready.eq(1), self.run.ready.eq(1), self.read.ready.eq(~self.run.valid)]
@@ -277,15 +302,19 @@ class Core(wiring.Component):
                     m.next = "RD_ISSUE"
             with m.State("START"):
                 m.d.comb += [busy.eq(1), sched.clear.eq(1)]
-                m.d.sync += [cycles.eq(1), upd_addr.eq(0)]
+                m.d.sync += [cycles.eq(1), upd_addr.eq(0), phase.eq(0)]
                 m.next = "UPDATE"
             with m.State("UPDATE"):
-                m.d.comb += [busy.eq(1), in_update.eq(1)]
-                m.d.sync += [cycles.eq(cycles + 1), upd_addr.eq(upd_addr + 1)]
-                with m.If(upd_addr == depth - 1):
-                    m.d.sync += wait.eq(UPDATE_LATENCY - 1)
+                m.d.comb += [busy.eq(1), in_update.eq(phase == 0)]
+                m.d.sync += cycles.eq(cycles + 1)
+                if interval > 1:
+                    m.d.sync += phase.eq(Mux(phase == interval - 1, 0, phase + 1))
+                with m.If(phase == interval - 1):
+                    m.d.sync += upd_addr.eq(upd_addr + 1)
+                with m.If((upd_addr == depth - 1) & (phase == 0)):  # the last address is issued
+                    m.d.sync += wait.eq(latency - 1)
                     m.next = "FLUSH"
-            with m.State("FLUSH"):  # UPDATE_LATENCY cycles: the last write-back and queue push happen
+            with m.State("FLUSH"):  # update_latency cycles: the last write-back and queue push happen
                 m.d.comb += busy.eq(1)
                 m.d.sync += [cycles.eq(cycles + 1), wait.eq(wait - 1)]
                 with m.If(wait == 0):

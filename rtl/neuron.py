@@ -30,12 +30,33 @@ from .config import RNG_WIDTH, CoreConfig, NeuronField, register_shapes
 from .stp import efficacy
 from .xorshift import noise_count, noise_uniforms, xorshift64_step
 
-__all__ = ["NeuronUpdate", "register_layout"]
+__all__ = ["NeuronUpdate", "register_layout", "spike_decision", "finish"]
 
 
 def register_layout(cfg: CoreConfig) -> data.StructLayout:
     """The global registers as one struct (field names from spec.REGISTER_NAMES)."""
     return data.StructLayout(register_shapes(cfg.formats))
+
+
+def spike_decision(regs, refractory: Value, clamp: Value, v_new: Value) -> Value:
+    """Step 5: the neuron fires unless refractory or clamped off, when clamped on or V >= threshold."""
+    return ~refractory & (clamp != ClampMode.OFF) & ((clamp == ClampMode.ON) | (v_new >= regs.v_th))
+
+
+def finish(upd, regs, fmt, fire, eff, v_new, sat_v, u_new, sat_u, ref, refractory, r_rec, p_dep, x) -> list:
+    """The assignments of `upd`'s outputs: on a spike, reset, the refractory period and the depletion
+    R - rnd(R * U, frac_r); the rest passes through."""
+    return [
+        upd.fire.eq(fire),
+        upd.eff.eq(eff),
+        upd.v_next.eq(Mux(fire, regs.v_reset, v_new)),
+        upd.u_next.eq(u_new),
+        upd.ref_next.eq(Mux(fire, regs.tau_ref_ticks - 1, Mux(refractory, ref - 1, ref))),
+        upd.res_next.eq(Mux(fire, r_rec - rnd(p_dep, fmt.frac_r), r_rec)),
+        upd.rng_next.eq(x),
+        upd.sat_v.eq(sat_v),
+        upd.sat_u.eq(sat_u),
+    ]
 
 
 class NeuronUpdate(wiring.Component):
@@ -56,12 +77,19 @@ class NeuronUpdate(wiring.Component):
 
     #: Register stages between the inputs and the outputs.
     LATENCY = 4
+    #: Cycles between two neurons entering (a new one every cycle).
+    INTERVAL = 1
 
     def __init__(self, cfg: CoreConfig):
         self.cfg = cfg
+        super().__init__(self.ports(cfg))
+
+    @staticmethod
+    def ports(cfg: CoreConfig) -> dict:
+        """The port set (shared with `SharedNeuronUpdate`, which adds ``start``)."""
         fmt = cfg.formats
         shp = cfg.field_shape
-        super().__init__({
+        return {
             "regs": In(register_layout(cfg)),
             "v": In(shp(NeuronField.V)),
             "u": In(shp(NeuronField.U)),
@@ -80,7 +108,7 @@ class NeuronUpdate(wiring.Component):
             "eff": Out(unsigned(fmt.frac_e + 1)),
             "sat_v": Out(1),
             "sat_u": Out(1),
-        })
+        }
 
     def elaborate(self, platform):
         m = Module()
@@ -128,22 +156,12 @@ class NeuronUpdate(wiring.Component):
                    x=s2.x, ref=s2.ref, refractory=s2.refractory, clamp=s2.clamp)
 
         # 4. Step 5: the spike decision, the efficacy it carries, the depletion product.
-        clamp = s3.clamp
-        fire = ~s3.refractory & (clamp != ClampMode.OFF) & ((clamp == ClampMode.ON) | (s3.v_new >= regs.v_th))
-        s4 = stage(4, fire=fire, eff=efficacy(s3.r_rec, fmt, truncate=(mutation == "efficacy_round")),
+        s4 = stage(4, fire=spike_decision(regs, s3.refractory, s3.clamp, s3.v_new),
+                   eff=efficacy(s3.r_rec, fmt, truncate=(mutation == "efficacy_round")),
                    p_dep=s3.r_rec * regs.stp_u, r_rec=s3.r_rec, v_new=s3.v_new, sat_v=s3.sat_v,
                    u_new=s3.u_new, sat_u=s3.sat_u, x=s3.x, ref=s3.ref, refractory=s3.refractory)
 
         # Out: on a spike, reset, refractory period, depletion R - rnd(R * U, frac_r).
-        m.d.comb += [
-            self.fire.eq(s4.fire),
-            self.eff.eq(s4.eff),
-            self.v_next.eq(Mux(s4.fire, regs.v_reset, s4.v_new)),
-            self.u_next.eq(s4.u_new),
-            self.ref_next.eq(Mux(s4.fire, regs.tau_ref_ticks - 1, Mux(s4.refractory, s4.ref - 1, s4.ref))),
-            self.res_next.eq(Mux(s4.fire, s4.r_rec - rnd(s4.p_dep, fmt.frac_r), s4.r_rec)),
-            self.rng_next.eq(s4.x),
-            self.sat_v.eq(s4.sat_v),
-            self.sat_u.eq(s4.sat_u),
-        ]
+        m.d.comb += finish(self, regs, fmt, s4.fire, s4.eff, s4.v_new, s4.sat_v, s4.u_new, s4.sat_u,
+                           s4.ref, s4.refractory, s4.r_rec, s4.p_dep, s4.x)
         return m

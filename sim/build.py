@@ -85,8 +85,8 @@ def build(cfg: CoreConfig, simulator: str = "verilator", weight_bank: str | None
         raise ValueError(f"simulator must be one of {sorted(BUILD_ARGS)}, got {simulator!r}")
     _, extra = _weight_bank(weight_bank)
     return build_verilog(generate_verilog(cfg, weight_bank), TOPLEVEL, simulator, extra, stamp={
-        "n_neurons": cfg.n_neurons, "lanes": cfg.lanes, "mutation": cfg.mutation, "simulator": simulator,
-        "weight_bank": weight_bank,
+        "n_neurons": cfg.n_neurons, "lanes": cfg.lanes, "shared_multiplier": cfg.shared_multiplier,
+        "mutation": cfg.mutation, "simulator": simulator, "weight_bank": weight_bank,
     })
 
 
@@ -137,13 +137,15 @@ def _build(runner, sources: list[Path], build_dir: Path, simulator: str, topleve
 def config_to_json(cfg: CoreConfig) -> dict:
     from dataclasses import asdict
     return {"n_neurons": cfg.n_neurons, "lanes": cfg.lanes, "formats": asdict(cfg.formats),
-            "tick_width": cfg.tick_width, "counter_width": cfg.counter_width, "mutation": cfg.mutation}
+            "tick_width": cfg.tick_width, "counter_width": cfg.counter_width,
+            "shared_multiplier": cfg.shared_multiplier, "mutation": cfg.mutation}
 
 
 def config_from_json(d: dict) -> CoreConfig:
     from lifstp.golden_model.spec import Formats
     return CoreConfig(n_neurons=d["n_neurons"], lanes=d["lanes"], formats=Formats(**d["formats"]),
-                      tick_width=d["tick_width"], counter_width=d["counter_width"], mutation=d["mutation"])
+                      tick_width=d["tick_width"], counter_width=d["counter_width"],
+                      shared_multiplier=d.get("shared_multiplier", False), mutation=d["mutation"])
 
 
 def run_testbench(cfg: CoreConfig, job: dict, test_module: str = "lifstp.sim.tb_equivalence",

@@ -55,15 +55,14 @@ def case_strategy(n_core: int):
     })
 
 
-def golden_cost(case: dict, n_core: int, lanes: int, n_ticks: int) -> tuple[int, int]:
-    """(spikes, clock cycles) the case takes on a core of n_core neurons and `lanes` lanes, from the
-    golden model and the core's cycle model; tests use it to keep their run time bounded."""
-    from lifstp.rtl.core import CYCLE_OVERHEAD
+def golden_cost(case: dict, cfg, n_ticks: int) -> tuple[int, int]:
+    """(spikes, clock cycles) the case takes on the core of `cfg` (a CoreConfig), from the golden model
+    and the core's cycle model; tests use it to keep their run time bounded."""
+    from lifstp.rtl.core import cycles_per_tick
 
-    gc = build_golden(case, n_core)
+    gc = build_golden(case, cfg.n_neurons)
     t, _ = gc.run(n_ticks)
-    depth = n_core // lanes
-    return len(t), n_ticks * (depth + CYCLE_OVERHEAD) + len(t) * depth
+    return len(t), n_ticks * cycles_per_tick(cfg, 0) + len(t) * cfg.depth
 
 
 def build_golden(case: dict, n_core: int, fmt: Formats | None = None) -> GoldenCore:

@@ -17,7 +17,7 @@ import time
 import cocotb
 from cocotb.clock import Clock
 
-from lifstp.rtl.core import CYCLE_OVERHEAD
+from lifstp.rtl.core import cycles_per_tick
 from lifstp.sim.build import config_from_json
 from lifstp.sim.cases import build_golden
 from lifstp.sim.cocotb_host import CocotbHost
@@ -62,9 +62,9 @@ async def equivalence(dut):
                 break
             status = await host.status()
             rec["cycles"].append(status["cycles_last_tick"])
-            # The cycle model of docs/core.md: M * (1 + spikes of the tick) + CYCLE_OVERHEAD (spikes stream always ready).
+            # The cycle model of docs/core.md (spikes stream always ready).
             last = int(sum(1 for tick, _ in gold if tick == done - 1))
-            want_cycles = cfg.depth * (1 + last) + CYCLE_OVERHEAD
+            want_cycles = cycles_per_tick(cfg, last)
             if status["cycles_last_tick"] != want_cycles:
                 rec["mismatch"] = (f"tick {done - 1} took {status['cycles_last_tick']} cycles, "
                                    f"the cycle model says {want_cycles}")

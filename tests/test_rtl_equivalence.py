@@ -32,21 +32,21 @@ BUSY_NETWORK = {"n_active": 64, "net_seed": 11, "seed": 2**64 - 5, "bias_mv": 0.
                 "stp_tau_rec_ms": 10.0, "weight_scale": 100.0, "clamp_fraction": 0.2}
 
 
-def affordable(n_core: int, lanes: int, n_ticks: int):
+def affordable(cfg: CoreConfig, n_ticks: int):
     def ok(case):
-        spikes, cycles = golden_cost(case, n_core, lanes, n_ticks)
+        spikes, cycles = golden_cost(case, cfg, n_ticks)
         return spikes <= MAX_SPIKES_PER_CASE and cycles <= MAX_CYCLES_PER_CASE
     return ok
 
 
-def draw_networks(n_core: int, lanes: int, count: int, n_ticks: int = N_TICKS) -> list[dict]:
+def draw_networks(cfg: CoreConfig, count: int, n_ticks: int = N_TICKS) -> list[dict]:
     """Up to `count` distinct networks drawn by hypothesis (its generate phase, so they are diverse),
     skipping those too expensive to simulate; they then all run in one cocotb process."""
     cases: list[dict] = []
 
     @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
               derandomize=not RANDOM, suppress_health_check=list(HealthCheck))
-    @given(case_strategy(n_core).filter(affordable(n_core, lanes, n_ticks)))
+    @given(case_strategy(cfg.n_neurons).filter(affordable(cfg, n_ticks)))
     def collect(case):
         if case not in cases:
             cases.append(case)
@@ -70,15 +70,27 @@ def check(cfg: CoreConfig, cases: list[dict], simulator: str, checkpoints=CHECKP
 @pytest.mark.parametrize("lanes", [1, 2, 4])
 def test_random_networks_64_neurons(lanes):
     """N = 64 core (networks of 1..64 neurons), L = 1, 2, 4 lanes: spikes and state equal the golden model."""
-    cases = draw_networks(64, lanes, 10) + [BUSY_NETWORK]
-    results = check(CoreConfig(64, lanes), cases, "verilator")
+    cfg = CoreConfig(64, lanes)
+    results = check(cfg, draw_networks(cfg, 10) + [BUSY_NETWORK], "verilator")
+    assert sum(r["saturated_u"] + r["saturated_v"] for r in results["cases"]) > 0, "no saturation exercised"
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_random_networks_shared_multiplier(lanes):
+    """The iCE40 variant (one shared multiplier per lane, a neuron every SharedNeuronUpdate.INTERVAL
+    cycles): spikes, state and the cycles per tick equal the golden model and the cycle model."""
+    cfg = CoreConfig(64 // (4 // lanes), lanes, shared_multiplier=True)
+    busy = dict(BUSY_NETWORK, n_active=cfg.n_neurons, tau_ref_ms=0.1)  # fires every tick: V saturates
+    cases = draw_networks(cfg, 8) + [busy]
+    results = check(cfg, cases, "verilator")
     assert sum(r["saturated_u"] + r["saturated_v"] for r in results["cases"]) > 0, "no saturation exercised"
 
 
 def test_random_networks_one_neuron_per_lane():
     """N = L = 4: every spike's row is one cycle long, so back-to-back rows hit the same accumulator
     address in consecutive cycles (the read-modify-write forwarding path)."""
-    check(CoreConfig(4, 4), draw_networks(4, 4, 16), "verilator")
+    cfg = CoreConfig(4, 4)
+    check(cfg, draw_networks(cfg, 16), "verilator")
 
 
 def test_icarus_equivalence():

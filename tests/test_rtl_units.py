@@ -12,6 +12,7 @@ from lifstp.golden_model.spec import NOISE_COUNT_MAX, Formats, ModelParams, quan
 from lifstp.rtl.config import CoreConfig
 from lifstp.rtl.delivery import DeliveryScheduler, EventAccumulate
 from lifstp.rtl.neuron import NeuronUpdate
+from lifstp.rtl.neuron_shared import SharedNeuronUpdate
 from lifstp.rtl.stp import StpResource
 from lifstp.rtl.xorshift import Xorshift64Noise
 
@@ -96,11 +97,13 @@ def test_event_accumulate_matches_model():
     run_comb(dut, tb)
 
 
-def test_neuron_update_matches_one_golden_tick():
-    """NeuronUpdate against the golden kernel run for one tick on one neuron, over random states,
-    including refractory neurons, all clamp modes and saturating inputs."""
+@pytest.mark.parametrize("unit", [NeuronUpdate, SharedNeuronUpdate])
+def test_neuron_update_matches_one_golden_tick(unit):
+    """The pipelined and the shared-multiplier neuron update against the golden kernel run for one tick
+    on one neuron, over random states, including refractory neurons, all clamp modes and saturating
+    inputs."""
     cfg = CoreConfig(1)
-    dut = NeuronUpdate(cfg)
+    dut = unit(cfg)
     rng = np.random.default_rng(4)
     fa = format_array(FMT)
     cases = []
@@ -126,7 +129,15 @@ def test_neuron_update_matches_one_golden_tick():
                 ctx.set(dut.regs[name], int(value))
             for name in ("v", "u", "ref", "res", "rng", "e_l", "clamp", "acc"):
                 ctx.set(getattr(dut, name), s[name])
-            await ctx.tick().repeat(NeuronUpdate.LATENCY)  # the pipeline's latency
+            if unit is SharedNeuronUpdate:  # inputs are taken in the start cycle only
+                ctx.set(dut.start, 1)
+                await ctx.tick()
+                ctx.set(dut.start, 0)
+                for name in ("v", "u", "e_l"):
+                    ctx.set(getattr(dut, name), 0)
+                await ctx.tick().repeat(unit.LATENCY - 1)
+            else:
+                await ctx.tick().repeat(unit.LATENCY)  # the pipeline's latency
             v = np.array([s["v"]], np.int64)
             u = np.array([s["u"]], np.int64)
             ref = np.array([s["ref"]], np.int64)

@@ -1,0 +1,129 @@
+"""One neuron's update for one tick on ONE shared multiplier, for FPGAs with few DSP blocks (iCE40).
+
+`SharedNeuronUpdate` computes exactly what `NeuronUpdate` computes (docs/model.md "One tick", phase 1,
+steps 1-5), with the same ports plus ``start``, but forms its six products one after the other on a
+single registered multiplier instead of in parallel: a neuron takes `INTERVAL` cycles, and a new one
+may enter only every `INTERVAL` cycles (the core issues them so, `CoreConfig.shared_multiplier`).
+On the iCE40UP5K this needs 4 of its 8 SB_MAC16 where the pipeline needs ~20.
+
+Schedule (cycle c0 is the cycle in which ``start`` is high and the inputs are valid; A, B are the
+multiplier's operand registers, P its product register, each written at the end of the cycle):
+
+    c0: latch the state; step the generator, count the noise events;  A, B <- E_L - V, kappa_m
+    c1: P <- A*B (leak)          A, B <- u, kappa_syn
+    c2: P <- A*B (decay)         A, B <- ONE_R - R, kappa_rec       v_sum <- V + rnd(P) + u
+    c3: P <- A*B (recovery)      A, B <- k_e, w_e                    u_sum <- u - rnd(P) + acc
+    c4: P <- A*B (noise e)       A, B <- k_i, w_i                    r_rec <- R + rnd(P)
+    c5: P <- A*B (noise i)       A, B <- r_rec, U                    u_sum <- u_sum + P
+    c6: P <- A*B (depletion)                                         u_sum <- u_sum - P
+    c7: outputs (combinational), as NeuronUpdate's stage 4; the next neuron may start in this cycle.
+
+The sums are exact (wide enough for every partial sum) and saturate once, at the end, as the model says.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, Value, signed
+from amaranth.lib.wiring import In
+
+from lifstp.golden_model.spec import NOISE_COUNT_MAX
+
+from .arith import as_signed, rnd, sat
+from .config import CoreConfig
+from .neuron import NeuronUpdate, finish, spike_decision
+from .stp import efficacy
+from .xorshift import noise_count, noise_uniforms, xorshift64_step
+
+__all__ = ["SharedNeuronUpdate"]
+
+
+class SharedNeuronUpdate(NeuronUpdate):
+    """`NeuronUpdate` on one shared multiplier (see the module docstring).
+
+    Ports: those of `NeuronUpdate`, and ``start`` (In): the inputs are valid in this cycle and a new
+    neuron begins; its outputs are valid `LATENCY` cycles later (for that one cycle).
+    """
+
+    #: Cycles from ``start`` to the outputs.
+    LATENCY = 7
+    #: Cycles between two starts (the next neuron may start in the cycle the outputs are valid).
+    INTERVAL = 7
+
+    def __init__(self, cfg: CoreConfig):
+        self.cfg = cfg
+        ports = NeuronUpdate.ports(cfg)
+        ports["start"] = In(1)
+        super(NeuronUpdate, self).__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, fmt, regs = self.cfg, self.cfg.formats, self.regs
+        mutation = cfg.mutation
+
+        # The state, latched at c0.
+        v, u, ref, res, clamp, acc = (Signal.like(p, name=f"{p.name}_r") for p in
+                                      (self.v, self.u, self.ref, self.res, self.clamp, self.acc))
+        refractory = Signal()
+        x = Signal.like(self.rng, name="x")
+        k_e = Signal(range(NOISE_COUNT_MAX + 1))
+        k_i = Signal(range(NOISE_COUNT_MAX + 1))
+        r_rec = Signal.like(self.res, name="r_rec")
+        step = Signal(range(self.LATENCY + 1))  # c<step> while a neuron is in flight; 0 when idle
+
+        # The multiplier: operands wide enough for every product of the schedule.
+        operands_a = [self.e_l - self.v, u, fmt.r_one - res, k_e, k_i, r_rec]
+        operands_b = [regs.kappa_m, regs.kappa_syn, regs.kappa_rec, regs.noise_w_exc, regs.noise_w_inh,
+                      regs.stp_u]
+        width_a = max(as_signed(Value.cast(a)).shape().width for a in operands_a)
+        width_b = max(as_signed(Value.cast(b)).shape().width for b in operands_b)
+        a = Signal(signed(width_a))
+        b = Signal(signed(width_b))
+        p = Signal(signed(width_a + width_b))
+        m.d.sync += p.eq(a * b)
+
+        # Exact sums (one bit over the widest expression that NeuronUpdate forms).
+        leak_bias = 1 << (fmt.frac_k - 1) if mutation == "leak_round" else 0
+        v_expr = v + rnd(p, fmt.frac_k, leak_bias) + u
+        v_sum = Signal(signed(Value.cast(v_expr).shape().width + 1))
+        # A noise product k * w (k <= NOISE_COUNT_MAX) fits width_v + bits of NOISE_COUNT_MAX: only those
+        # low bits of P enter u_sum, which keeps its adders narrow.
+        noise = p[:fmt.width_v + NOISE_COUNT_MAX.bit_length()].as_signed()
+        u_sum = Signal(signed(max(Value.cast(u - rnd(p, fmt.frac_k) + acc).shape().width, noise.shape().width) + 2))
+
+        with m.If(self.start):
+            gen = xorshift64_step(self.rng)
+            ue, ui = noise_uniforms(gen)
+            regs_names = regs.shape().members
+            thr_e = [regs[n] for n in regs_names if n.startswith("noise_thr_exc")]
+            thr_i = [regs[n] for n in regs_names if n.startswith("noise_thr_inh")]
+            m.d.sync += [
+                v.eq(self.v), u.eq(self.u), ref.eq(self.ref), res.eq(self.res), clamp.eq(self.clamp),
+                acc.eq(self.acc), refractory.eq(self.ref != 0), x.eq(gen),
+                k_e.eq(noise_count(ue, thr_e)), k_i.eq(noise_count(ui, thr_i)),
+                a.eq(self.e_l - self.v), b.eq(regs.kappa_m), step.eq(1),
+            ]
+        with m.Elif(step != 0):
+            m.d.sync += step.eq(Mux(step == self.LATENCY, 0, step + 1))
+        with m.Switch(step):
+            with m.Case(1):
+                m.d.sync += [a.eq(u), b.eq(regs.kappa_syn)]
+            with m.Case(2):
+                m.d.sync += [a.eq(fmt.r_one - res), b.eq(regs.kappa_rec), v_sum.eq(v_expr)]
+            with m.Case(3):
+                m.d.sync += [a.eq(k_e), b.eq(regs.noise_w_exc), u_sum.eq(u - rnd(p, fmt.frac_k) + acc)]
+            with m.Case(4):
+                m.d.sync += [a.eq(k_i), b.eq(regs.noise_w_inh), r_rec.eq(res + rnd(p, fmt.frac_k))]
+            with m.Case(5):
+                m.d.sync += [a.eq(r_rec), b.eq(regs.stp_u), u_sum.eq(u_sum + noise)]
+            with m.Case(6):
+                m.d.sync += u_sum.eq(u_sum - noise)
+
+        # c7: as NeuronUpdate's stages 3-4 and its outputs.
+        v_free, v_sat = sat(v_sum, fmt.v_min, fmt.v_max)
+        u_new, u_sat = sat(u_sum, fmt.v_min, fmt.v_max)
+        v_new = Mux(refractory, v, v_free)
+        fire = spike_decision(regs, refractory, clamp, v_new)
+        eff = efficacy(r_rec, fmt, truncate=(mutation == "efficacy_round"))
+        m.d.comb += finish(self, regs, fmt, fire, eff, v_new, ~refractory & v_sat, u_new, u_sat,
+                           ref, refractory, r_rec, p, x)
+        return m
