@@ -19,14 +19,12 @@ from .top import board
 
 
 def run(board_name: str, n: int, lanes: int, out: Path) -> dict:
-    from lifstp.rtl.device_top import DeviceTop
-
     b = board(board_name)
     folder = out / f"{b.name}-{n}x{lanes}"
     t0 = time.perf_counter()
     row = {"board": b.name, "N": n, "L": lanes, "target_mhz": b.clk_hz / 1e6}
     try:
-        rep = build(b, DeviceTop(n_neurons=n, lanes=lanes), folder, log=lambda *_: None)
+        rep = build(b, b.device(n, lanes), folder, log=lambda *_: None)
         row.update(ok=True, util=rep.utilisation, fmax=min(rep.fmax_mhz.values()), note="fits, timing met")
     except BuildError as exc:
         row.update(ok=False, note=str(exc).splitlines()[0][:300])

@@ -30,6 +30,17 @@ class Board:
     default_neurons: int  #: the largest N that fits at the target clock (docs/boards.md)
     default_lanes: int
     synth_opts: str = ""  #: extra options of Yosys's synth_<family>
+    #: the core's lanes update their neurons on one shared multiplier (`CoreConfig.shared_multiplier`):
+    #: for devices with too few DSP blocks for the full-throughput pipeline
+    shared_multiplier: bool = False
+
+    def device(self, n_neurons: int | None = None, lanes: int | None = None):
+        """The device (command engine + core) this board builds: N and L default to the board's."""
+        from lifstp.rtl.config import CoreConfig
+        from lifstp.rtl.device_top import DeviceTop
+
+        return DeviceTop(CoreConfig(n_neurons or self.default_neurons, lanes or self.default_lanes,
+                                    shared_multiplier=self.shared_multiplier))
 
 
 BOARDS = {
@@ -37,7 +48,8 @@ BOARDS = {
     # synth_opts -dsp: multiplications go to the 8 SB_MAC16 (without it Yosys builds them from LUTs,
     # which takes over 10 minutes and does not fit either). The weights live in SPRAM (BoardTop).
     "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6, 3_000_000,
-                        ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 64, 1, synth_opts="-dsp"),
+                        ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 64, 1, synth_opts="-dsp",
+                        shared_multiplier=True),
     # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum); 25 MHz / 3 Mbaud is off by 4 %, so 1 Mbaud
     # (divisor 25) is the fastest reliable rate from this clock. N = 256, L = 1: built at 44 MHz
     # (docs/boards.md); N = 256, L = 4 did not finish routing in 20 minutes, so it is not the default.

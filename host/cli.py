@@ -133,13 +133,12 @@ def cmd_info(args) -> int:
 def cmd_build(args) -> int:
     from lifstp.boards.build import BuildError, build
     from lifstp.boards.top import board
-    from lifstp.rtl.device_top import DeviceTop
 
     try:
         b = board(args.board)
         n = args.neurons or b.default_neurons
         lanes = args.lanes or b.default_lanes
-        device = DeviceTop(n_neurons=n, lanes=lanes)
+        device = b.device(n, lanes)
         out = Path(args.out or f"build/{b.name}")
         report = build(b, device, out, baud=args.baud)
     except (BuildError, ValueError) as exc:

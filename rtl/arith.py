@@ -28,6 +28,11 @@ def rnd(x: Value, s: int, bias: int = 0) -> Value:
         raise ValueError(f"rnd: negative shift {s}")
     if s == 0:
         return x + bias if bias else x
+    if not bias:
+        # (x + 2^(s-1)) >> s == ((x >> (s-1)) + 1) >> 1 exactly; the adder then spans only the bits
+        # that survive the shift (half the carry chain of a 53-bit product rounded by 24).
+        # (shift_right narrows the value, where >> would keep the full width of the product)
+        return (x.shift_right(s - 1) + 1).shift_right(1)
     half = (1 << (s - 1)) + bias
     return (x + half) >> s if half >= 0 else (x - (-half)) >> s
 
@@ -35,6 +40,14 @@ def rnd(x: Value, s: int, bias: int = 0) -> Value:
 def sat(x: Value, lo: int, hi: int) -> tuple[Value, Value]:
     """x clipped to [lo, hi], and a flag that is 1 when clipping happened."""
     x = Value.cast(x)
+    width = hi.bit_length() + 1
+    if x.shape().signed and lo == -(1 << (width - 1)) and hi == (1 << (width - 1)) - 1 and len(x) > width:
+        # The range of a signed width: x fits exactly when its bits above width-1 all copy its sign
+        # (no comparator, no carry chain).
+        top = x[width - 1:]
+        sign = x[-1]
+        fits = (top == 0) | (top == (1 << len(top)) - 1)
+        return Mux(fits, x[:width].as_signed(), Mux(sign, lo, hi)), ~fits
     over = x > hi
     under = x < lo
     return Mux(over, hi, Mux(under, lo, x)), over | under

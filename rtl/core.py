@@ -31,7 +31,8 @@ from amaranth.lib.wiring import In, Out
 
 from lifstp.golden_model.spec import REGISTER_NAMES
 
-from .config import (DATA_WIDTH, CoreConfig, NeuronField, Space, StatusCounter, read_layout, spike_layout,
+from .config import (DATA_WIDTH, CoreConfig, NeuronField, Space, StatusCounter, read_layout, register_shapes,
+                     spike_layout,
                      write_layout)
 from .delivery import DeliveryScheduler, event_round
 from .neuron import NeuronUpdate, register_layout
@@ -99,7 +100,9 @@ class Core(wiring.Component):
     - ``write`` (In stream of `write_layout`): writes one global register (space REG, addr = index in
       spec.REGISTER_NAMES), one neuron's field (space NEURON, addr = neuron, field = `NeuronField`),
       one weight (space WEIGHT, addr = pre * N + post) or a status counter (space STATUS). Accepted
-      only while the core is idle (ready low while it runs ticks or answers a read).
+      only while the core is idle (ready low while it runs ticks or answers a read). Addresses must
+      lie within their space (the command engine checks them): registers and counters are decoded on
+      the low address bits only.
     - ``read`` (In stream of `read_layout`): a read request for the same spaces (snapshots);
       accepted while idle.
     - ``read_data`` (Out stream, 64 bits): the answer to each read request, sign-extended.
@@ -137,6 +140,8 @@ class Core(wiring.Component):
         sat_v = Signal(cfg.counter_width)
         sat_u = Signal(cfg.counter_width)
         remaining = Signal(cfg.counter_width)
+        cycles_next = Signal(cfg.counter_width)  # one incrementer for every state that counts
+        m.d.comb += cycles_next.eq(cycles + 1)
         busy = Signal()
 
         # ---- Memories: one per neuron field and lane, one weight bank per lane. -----------------------
@@ -273,8 +278,12 @@ class Core(wiring.Component):
             ]
 
         # Host writes of registers and counters.
+        # Registers and counters are decoded on the low address bits only: the command engine has
+        # checked every address against its space (an out-of-range address never reaches the core).
+        reg_bits = (len(REGISTER_NAMES) - 1).bit_length()
+        ctr_bits = int(max(StatusCounter)).bit_length()
         with m.If(wr_fire & (wr.space == Space.REG)):
-            with m.Switch(wr.addr):
+            with m.Switch(wr.addr[:reg_bits]):
                 for k, name in enumerate(REGISTER_NAMES):
                     with m.Case(k):
                         m.d.sync += regs[name].eq(wr.data)
@@ -283,12 +292,16 @@ class Core(wiring.Component):
         with m.If(nw_valid):
             m.d.sync += [sat_v.eq(sat_v + n_sat_v), sat_u.eq(sat_u + n_sat_u)]
         with m.If(wr_fire & (wr.space == Space.STATUS)):
-            with m.Switch(wr.addr):
+            with m.Switch(wr.addr[:ctr_bits]):
                 for k, sig in counters.items():
                     with m.Case(k):
                         m.d.sync += sig.eq(wr.data)
 
         # ---- Control. ---------------------------------------------------------------------------------
+        # Width of every readable value but the generator state, as a signed number.
+        readable = [*register_shapes(fmt).values(), signed(fmt.width_w), unsigned(cfg.counter_width),
+                    *(cfg.field_shape(f) for f in NeuronField if f != NeuronField.RNG)]
+        narrow_width = max(sh.width + (0 if sh.signed else 1) for sh in readable)
         wait = Signal(range(max(latency, DELIVERY_LATENCY) + 1))  # cycles left in FLUSH / DRAIN
         with m.FSM():
             with m.State("IDLE"):
@@ -306,7 +319,7 @@ class Core(wiring.Component):
                 m.next = "UPDATE"
             with m.State("UPDATE"):
                 m.d.comb += [busy.eq(1), in_update.eq(phase == 0)]
-                m.d.sync += cycles.eq(cycles + 1)
+                m.d.sync += cycles.eq(cycles_next)
                 if interval > 1:
                     m.d.sync += phase.eq(Mux(phase == interval - 1, 0, phase + 1))
                 with m.If(phase == interval - 1):
@@ -316,12 +329,12 @@ class Core(wiring.Component):
                     m.next = "FLUSH"
             with m.State("FLUSH"):  # update_latency cycles: the last write-back and queue push happen
                 m.d.comb += busy.eq(1)
-                m.d.sync += [cycles.eq(cycles + 1), wait.eq(wait - 1)]
+                m.d.sync += [cycles.eq(cycles_next), wait.eq(wait - 1)]
                 with m.If(wait == 0):
                     m.next = "DELIVER"
             with m.State("DELIVER"):
                 m.d.comb += [busy.eq(1), in_deliver.eq(1)]
-                m.d.sync += cycles.eq(cycles + 1)
+                m.d.sync += cycles.eq(cycles_next)
                 # Leave with the last column's issue: its accumulate (d3) is written during END.
                 with m.If(~sched.busy | sched.last):
                     if DELIVERY_LATENCY > 1:
@@ -331,12 +344,12 @@ class Core(wiring.Component):
                         m.next = "END"
             with m.State("DRAIN"):  # DELIVERY_LATENCY - 1 cycles: the delivery pipeline drains
                 m.d.comb += busy.eq(1)
-                m.d.sync += [cycles.eq(cycles + 1), wait.eq(wait - 1)]
+                m.d.sync += [cycles.eq(cycles_next), wait.eq(wait - 1)]
                 with m.If(wait == 0):
                     m.next = "END"
             with m.State("END"):
                 m.d.comb += busy.eq(1)
-                m.d.sync += [ticks.eq(ticks + 1), cycles_last.eq(cycles + 1), remaining.eq(remaining - 1)]
+                m.d.sync += [ticks.eq(ticks + 1), cycles_last.eq(cycles_next), remaining.eq(remaining - 1)]
                 with m.If(remaining == 1):
                     m.next = "IDLE"
                 with m.Else():
@@ -344,29 +357,37 @@ class Core(wiring.Component):
             with m.State("RD_ISSUE"):  # the read ports see h_laddr this cycle
                 m.next = "RD_DATA"
             with m.State("RD_DATA"):
+                # Every value but the generator state fits `narrow` (signed, sign-extended below): the
+                # wide multiplexer is built once, at the widths of the values, not at DATA_WIDTH.
+                narrow = Signal(signed(narrow_width))
                 with m.Switch(h_space):
                     with m.Case(Space.REG):
-                        with m.Switch(h_addr):
+                        with m.Switch(h_addr[:reg_bits]):
                             for k, name in enumerate(REGISTER_NAMES):
                                 with m.Case(k):
-                                    m.d.sync += resp.eq(regs[name])
-                            with m.Default():
-                                m.d.sync += resp.eq(0)
+                                    m.d.comb += narrow.eq(regs[name])
                     with m.Case(Space.NEURON):
-                        m.d.sync += resp.eq(0)
-                        for b in range(lanes):
-                            for f in NeuronField:
-                                with m.If((h_lane == b) & (h_field == f)):
-                                    m.d.sync += resp.eq(rports[b][f].data)
+                        with m.Switch(Cat(h_field, h_lane) if lanes > 1 else h_field):
+                            for b in range(lanes):
+                                for f in NeuronField:
+                                    if f != NeuronField.RNG:
+                                        with m.Case(int(f) | (b << 3)):
+                                            m.d.comb += narrow.eq(rports[b][f].data)
                     with m.Case(Space.WEIGHT):
-                        for b in range(lanes):
-                            with m.If(h_lane == b):
-                                m.d.sync += resp.eq(wbanks[b].rdata)
+                        weight = wbanks[0].rdata
+                        for b in range(1, lanes):
+                            weight = Mux(h_lane == b, wbanks[b].rdata, weight)
+                        m.d.comb += narrow.eq(weight)
                     with m.Case(Space.STATUS):
-                        m.d.sync += resp.eq(0)
-                        for k, sig in counters.items():
-                            with m.If(h_addr == k):
-                                m.d.sync += resp.eq(sig)
+                        with m.Switch(h_addr[:ctr_bits]):
+                            for k, sig in counters.items():
+                                with m.Case(k):
+                                    m.d.comb += narrow.eq(sig)
+                rng_data = rports[0][NeuronField.RNG].data
+                for b in range(1, lanes):
+                    rng_data = Mux(h_lane == b, rports[b][NeuronField.RNG].data, rng_data)
+                m.d.sync += resp.eq(Mux((h_space == Space.NEURON) & (h_field == NeuronField.RNG), rng_data,
+                                        narrow.as_signed()))
                 m.next = "RD_RESP"
             with m.State("RD_RESP"):
                 m.d.comb += [self.read_data.valid.eq(1), self.read_data.payload.eq(resp)]

@@ -29,6 +29,7 @@ HEADER_FETCH = P.HEADER_BYTES + P.BURST_HEADER.size
 _VALUES = HEADER_FETCH  # offset of a WRITE burst's first value in the frame
 _BLOB_BYTES = P.HEADER_BYTES + P.COUNTER_BYTES * len(P.StatusCounter)  # the longest fixed reply (STATUS)
 _COUNTER_MAX = (1 << (8 * P.COUNTER_BYTES)) - 1
+_BLOB_KINDS = ("REPLY", "IDENTIFY", "STATUS", "ERROR")  # the fixed replies the blob writer sends
 
 
 class Executor(wiring.Component):
@@ -82,7 +83,10 @@ class Executor(wiring.Component):
         spikes_dropped = Signal(32)
         m.d.comb += ctl.dropped.eq(spikes_dropped)
 
-        blob = Signal(8 * _BLOB_BYTES)
+        # The fixed reply being written (REPLY, IDENTIFY, STATUS or ERROR: `_BLOB_KINDS`), byte j of it
+        # selected below; STATUS sends the counters as they were when the command was decoded.
+        blob_kind = Signal(range(len(_BLOB_KINDS)))
+        snap = Signal(8 * P.COUNTER_BYTES * len(P.StatusCounter))
         blob_len = Signal(range(_BLOB_BYTES + 1))
         blob_then_read = Signal()
         reply_len = Signal(ADDR_BITS)
@@ -146,9 +150,11 @@ class Executor(wiring.Component):
                         m.d.comb += [lo.eq(l_), hi.eq(h_), sgn.eq(g_)]
         v = Signal(signed(66))  # the value as the emulator reads it (sign per field, nb bytes)
         m.d.comb += v.eq(val)
+        wire_sizes = sorted({P.wire_bytes(sp, f, fmt, n) for sp in P.Space
+                             for f in (P.NeuronField if sp == P.Space.NEURON else [0])})
         with m.If(sgn):
             with m.Switch(nb):
-                for b in range(1, 9):
+                for b in wire_sizes:  # only the sizes that occur
                     with m.Case(b):
                         m.d.comb += v.eq(val[:8 * b].as_signed())
         bad_value = Signal()
@@ -172,11 +178,11 @@ class Executor(wiring.Component):
 
         identify = P.IDENTIFY_PAYLOAD.pack(P.PROTOCOL_VERSION, n, cfg.lanes, *P.format_fields(fmt), P.MAX_PAYLOAD)
 
-        def reply(payload=None, nbytes=0):
-            """Sync statements: a reply (opcode | REPLY_BIT, seq, fixed payload) via the blob writer."""
-            body = Cat(op | P.REPLY_BIT, seq, *(payload or []))
-            return [blob.eq(body), blob_len.eq(P.HEADER_BYTES + nbytes), reply_len.eq(P.HEADER_BYTES + nbytes),
-                    blob_then_read.eq(0), j.eq(0)]
+        def reply(kind="REPLY", nbytes=0):
+            """Sync statements: a fixed reply of `kind` (REPLY: opcode | REPLY_BIT and seq, IDENTIFY and
+            STATUS: the same followed by their payload, ERROR: an ERROR frame) via the blob writer."""
+            return [blob_kind.eq(_BLOB_KINDS.index(kind)), blob_len.eq(P.HEADER_BYTES + nbytes),
+                    reply_len.eq(P.HEADER_BYTES + nbytes), blob_then_read.eq(0), j.eq(0)]
 
         err_code = Signal(8)
         err_detail = Signal(16)
@@ -189,6 +195,23 @@ class Executor(wiring.Component):
 
         def clamp16(x):
             return Mux(x > 0xFFFF, 0xFFFF, x)[:16]
+
+        # Byte j of the fixed reply.
+        header = [op | P.REPLY_BIT, seq]
+        blob_bytes = {
+            "REPLY": header,
+            "IDENTIFY": header + [Const(b, 8) for b in identify],
+            "STATUS": header + [snap.word_select(i, 8) for i in range(len(snap) // 8)],
+            "ERROR": [Const(P.Msg.ERROR, 8), err_seq, err_code, err_op, err_detail[:8], err_detail[8:]],
+        }
+        blob_byte = Signal(8)
+        with m.Switch(blob_kind):
+            for kind, body in blob_bytes.items():
+                with m.Case(_BLOB_KINDS.index(kind)):
+                    with m.Switch(j):
+                        for i, byte in enumerate(body):
+                            with m.Case(i):
+                                m.d.comb += blob_byte.eq(byte)
 
         m.d.comb += self.idle.eq(0)
         with m.FSM():
@@ -241,11 +264,11 @@ class Executor(wiring.Component):
                             m.d.sync += k.eq(0)
                             m.next = "RESET"
                         with m.Case(P.Op.IDENTIFY):
-                            m.d.sync += reply([Const(int.from_bytes(identify, "little"), 8 * len(identify))],
-                                              len(identify))
+                            m.d.sync += reply("IDENTIFY", len(identify))
                             m.next = "BLOB"
                         with m.Case(P.Op.STATUS):
-                            m.d.sync += reply(list(counters.values()), P.COUNTER_BYTES * len(counters))
+                            m.d.sync += [*reply("STATUS", P.COUNTER_BYTES * len(counters)),
+                                         snap.eq(Cat(*counters.values()))]
                             m.next = "BLOB"
                         with m.Case(P.Op.RUN):
                             m.d.sync += [*reply(), start_run.eq(1)]
@@ -347,15 +370,12 @@ class Executor(wiring.Component):
                         m.next = "RD_ISSUE"
             # ---- Replies and errors. -------------------------------------------------------------
             with m.State("ERROR"):
-                body = Cat(Const(P.Msg.ERROR, 8), err_seq, err_code, err_op, err_detail)
-                m.d.sync += [blob.eq(body), blob_len.eq(P.HEADER_BYTES + P.ERROR_PAYLOAD.size),
-                             reply_len.eq(P.HEADER_BYTES + P.ERROR_PAYLOAD.size), blob_then_read.eq(0), j.eq(0),
-                             start_run.eq(0),
+                m.d.sync += [*reply("ERROR", P.ERROR_PAYLOAD.size), start_run.eq(0),
                              frames_rejected.eq(Mux(frames_rejected == _COUNTER_MAX, frames_rejected,
                                                     frames_rejected + 1))]
                 m.next = "BLOB"
             with m.State("BLOB"):
-                m.d.comb += [tx.w_en.eq(1), tx.w_addr.eq(j), tx.w_data.eq(blob.word_select(j, 8))]
+                m.d.comb += [tx.w_en.eq(1), tx.w_addr.eq(j), tx.w_data.eq(blob_byte)]
                 m.d.sync += j.eq(j + 1)
                 with m.If(j == blob_len - 1):
                     with m.If(blob_then_read):
