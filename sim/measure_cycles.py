@@ -55,7 +55,7 @@ def main(argv=None) -> None:
         shared = item.endswith("s")
         n, lanes = (int(x) for x in item.rstrip("s").split("x"))
         rows += measure(n, lanes, args.ticks, shared)
-    print(f"| N | L | spikes/tick | synaptic events/tick | cycles/tick measured | model (M(1+s)+{CYCLE_OVERHEAD}) | "
+    print(f"| N | L | spikes/tick | synaptic events/tick | cycles/tick measured | model (cycles_per_tick) | "
           "events/cycle/lane in delivery |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
