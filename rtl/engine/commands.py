@@ -9,7 +9,7 @@ values against their limits, a second pass writing them), so a bad value leaves 
 from __future__ import annotations
 
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,6 +30,23 @@ _VALUES = HEADER_FETCH  # offset of a WRITE burst's first value in the frame
 _BLOB_BYTES = P.HEADER_BYTES + P.COUNTER_BYTES * len(P.StatusCounter)  # the longest fixed reply (STATUS)
 _COUNTER_MAX = (1 << (8 * P.COUNTER_BYTES)) - 1
 _BLOB_KINDS = ("REPLY", "IDENTIFY", "STATUS", "ERROR")  # the fixed replies the blob writer sends
+
+
+def _within(raw: Value, nbytes: int, lo: int, hi: int, signed_: bool) -> Value:
+    """The value in the low `nbytes` bytes of `raw` (two's complement if `signed_`) lies in [lo, hi].
+    Limits that are the whole range of a narrower width become a test of the bits above it; the few
+    others (clamp modes, R <= 1, ...) are comparisons with constants."""
+    x = raw[:8 * nbytes]
+    x = x.as_signed() if signed_ else x
+    width = len(x)
+    for w in range(1, width + 1):
+        full = (-(1 << (w - 1)), (1 << (w - 1)) - 1) if signed_ else (0, (1 << w) - 1)
+        if (lo, hi) == full:
+            if w == width:
+                return Const(1, 1)
+            top = x[w - 1:] if signed_ else x[w:]
+            return (top == 0) | ((top == (1 << len(top)) - 1) if signed_ else 0)
+    return (x >= lo) & (x <= hi)
 
 
 class Executor(wiring.Component):
@@ -126,10 +143,10 @@ class Executor(wiring.Component):
         with m.Else():
             m.d.comb += expected.eq(P.BURST_HEADER.size)
 
-        # Limits of the current value (the register index matters in space REG).
-        lo = Signal(signed(66))
-        hi = Signal(signed(66))
-        sgn = Signal()
+        # The current value against its limits (protocol.value_limits; the register index matters in
+        # space REG). Each (space, field, register) has constant limits and a constant wire size, so
+        # each case is a test of constant bits (`_within`), not a pair of wide comparators.
+        value_ok = Signal()
         with m.Switch(space):
             for s in P.Space:
                 with m.Case(int(s)):
@@ -137,28 +154,19 @@ class Executor(wiring.Component):
                         with m.Switch(cur):
                             for a in range(len(REGISTER_NAMES)):
                                 with m.Case(a):
-                                    l_, h_, g_ = P.value_limits(s, 0, a, fmt, n)
-                                    m.d.comb += [lo.eq(l_), hi.eq(h_), sgn.eq(g_)]
+                                    m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, 0, fmt, n),
+                                                                    *P.value_limits(s, 0, a, fmt, n)))
                     elif s == P.Space.NEURON:
                         with m.Switch(field):
                             for f in P.NeuronField:
                                 with m.Case(int(f)):
-                                    l_, h_, g_ = P.value_limits(s, f, 0, fmt, n)
-                                    m.d.comb += [lo.eq(l_), hi.eq(h_), sgn.eq(g_)]
+                                    m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, f, fmt, n),
+                                                                    *P.value_limits(s, f, 0, fmt, n)))
                     else:
-                        l_, h_, g_ = P.value_limits(s, 0, 0, fmt, n)
-                        m.d.comb += [lo.eq(l_), hi.eq(h_), sgn.eq(g_)]
-        v = Signal(signed(66))  # the value as the emulator reads it (sign per field, nb bytes)
-        m.d.comb += v.eq(val)
-        wire_sizes = sorted({P.wire_bytes(sp, f, fmt, n) for sp in P.Space
-                             for f in (P.NeuronField if sp == P.Space.NEURON else [0])})
-        with m.If(sgn):
-            with m.Switch(nb):
-                for b in wire_sizes:  # only the sizes that occur
-                    with m.Case(b):
-                        m.d.comb += v.eq(val[:8 * b].as_signed())
+                        m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, 0, fmt, n),
+                                                        *P.value_limits(s, 0, 0, fmt, n)))
         bad_value = Signal()
-        m.d.comb += bad_value.eq((v < lo) | (v > hi))
+        m.d.comb += bad_value.eq(~value_ok)
 
         # Status counters, u32 saturating, in StatusCounter order.
         def sat32(x):
