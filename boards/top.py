@@ -51,10 +51,10 @@ BOARDS = {
                         ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 64, 1, synth_opts="-dsp",
                         shared_multiplier=True),
     # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum); 25 MHz / 3 Mbaud is off by 4 %, so 1 Mbaud
-    # (divisor 25) is the fastest reliable rate from this clock. N = 256, L = 1: built at 44 MHz
-    # (docs/boards.md); N = 256, L = 4 did not finish routing in 20 minutes, so it is not the default.
+    # (divisor 25) is the fastest reliable rate from this clock. N = 256, L = 4: built at 45.5 MHz
+    # (docs/boards.md); N = 512 needs more block RAM than the device has, L = 8 more multipliers.
     "ulx3s-85f": Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform", 25e6, 1_000_000,
-                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 1),
+                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 4),
 }
 
 
