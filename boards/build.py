@@ -104,7 +104,7 @@ def build(b: Board, device, build_dir: Path, baud: int | None = None, log=print)
     util = {name: (v["used"], v["available"]) for name, v in report.get("utilization", {}).items()
             if name in REPORTED[b.family]}
     fmax = {clk: v["achieved"] for clk, v in report.get("fmax", {}).items()}
-    result = BuildReport(build_dir / f"lifstp.{b.bitstream_ext}", util, fmax, b.clk_hz / 1e6)
+    result = BuildReport(build_dir / f"lifstp.{b.bitstream_ext}", util, fmax, b.sys_clk_hz / 1e6)
     if not result.bitstream.exists():
         raise BuildError(f"no bitstream at {result.bitstream}")
     if not result.meets_timing():

@@ -7,7 +7,9 @@ carries reliably at a clock divisor that the UART can hit within 2 %.
 
 from dataclasses import dataclass
 
-from amaranth import Elaboratable, Module, Signal
+from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
+from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 
@@ -20,7 +22,7 @@ class Board:
 
     name: str
     platform: str  #: "module:Class" in amaranth_boards
-    clk_hz: float  #: the oscillator the design is clocked from
+    clk_hz: float  #: the board's oscillator
     default_baud: int
     alive_led: tuple[str, int]  #: (resource, number)
     busy_led: tuple[str, int]
@@ -33,6 +35,18 @@ class Board:
     #: the core's lanes update their neurons on one shared multiplier (`CoreConfig.shared_multiplier`):
     #: for devices with too few DSP blocks for the full-throughput pipeline
     shared_multiplier: bool = False
+    #: ECP5 EHXPLLL dividers (CLKI_DIV, CLKFB_DIV, CLKOP_DIV) that clock the design from the oscillator
+    #: (output clk_hz / CLKI_DIV * CLKFB_DIV, VCO that times CLKOP_DIV in 400..800 MHz); None: the
+    #: oscillator clocks the design
+    pll: tuple[int, int, int] | None = None
+
+    @property
+    def sys_clk_hz(self) -> float:
+        """The clock the design runs at (the UART divisor and the timing target are taken from it)."""
+        if self.pll is None:
+            return self.clk_hz
+        clki_div, clkfb_div, _ = self.pll
+        return self.clk_hz / clki_div * clkfb_div
 
     def device(self, n_neurons: int | None = None, lanes: int | None = None):
         """The device (command engine + core) this board builds: N and L default to the board's."""
@@ -50,11 +64,12 @@ BOARDS = {
     "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6, 3_000_000,
                         ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 64, 1, synth_opts="-dsp",
                         shared_multiplier=True),
-    # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum); 25 MHz / 3 Mbaud is off by 4 %, so 1 Mbaud
-    # (divisor 25) is the fastest reliable rate from this clock. N = 256, L = 4: built at 45.5 MHz
-    # (docs/boards.md); N = 512 needs more block RAM than the device has, L = 8 more multipliers.
-    "ulx3s-85f": Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform", 25e6, 1_000_000,
-                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 4),
+    # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum). The PLL makes 30 MHz (25 / 5 * 6, VCO
+    # 30 * 20 = 600 MHz), where 3 Mbaud is divisor 10 exactly (from 25 MHz only 1 Mbaud is within 2 %).
+    # N = 256, L = 4: built at 45.5 MHz (docs/boards.md); N = 512 needs more block RAM than the device
+    # has, L = 8 more multipliers.
+    "ulx3s-85f": Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform", 25e6, 3_000_000,
+                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 4, pll=(5, 6, 20)),
 }
 
 
@@ -114,19 +129,45 @@ class BoardTop(Elaboratable):
             device.weight_bank = SPRAMWeightBank
         self.board = b
         self.baud = baud or b.default_baud
-        self.bridge = UARTBridge(device, divisor_for(b.clk_hz, self.baud))
+        self.bridge = UARTBridge(device, divisor_for(b.sys_clk_hz, self.baud))
 
     def elaborate(self, platform):
         m = Module()
+        if self.board.pll is not None:
+            self._pll(m, platform)
         m.submodules.bridge = self.bridge
         uart = platform.request("uart", 0)
         m.d.comb += [self.bridge.rx.eq(uart.rx.i), uart.tx.o.eq(self.bridge.tx)]
-        heartbeat = Signal(range(int(self.board.clk_hz)))
+        heartbeat = Signal(range(int(self.board.sys_clk_hz)))
         alive = Signal()
-        with m.If(heartbeat == int(self.board.clk_hz) // 2 - 1):
+        with m.If(heartbeat == int(self.board.sys_clk_hz) // 2 - 1):
             m.d.sync += [heartbeat.eq(0), alive.eq(~alive)]
         with m.Else():
             m.d.sync += heartbeat.eq(heartbeat + 1)
         m.d.comb += [platform.request(*self.board.alive_led).o.eq(alive),
                      platform.request(*self.board.busy_led).o.eq(self.bridge.busy)]
         return m
+
+    def _pll(self, m, platform):
+        """The sync domain from an ECP5 EHXPLLL (feedback from CLKOP, the usual configuration of
+        nextpnr's ecppll), held in reset until the PLL locks."""
+        clki_div, clkfb_div, clkop_div = self.board.pll
+        mhz = self.board.sys_clk_hz / 1e6
+        m.domains.sync = sync = ClockDomain("sync")
+        m.submodules.clk_in = clk_in = io.Buffer("i", platform.request(platform.default_clk, dir="-"))
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "EHXPLLL",
+            a_FREQUENCY_PIN_CLKI=f"{self.board.clk_hz / 1e6:g}", a_FREQUENCY_PIN_CLKOP=f"{mhz:g}",
+            a_ICP_CURRENT="12", a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1", a_MFG_GMCREF_SEL="2",
+            p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
+            p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_OUTDIVIDER_MUXB="DIVB",
+            p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD", p_CLKI_DIV=clki_div, p_CLKOP_ENABLE="ENABLED",
+            p_CLKOP_DIV=clkop_div, p_CLKOP_CPHASE=clkop_div // 2 - 1, p_CLKOP_FPHASE=0, p_FEEDBK_PATH="CLKOP",
+            p_CLKFB_DIV=clkfb_div,
+            i_RST=0, i_STDBY=0, i_CLKI=clk_in.i, o_CLKOP=sync.clk, i_CLKFB=sync.clk, i_PHASESEL0=0,
+            i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1, i_PLLWAKESYNC=0, i_ENCLKOP=0,
+            o_LOCK=locked,
+        )
+        # nextpnr derives the output clock's constraint from the oscillator's through the PLL
+        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
