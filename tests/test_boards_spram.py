@@ -22,8 +22,6 @@ from lifstp.rtl.config import CoreConfig
 from lifstp.rtl.core import Core
 from lifstp.sim.build import run_testbench
 
-pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog")
-
 CASES = [
     {"n_active": 4, "net_seed": 3, "seed": 99, "bias_mv": 1.0, "tau_m_ms": 1.0, "tau_syn_ms": 10.0,
      "tau_ref_ms": 0.5, "noise_rate_hz": 2000.0, "stp_u": 0.5, "stp_tau_rec_ms": 10.0, "weight_scale": 3.0,
@@ -34,9 +32,13 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("n,lanes", [(4, 2), (4, 4)])
-def test_core_with_spram_weights_equals_golden_model(n, lanes):
-    results = run_testbench(CoreConfig(n, lanes), {"cases": CASES, "checkpoints": [1, 150, 300]},
+@pytest.mark.parametrize("n,lanes,shared", [(4, 2, False), (4, 4, False), (4, 2, True)])
+def test_core_with_spram_weights_equals_golden_model(n, lanes, shared):
+    """Pipelined and shared-multiplier cores (the iCEBreaker builds the latter) with SPRAM weights."""
+    if shutil.which("iverilog") is None:
+        pytest.fail("Icarus Verilog is not installed (Debian package iverilog; ./dev.sh test installs it)")
+    results = run_testbench(CoreConfig(n, lanes, shared_multiplier=shared),
+                            {"cases": CASES, "checkpoints": [1, 150, 300]},
                             simulator="icarus", weight_bank="spram")
     assert results["cocotb_failures"] == 0 and not results["failures"], results.get("failures")
     assert all(r["ticks"] == 300 and r["mismatch"] is None for r in results["cases"])
