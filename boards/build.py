@@ -7,6 +7,7 @@ and the achieved clock are read; a design that misses its clock is refused.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,11 +69,18 @@ class BuildReport:
 
 
 def _log_errors(build_dir: Path) -> str:
-    """nextpnr's ERROR lines (e.g. a resource the design uses more of than the device has)."""
+    """What nextpnr says went wrong: the resources the design uses more of than the device has (from
+    its utilisation table, e.g. "ICESTORM_LC 7389 of 5280 (139 %)"), else its ERROR lines."""
     log = Path(build_dir) / "lifstp.tim"
     if not log.exists():
         return ""
-    errors = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.startswith("ERROR")]
+    text = log.read_text(errors="replace")
+    over = [f"{name} {used} of {avail} ({100 * int(used) // max(int(avail), 1)} %)"
+            for name, used, avail in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", text, re.M)
+            if int(used) > int(avail)]
+    if over:
+        return ": the design does not fit the device: " + ", ".join(over)
+    errors = [line.strip()[:300] for line in text.splitlines() if line.startswith("ERROR")]
     return (": " + " / ".join(errors[-3:])) if errors else ""
 
 
@@ -94,7 +102,8 @@ def build(b: Board, device, build_dir: Path, baud: int | None = None, log=print)
                        nextpnr_opts="--report report.json --timing-allow-fail",  # relative: YoWASP sees only the build folder
                        **({"synth_opts": b.synth_opts} if b.synth_opts else {}))
     except subprocess.CalledProcessError as exc:
-        raise BuildError(f"the toolchain failed ({exc}){_log_errors(build_dir)}; see the logs in {build_dir}") from None
+        raise BuildError(f"the toolchain failed (exit status {exc.returncode}){_log_errors(build_dir)}; "
+                         f"see the logs in {build_dir}") from None
     finally:
         os.environ.clear()
         os.environ.update(old)
