@@ -8,9 +8,8 @@ carries reliably at a clock divisor that the UART can hit within 2 %.
 from dataclasses import dataclass
 
 from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
-from amaranth.lib import io
+from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
-from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 
 from .uart import UARTRx, UARTTx, divisor_for

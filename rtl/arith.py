@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-__all__ = ["rnd", "sat", "as_signed"]
+__all__ = ["rnd", "sat", "as_signed", "fits"]
 
 
 def as_signed(x: Value) -> Value:
@@ -37,17 +37,26 @@ def rnd(x: Value, s: int, bias: int = 0) -> Value:
     return (x + half) >> s if half >= 0 else (x - (-half)) >> s
 
 
+def fits(x: Value, width: int) -> Value:
+    """x is representable in `width` bits of its own signedness: the bits above all copy the sign
+    (signed x) or are zero (unsigned x). A test of bits: no comparator, no carry chain."""
+    x = Value.cast(x)
+    if len(x) <= width:
+        return Const(1, 1)
+    if not x.shape().signed:
+        return x[width:] == 0
+    top = x[width - 1:]
+    return (top == 0) | (top == (1 << len(top)) - 1)
+
+
 def sat(x: Value, lo: int, hi: int) -> tuple[Value, Value]:
     """x clipped to [lo, hi], and a flag that is 1 when clipping happened."""
     x = Value.cast(x)
     width = hi.bit_length() + 1
     if x.shape().signed and lo == -(1 << (width - 1)) and hi == (1 << (width - 1)) - 1 and len(x) > width:
-        # The range of a signed width: x fits exactly when its bits above width-1 all copy its sign
-        # (no comparator, no carry chain).
-        top = x[width - 1:]
-        sign = x[-1]
-        fits = (top == 0) | (top == (1 << len(top)) - 1)
-        return Mux(fits, x[:width].as_signed(), Mux(sign, lo, hi)), ~fits
+        # The range of a signed width: a test of bits (`fits`) instead of two comparators.
+        ok = fits(x, width)
+        return Mux(ok, x[:width].as_signed(), Mux(x[-1], lo, hi)), ~ok
     over = x > hi
     under = x < lo
     return Mux(over, hi, Mux(under, lo, x)), over | under

@@ -79,7 +79,8 @@ class CoreConfig:
     tick_width / counter_width: widths of the tick number on the spike stream and of the status
     counters; shared_multiplier: each lane updates its neurons on one shared multiplier
     (rtl/neuron_shared.py: a neuron every few cycles, for FPGAs with few DSP blocks) instead of the
-    full-throughput pipeline (rtl/neuron.py: a neuron every cycle); mutation: test-only arithmetic fault (a key of MUTATIONS), None in every real core.
+    full-throughput pipeline (rtl/neuron.py: a neuron every cycle); mutation: test-only arithmetic
+    fault (a key of MUTATIONS), None in every real core.
     """
 
     n_neurons: int

@@ -32,8 +32,7 @@ from amaranth.lib.wiring import In, Out
 from lifstp.golden_model.spec import REGISTER_NAMES
 
 from .config import (DATA_WIDTH, CoreConfig, NeuronField, Space, StatusCounter, read_layout, register_shapes,
-                     spike_layout,
-                     write_layout)
+                     spike_layout, write_layout)
 from .delivery import DeliveryScheduler, event_round
 from .neuron import NeuronUpdate, register_layout
 from .neuron_shared import SharedNeuronUpdate

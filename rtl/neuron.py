@@ -30,12 +30,19 @@ from .config import RNG_WIDTH, CoreConfig, NeuronField, register_shapes
 from .stp import efficacy
 from .xorshift import noise_count, noise_uniforms, xorshift64_step
 
-__all__ = ["NeuronUpdate", "register_layout", "spike_decision", "finish"]
+__all__ = ["NeuronUpdate", "register_layout", "noise_thresholds", "spike_decision", "finish"]
 
 
 def register_layout(cfg: CoreConfig) -> data.StructLayout:
     """The global registers as one struct (field names from spec.REGISTER_NAMES)."""
     return data.StructLayout(register_shapes(cfg.formats))
+
+
+def noise_thresholds(regs) -> tuple[list[Value], list[Value]]:
+    """The excitatory and the inhibitory noise-count thresholds among the global registers."""
+    names = regs.shape().members
+    return ([regs[n] for n in names if n.startswith("noise_thr_exc")],
+            [regs[n] for n in names if n.startswith("noise_thr_inh")])
 
 
 def spike_decision(regs, refractory: Value, clamp: Value, v_new: Value) -> Value:
@@ -130,8 +137,7 @@ class NeuronUpdate(wiring.Component):
         # 1. Differences; noise: step the generator, count the background events of both sources.
         x = xorshift64_step(self.rng)
         ue, ui = noise_uniforms(x)
-        thr_e = [regs[name] for name in regs.shape().members if name.startswith("noise_thr_exc")]
-        thr_i = [regs[name] for name in regs.shape().members if name.startswith("noise_thr_inh")]
+        thr_e, thr_i = noise_thresholds(regs)
         s1 = stage(1, dv=self.e_l - self.v, dr=fmt.r_one - self.res, x=x,
                    k_e=noise_count(ue, thr_e), k_i=noise_count(ui, thr_i),
                    v=self.v, u=self.u, ref=self.ref, refractory=self.ref != 0, res=self.res,

@@ -30,7 +30,7 @@ from lifstp.golden_model.spec import NOISE_COUNT_MAX
 
 from .arith import as_signed, rnd, sat
 from .config import CoreConfig
-from .neuron import NeuronUpdate, finish, spike_decision
+from .neuron import NeuronUpdate, finish, noise_thresholds, spike_decision
 from .stp import efficacy
 from .xorshift import noise_count, noise_uniforms, xorshift64_step
 
@@ -70,15 +70,13 @@ class SharedNeuronUpdate(NeuronUpdate):
         r_rec = Signal.like(self.res, name="r_rec")
         step = Signal(range(self.LATENCY + 1))  # c<step> while a neuron is in flight; 0 when idle
 
-        # The multiplier: operands wide enough for every product of the schedule.
-        operands_a = [self.e_l - self.v, u, fmt.r_one - res, k_e, k_i, r_rec]
-        operands_b = [regs.kappa_m, regs.kappa_syn, regs.kappa_rec, regs.noise_w_exc, regs.noise_w_inh,
-                      regs.stp_u]
-        width_a = max(as_signed(Value.cast(a)).shape().width for a in operands_a)
-        width_b = max(as_signed(Value.cast(b)).shape().width for b in operands_b)
-        a = Signal(signed(width_a))
-        b = Signal(signed(width_b))
-        p = Signal(signed(width_a + width_b))
+        # The multiplier's operands, loaded at the end of cycle c<k> for the product P of cycle c<k+2>
+        # (c0's are taken straight from the inputs); the registers are as wide as the widest.
+        loads = [(self.e_l - self.v, regs.kappa_m), (u, regs.kappa_syn), (fmt.r_one - res, regs.kappa_rec),
+                 (k_e, regs.noise_w_exc), (k_i, regs.noise_w_inh), (r_rec, regs.stp_u)]
+        a = Signal(signed(max(as_signed(Value.cast(op)).shape().width for op, _ in loads)))
+        b = Signal(signed(max(as_signed(Value.cast(op)).shape().width for _, op in loads)))
+        p = Signal(signed(len(a) + len(b)))
         m.d.sync += p.eq(a * b)
 
         # Exact sums (one bit over the widest expression that NeuronUpdate forms).
@@ -88,33 +86,33 @@ class SharedNeuronUpdate(NeuronUpdate):
         # A noise product k * w (k <= NOISE_COUNT_MAX) fits width_v + bits of NOISE_COUNT_MAX: only those
         # low bits of P enter u_sum, which keeps its adders narrow.
         noise = p[:fmt.width_v + NOISE_COUNT_MAX.bit_length()].as_signed()
-        u_sum = Signal(signed(max(Value.cast(u - rnd(p, fmt.frac_k) + acc).shape().width, noise.shape().width) + 2))
+        u_head = u - rnd(p, fmt.frac_k) + acc
+        u_sum = Signal(signed(max(Value.cast(u_head).shape().width, noise.shape().width) + 2))
 
         with m.If(self.start):
             gen = xorshift64_step(self.rng)
             ue, ui = noise_uniforms(gen)
-            regs_names = regs.shape().members
-            thr_e = [regs[n] for n in regs_names if n.startswith("noise_thr_exc")]
-            thr_i = [regs[n] for n in regs_names if n.startswith("noise_thr_inh")]
+            thr_e, thr_i = noise_thresholds(regs)
             m.d.sync += [
                 v.eq(self.v), u.eq(self.u), ref.eq(self.ref), res.eq(self.res), clamp.eq(self.clamp),
                 acc.eq(self.acc), refractory.eq(self.ref != 0), x.eq(gen),
                 k_e.eq(noise_count(ue, thr_e)), k_i.eq(noise_count(ui, thr_i)),
-                a.eq(self.e_l - self.v), b.eq(regs.kappa_m), step.eq(1),
+                a.eq(loads[0][0]), b.eq(loads[0][1]), step.eq(1),
             ]
         with m.Elif(step != 0):
             m.d.sync += step.eq(Mux(step == self.LATENCY, 0, step + 1))
+        for k in range(1, len(loads)):
+            with m.If(step == k):
+                m.d.sync += [a.eq(loads[k][0]), b.eq(loads[k][1])]
         with m.Switch(step):
-            with m.Case(1):
-                m.d.sync += [a.eq(u), b.eq(regs.kappa_syn)]
             with m.Case(2):
-                m.d.sync += [a.eq(fmt.r_one - res), b.eq(regs.kappa_rec), v_sum.eq(v_expr)]
+                m.d.sync += v_sum.eq(v_expr)
             with m.Case(3):
-                m.d.sync += [a.eq(k_e), b.eq(regs.noise_w_exc), u_sum.eq(u - rnd(p, fmt.frac_k) + acc)]
+                m.d.sync += u_sum.eq(u_head)
             with m.Case(4):
-                m.d.sync += [a.eq(k_i), b.eq(regs.noise_w_inh), r_rec.eq(res + rnd(p, fmt.frac_k))]
+                m.d.sync += r_rec.eq(res + rnd(p, fmt.frac_k))
             with m.Case(5):
-                m.d.sync += [a.eq(r_rec), b.eq(regs.stp_u), u_sum.eq(u_sum + noise)]
+                m.d.sync += u_sum.eq(u_sum + noise)
             with m.Case(6):
                 m.d.sync += u_sum.eq(u_sum - noise)
 

@@ -75,11 +75,11 @@ def test_random_networks_64_neurons(lanes):
     assert sum(r["saturated_u"] + r["saturated_v"] for r in results["cases"]) > 0, "no saturation exercised"
 
 
-@pytest.mark.parametrize("lanes", [1, 4])
-def test_random_networks_shared_multiplier(lanes):
+@pytest.mark.parametrize("n,lanes", [(16, 1), (64, 4)])
+def test_random_networks_shared_multiplier(n, lanes):
     """The iCE40 variant (one shared multiplier per lane, a neuron every SharedNeuronUpdate.INTERVAL
     cycles): spikes, state and the cycles per tick equal the golden model and the cycle model."""
-    cfg = CoreConfig(64 // (4 // lanes), lanes, shared_multiplier=True)
+    cfg = CoreConfig(n, lanes, shared_multiplier=True)
     busy = dict(BUSY_NETWORK, n_active=cfg.n_neurons, tau_ref_ms=0.1)  # fires every tick: V saturates
     cases = draw_networks(cfg, 8) + [busy]
     results = check(cfg, cases, "verilator")

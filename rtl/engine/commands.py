@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from lifstp import protocol as P
 from lifstp.golden_model.spec import REGISTER_NAMES
+from lifstp.rtl.arith import fits
 from lifstp.rtl.config import DATA_WIDTH, CoreConfig, read_layout, write_layout
 from lifstp.rtl.core import status_layout
 
@@ -40,12 +41,8 @@ def _within(raw: Value, nbytes: int, lo: int, hi: int, signed_: bool) -> Value:
     x = x.as_signed() if signed_ else x
     width = len(x)
     for w in range(1, width + 1):
-        full = (-(1 << (w - 1)), (1 << (w - 1)) - 1) if signed_ else (0, (1 << w) - 1)
-        if (lo, hi) == full:
-            if w == width:
-                return Const(1, 1)
-            top = x[w - 1:] if signed_ else x[w:]
-            return (top == 0) | ((top == (1 << len(top)) - 1) if signed_ else 0)
+        if (lo, hi) == P.value_range(w, signed_):
+            return fits(x, w)
     return (x >= lo) & (x <= hi)
 
 
