@@ -101,20 +101,15 @@ class SharedNeuronUpdate(NeuronUpdate):
             ]
         with m.Elif(step != 0):
             m.d.sync += step.eq(Mux(step == self.LATENCY, 0, step + 1))
-        for k in range(1, len(loads)):
-            with m.If(step == k):
-                m.d.sync += [a.eq(loads[k][0]), b.eq(loads[k][1])]
+        sums = {2: v_sum.eq(v_expr), 3: u_sum.eq(u_head), 4: r_rec.eq(res + rnd(p, fmt.frac_k)),
+                5: u_sum.eq(u_sum + noise), 6: u_sum.eq(u_sum - noise)}
         with m.Switch(step):
-            with m.Case(2):
-                m.d.sync += v_sum.eq(v_expr)
-            with m.Case(3):
-                m.d.sync += u_sum.eq(u_head)
-            with m.Case(4):
-                m.d.sync += r_rec.eq(res + rnd(p, fmt.frac_k))
-            with m.Case(5):
-                m.d.sync += u_sum.eq(u_sum + noise)
-            with m.Case(6):
-                m.d.sync += u_sum.eq(u_sum - noise)
+            for k in range(1, self.LATENCY):
+                with m.Case(k):
+                    if k < len(loads):
+                        m.d.sync += [a.eq(loads[k][0]), b.eq(loads[k][1])]
+                    if k in sums:
+                        m.d.sync += sums[k]
 
         # c7: as NeuronUpdate's stages 3-4 and its outputs.
         v_free, v_sat = sat(v_sum, fmt.v_min, fmt.v_max)
