@@ -196,8 +196,16 @@ class Core(wiring.Component):
         n_addr = [Signal(cfg.addr_bits, name=f"n{k}_addr") for k in range(latency + 1)]
         m.d.comb += [n_valid[0].eq(in_update), n_addr[0].eq(upd_addr)]
         for k in range(latency):
-            m.d.sync += [n_valid[k + 1].eq(n_valid[k]), n_addr[k + 1].eq(n_addr[k])]
+            m.d.sync += n_valid[k + 1].eq(n_valid[k])
+            if k == 0 or interval == 1:
+                m.d.sync += n_addr[k + 1].eq(n_addr[k])
         nw_valid, nw_addr = n_valid[-1], n_addr[-1]
+        if interval > 1:  # one neuron in the unit at a time: its address, latched as it starts, suffices
+            with m.If(n_valid[1]):
+                m.d.sync += nw_addr.eq(n_addr[1])
+        # The update unit's inputs are the memories' read data. The shared unit does not latch them: in
+        # UPDATE and FLUSH the read ports read only when an address is issued, and hold their data between.
+        hold_reads = Signal()
 
         # ---- Delivery pipeline: issue (W read) → d1 (W·e) → d2 (rnd, acc read) → d3 (acc write). ---------
         d1_valid = Signal()
@@ -248,7 +256,7 @@ class Core(wiring.Component):
                          d3_contrib.eq(event_round(d2_prod, fmt, cfg.mutation))]
             for f in NeuronField:
                 rp, wp = rports[b][f], wports[b][f]
-                m.d.comb += rp.addr.eq(h_laddr)
+                m.d.comb += [rp.addr.eq(h_laddr), rp.en.eq(~hold_reads | in_update)]
                 with m.If(in_update):
                     m.d.comb += rp.addr.eq(upd_addr)
                 if f == NeuronField.ACC:
@@ -257,8 +265,10 @@ class Core(wiring.Component):
                 host_we = wr_fire & (wr.space == Space.NEURON) & (wr.field == f) & (wr_lane == b)
                 if f in _UPDATED or f == NeuronField.ACC:
                     new = getattr(updates[b], _UPDATED[f]) if f in _UPDATED else 0
-                    with m.If(nw_valid):
-                        m.d.comb += [wp.addr.eq(nw_addr), wp.data.eq(new), wp.en.eq(1)]
+                    # the shared unit gives the generator's next state as it starts (n_valid[1])
+                    early = f == NeuronField.RNG and interval > 1
+                    with m.If(n_valid[1] if early else nw_valid):
+                        m.d.comb += [wp.addr.eq(n_addr[1] if early else nw_addr), wp.data.eq(new), wp.en.eq(1)]
                     if f == NeuronField.ACC:
                         with m.Elif(d3_valid):
                             m.d.comb += [wp.addr.eq(d3_col), wp.data.eq(rp.data + d3_contrib), wp.en.eq(1)]
@@ -275,6 +285,15 @@ class Core(wiring.Component):
                 wbank.wdata.eq(wr.data),
                 wbank.we.eq(wr_fire & (wr.space == Space.WEIGHT) & (wr_lane == b)),
             ]
+
+        # A copy of the registers for reading back, in a block RAM: one memory read port instead of a
+        # multiplexer over every register bit. Each value is kept as written, in reg_copy_width bits (the
+        # command engine has checked its range, so that is the register's value sign- or zero-extended).
+        reg_copy_width = max(sh.width + (0 if sh.signed else 1) for sh in register_shapes(fmt).values())
+        m.submodules.reg_copy = reg_copy = Memory(shape=reg_copy_width, depth=len(REGISTER_NAMES), init=[])
+        reg_copy_wp, reg_copy_rp = reg_copy.write_port(), reg_copy.read_port()
+        m.d.comb += [reg_copy_wp.addr.eq(wr.addr), reg_copy_wp.data.eq(wr.data),
+                     reg_copy_wp.en.eq(wr_fire & (wr.space == Space.REG)), reg_copy_rp.addr.eq(h_addr)]
 
         # Host writes of registers and counters.
         # Registers and counters are decoded on the low address bits only: the command engine has
@@ -298,7 +317,7 @@ class Core(wiring.Component):
 
         # ---- Control. ---------------------------------------------------------------------------------
         # Width of every readable value but the generator state, as a signed number.
-        readable = [*register_shapes(fmt).values(), signed(fmt.width_w), unsigned(cfg.counter_width),
+        readable = [signed(reg_copy_width), signed(fmt.width_w),
                     *(cfg.field_shape(f) for f in NeuronField if f != NeuronField.RNG)]
         narrow_width = max(sh.width + (0 if sh.signed else 1) for sh in readable)
         wait = Signal(range(max(latency, DELIVERY_LATENCY) + 1))  # cycles left in FLUSH / DRAIN
@@ -317,7 +336,7 @@ class Core(wiring.Component):
                 m.d.sync += [cycles.eq(1), upd_addr.eq(0), phase.eq(0)]
                 m.next = "UPDATE"
             with m.State("UPDATE"):
-                m.d.comb += [busy.eq(1), in_update.eq(phase == 0)]
+                m.d.comb += [busy.eq(1), in_update.eq(phase == 0), hold_reads.eq(interval > 1)]
                 m.d.sync += cycles.eq(cycles_next)
                 if interval > 1:
                     m.d.sync += phase.eq(Mux(phase == interval - 1, 0, phase + 1))
@@ -327,7 +346,7 @@ class Core(wiring.Component):
                     m.d.sync += wait.eq(latency - 1)
                     m.next = "FLUSH"
             with m.State("FLUSH"):  # update_latency cycles: the last write-back and queue push happen
-                m.d.comb += busy.eq(1)
+                m.d.comb += [busy.eq(1), hold_reads.eq(interval > 1)]
                 m.d.sync += [cycles.eq(cycles_next), wait.eq(wait - 1)]
                 with m.If(wait == 0):
                     m.next = "DELIVER"
@@ -361,10 +380,7 @@ class Core(wiring.Component):
                 narrow = Signal(signed(narrow_width))
                 with m.Switch(h_space):
                     with m.Case(Space.REG):
-                        with m.Switch(h_addr[:reg_bits]):
-                            for k, name in enumerate(REGISTER_NAMES):
-                                with m.Case(k):
-                                    m.d.comb += narrow.eq(regs[name])
+                        m.d.comb += narrow.eq(reg_copy_rp.data.as_signed())
                     with m.Case(Space.NEURON):
                         with m.Switch(Cat(h_field, h_lane) if lanes > 1 else h_field):
                             for b in range(lanes):
@@ -377,11 +393,6 @@ class Core(wiring.Component):
                         for b in range(1, lanes):
                             weight = Mux(h_lane == b, wbanks[b].rdata, weight)
                         m.d.comb += narrow.eq(weight)
-                    with m.Case(Space.STATUS):
-                        with m.Switch(h_addr[:ctr_bits]):
-                            for k, sig in counters.items():
-                                with m.Case(k):
-                                    m.d.comb += narrow.eq(sig)
                 rng_data = rports[0][NeuronField.RNG].data
                 for b in range(1, lanes):
                     rng_data = Mux(h_lane == b, rports[b][NeuronField.RNG].data, rng_data)

@@ -50,9 +50,9 @@ def spike_decision(regs, refractory: Value, clamp: Value, v_new: Value) -> Value
     return ~refractory & (clamp != ClampMode.OFF) & ((clamp == ClampMode.ON) | (v_new >= regs.v_th))
 
 
-def finish(upd, regs, fmt, fire, eff, v_new, sat_v, u_new, sat_u, ref, refractory, r_rec, p_dep, x) -> list:
-    """The assignments of `upd`'s outputs: on a spike, reset, the refractory period and the depletion
-    R - rnd(R * U, frac_r); the rest passes through."""
+def finish(upd, regs, fmt, fire, eff, v_new, sat_v, u_new, sat_u, ref, refractory, r_rec, p_dep) -> list:
+    """The assignments of `upd`'s outputs but ``rng_next``: on a spike, reset, the refractory period and
+    the depletion R - rnd(R * U, frac_r); the rest passes through."""
     return [
         upd.fire.eq(fire),
         upd.eff.eq(eff),
@@ -60,7 +60,6 @@ def finish(upd, regs, fmt, fire, eff, v_new, sat_v, u_new, sat_u, ref, refractor
         upd.u_next.eq(u_new),
         upd.ref_next.eq(Mux(fire, regs.tau_ref_ticks - 1, Mux(refractory, ref - 1, ref))),
         upd.res_next.eq(Mux(fire, r_rec - rnd(p_dep, fmt.frac_r), r_rec)),
-        upd.rng_next.eq(x),
         upd.sat_v.eq(sat_v),
         upd.sat_u.eq(sat_u),
     ]
@@ -169,5 +168,6 @@ class NeuronUpdate(wiring.Component):
 
         # Out: on a spike, reset, refractory period, depletion R - rnd(R * U, frac_r).
         m.d.comb += finish(self, regs, fmt, s4.fire, s4.eff, s4.v_new, s4.sat_v, s4.u_new, s4.sat_u,
-                           s4.ref, s4.refractory, s4.r_rec, s4.p_dep, s4.x)
+                           s4.ref, s4.refractory, s4.r_rec, s4.p_dep)
+        m.d.comb += self.rng_next.eq(s4.x)
         return m

@@ -6,12 +6,16 @@ single registered multiplier instead of in parallel: a neuron takes `INTERVAL` c
 may enter only every `INTERVAL` cycles (the core issues them so, `CoreConfig.shared_multiplier`).
 On the iCE40UP5K this needs 4 of its 8 SB_MAC16 where the pipeline needs ~20.
 
-Schedule (cycle c0 is the cycle in which ``start`` is high and the inputs are valid; A, B are the
-multiplier's operand registers, P its product register, each written at the end of the cycle):
+The inputs are not latched: the core holds them at its memories' read ports (which it does not
+read again until the next neuron's address) from c0 to c6, and writes the new generator state back in
+c0, so only what is still needed in c7 (ref, clamp) is kept here.
 
-    c0: latch the state; step the generator, count the noise events;  A, B <- E_L - V, kappa_m
+Schedule (cycle c0 is the cycle in which ``start`` is high; A, B are the multiplier's operand
+registers, P its product register, each written at the end of the cycle):
+
+    c0: rng_next out; count the noise events;                         A, B <- E_L - V, kappa_m
     c1: P <- A*B (leak)          A, B <- u, kappa_syn
-    c2: P <- A*B (decay)         A, B <- ONE_R - R, kappa_rec       v_sum <- V + rnd(P) + u
+    c2: P <- A*B (decay)         A, B <- ONE_R - R, kappa_rec       v_sum <- V + rnd(P) + u (V if refractory)
     c3: P <- A*B (recovery)      A, B <- k_e, w_e                    u_sum <- u - rnd(P) + acc
     c4: P <- A*B (noise e)       A, B <- k_i, w_i                    r_rec <- R + rnd(P)
     c5: P <- A*B (noise i)       A, B <- r_rec, U                    u_sum <- u_sum + P
@@ -40,8 +44,9 @@ __all__ = ["SharedNeuronUpdate"]
 class SharedNeuronUpdate(NeuronUpdate):
     """`NeuronUpdate` on one shared multiplier (see the module docstring).
 
-    Ports: those of `NeuronUpdate`, and ``start`` (In): the inputs are valid in this cycle and a new
-    neuron begins; its outputs are valid `LATENCY` cycles later (for that one cycle).
+    Ports: those of `NeuronUpdate`, and ``start`` (In): a new neuron begins in this cycle. Its inputs
+    must stay valid from this cycle to the `LATENCY - 1`-th after it; ``rng_next`` is valid in this
+    cycle, the other outputs `LATENCY` cycles later (for that one cycle).
     """
 
     #: Cycles from ``start`` to the outputs.
@@ -60,11 +65,10 @@ class SharedNeuronUpdate(NeuronUpdate):
         cfg, fmt, regs = self.cfg, self.cfg.formats, self.regs
         mutation = cfg.mutation
 
-        # The state, latched at c0.
-        v, u, ref, res, clamp, acc = (Signal.like(p, name=f"{p.name}_r") for p in
-                                      (self.v, self.u, self.ref, self.res, self.clamp, self.acc))
+        # The inputs (held by the core until c6); what c7 still needs is latched at c0.
+        v, u, res, acc = self.v, self.u, self.res, self.acc
+        ref, clamp = Signal.like(self.ref, name="ref_r"), Signal.like(self.clamp, name="clamp_r")
         refractory = Signal()
-        x = Signal.like(self.rng, name="x")
         k_e = Signal(range(NOISE_COUNT_MAX + 1))
         k_i = Signal(range(NOISE_COUNT_MAX + 1))
         r_rec = Signal.like(self.res, name="r_rec")
@@ -72,7 +76,7 @@ class SharedNeuronUpdate(NeuronUpdate):
 
         # The multiplier's operands, loaded at the end of cycle c<k> for the product P of cycle c<k+2>
         # (c0's are taken straight from the inputs); the registers are as wide as the widest.
-        loads = [(self.e_l - self.v, regs.kappa_m), (u, regs.kappa_syn), (fmt.r_one - res, regs.kappa_rec),
+        loads = [(self.e_l - v, regs.kappa_m), (u, regs.kappa_syn), (fmt.r_one - res, regs.kappa_rec),
                  (k_e, regs.noise_w_exc), (k_i, regs.noise_w_inh), (r_rec, regs.stp_u)]
         a = Signal(signed(max(as_signed(Value.cast(op)).shape().width for op, _ in loads)))
         b = Signal(signed(max(as_signed(Value.cast(op)).shape().width for _, op in loads)))
@@ -89,19 +93,20 @@ class SharedNeuronUpdate(NeuronUpdate):
         u_head = u - rnd(p, fmt.frac_k) + acc
         u_sum = Signal(signed(max(Value.cast(u_head).shape().width, noise.shape().width) + 2))
 
+        gen = xorshift64_step(self.rng)
+        m.d.comb += self.rng_next.eq(gen)
         with m.If(self.start):
-            gen = xorshift64_step(self.rng)
             ue, ui = noise_uniforms(gen)
             thr_e, thr_i = noise_thresholds(regs)
             m.d.sync += [
-                v.eq(self.v), u.eq(self.u), ref.eq(self.ref), res.eq(self.res), clamp.eq(self.clamp),
-                acc.eq(self.acc), refractory.eq(self.ref != 0), x.eq(gen),
+                ref.eq(self.ref), clamp.eq(self.clamp), refractory.eq(self.ref != 0),
                 k_e.eq(noise_count(ue, thr_e)), k_i.eq(noise_count(ui, thr_i)),
                 a.eq(loads[0][0]), b.eq(loads[0][1]), step.eq(1),
             ]
         with m.Elif(step != 0):
             m.d.sync += step.eq(Mux(step == self.LATENCY, 0, step + 1))
-        sums = {2: v_sum.eq(v_expr), 3: u_sum.eq(u_head), 4: r_rec.eq(res + rnd(p, fmt.frac_k)),
+        # A refractory neuron keeps V: v_sum takes V itself (in range: no saturation), as V is not held to c7.
+        sums = {2: v_sum.eq(Mux(refractory, v, v_expr)), 3: u_sum.eq(u_head), 4: r_rec.eq(res + rnd(p, fmt.frac_k)),
                 5: u_sum.eq(u_sum + noise), 6: u_sum.eq(u_sum - noise)}
         with m.Switch(step):
             for k in range(1, self.LATENCY):
@@ -112,11 +117,9 @@ class SharedNeuronUpdate(NeuronUpdate):
                         m.d.sync += sums[k]
 
         # c7: as NeuronUpdate's stages 3-4 and its outputs.
-        v_free, v_sat = sat(v_sum, fmt.v_min, fmt.v_max)
+        v_new, v_sat = sat(v_sum, fmt.v_min, fmt.v_max)
         u_new, u_sat = sat(u_sum, fmt.v_min, fmt.v_max)
-        v_new = Mux(refractory, v, v_free)
         fire = spike_decision(regs, refractory, clamp, v_new)
         eff = efficacy(r_rec, fmt, truncate=(mutation == "efficacy_round"))
-        m.d.comb += finish(self, regs, fmt, fire, eff, v_new, ~refractory & v_sat, u_new, u_sat,
-                           ref, refractory, r_rec, p, x)
+        m.d.comb += finish(self, regs, fmt, fire, eff, v_new, v_sat, u_new, u_sat, ref, refractory, r_rec, p)
         return m
