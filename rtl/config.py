@@ -22,7 +22,7 @@ from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGIST
 
 __all__ = [
     "ConfigError", "CoreConfig", "Space", "NeuronField", "StatusCounter", "MUTATIONS",
-    "register_shapes", "write_layout", "read_layout", "spike_layout",
+    "register_shapes", "register_word_shape", "threshold_pair_width", "write_layout", "read_layout", "spike_layout",
 ]
 
 #: Width of the generator state (the model's xorshift64).
@@ -68,6 +68,18 @@ def register_shapes(fmt: Formats) -> dict[str, Shape]:
     if unknown:
         raise ConfigError(f"spec.REGISTER_NAMES holds registers the RTL does not know: {unknown}")
     return {name: by_name[name] for name in REGISTER_NAMES}
+
+
+def register_word_shape(fmt: Formats) -> Shape:
+    """The signed shape that holds every global register's value (sign- or zero-extended): the width
+    of the core's block-RAM copy of the registers."""
+    return signed(max(sh.width + (0 if sh.signed else 1) for sh in register_shapes(fmt).values()))
+
+
+def threshold_pair_width() -> int:
+    """Bits of one entry of the core's threshold memory: the excitatory threshold T_e[m] in the low
+    half, the inhibitory T_i[m] in the high half."""
+    return 2 * (NOISE_UNIFORM_BITS + 1)
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lifstp.golden_model.spec import REGISTER_NAMES
+from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGISTER_NAMES
 
-from .config import (DATA_WIDTH, CoreConfig, NeuronField, Space, StatusCounter, read_layout, register_shapes,
-                     spike_layout, write_layout)
+from .config import (DATA_WIDTH, CoreConfig, NeuronField, Space, StatusCounter, read_layout, register_word_shape,
+                     spike_layout, threshold_pair_width, write_layout)
 from .delivery import DeliveryScheduler, event_round
 from .neuron import NeuronUpdate, register_layout
 from .neuron_shared import SharedNeuronUpdate
@@ -102,8 +102,8 @@ class Core(wiring.Component):
       only while the core is idle (ready low while it runs ticks or answers a read). Addresses must
       lie within their space (the command engine checks them): registers and counters are decoded on
       the low address bits only.
-    - ``read`` (In stream of `read_layout`): a read request for the same spaces (snapshots);
-      accepted while idle.
+    - ``read`` (In stream of `read_layout`): a read request in space REG, NEURON or WEIGHT (snapshots);
+      accepted while idle. (The counters are on ``status``.)
     - ``read_data`` (Out stream, 64 bits): the answer to each read request, sign-extended.
     - ``run`` (In stream, counter_width bits): run K ticks (K = 1: one tick); accepted while idle.
     - ``spikes`` (Out stream of `spike_layout`): every spike (tick, neuron), ticks ascending, neurons
@@ -287,18 +287,38 @@ class Core(wiring.Component):
             ]
 
         # A copy of the registers for reading back, in a block RAM: one memory read port instead of a
-        # multiplexer over every register bit. Each value is kept as written, in reg_copy_width bits (the
+        # multiplexer over every register bit. Each value is kept as written, in register_word_shape (the
         # command engine has checked its range, so that is the register's value sign- or zero-extended).
-        reg_copy_width = max(sh.width + (0 if sh.signed else 1) for sh in register_shapes(fmt).values())
-        m.submodules.reg_copy = reg_copy = Memory(shape=reg_copy_width, depth=len(REGISTER_NAMES), init=[])
+        # The shared update unit reads its multiplier operands from it while the neurons are updated.
+        reg_word = register_word_shape(fmt)
+        reg_bits = (len(REGISTER_NAMES) - 1).bit_length()
+        m.submodules.reg_copy = reg_copy = Memory(shape=reg_word, depth=len(REGISTER_NAMES), init=[])
         reg_copy_wp, reg_copy_rp = reg_copy.write_port(), reg_copy.read_port()
         m.d.comb += [reg_copy_wp.addr.eq(wr.addr), reg_copy_wp.data.eq(wr.data),
                      reg_copy_wp.en.eq(wr_fire & (wr.space == Space.REG)), reg_copy_rp.addr.eq(h_addr)]
+        if cfg.shared_multiplier:
+            # The noise thresholds as pairs (T_e[m], T_i[m]), one pair per cycle for the shared unit.
+            half = NOISE_UNIFORM_BITS + 1
+            m.submodules.thresholds = thr = Memory(shape=threshold_pair_width(), depth=NOISE_COUNT_MAX, init=[],
+                                                   attrs={"ram_style": "block"})  # not 136 flip-flops
+            thr_wp, thr_rp = thr.write_port(granularity=half), thr.read_port()
+            m.d.comb += [thr_wp.data.eq(Cat(wr.data[:half], wr.data[:half])), thr_rp.addr.eq(updates[0].thr_index)]
+            with m.If(wr_fire & (wr.space == Space.REG)):
+                with m.Switch(wr.addr[:reg_bits]):
+                    for k, name in enumerate(REGISTER_NAMES):
+                        for source, lane in (("exc", 0), ("inh", 1)):
+                            if name.startswith(f"noise_thr_{source}"):
+                                with m.Case(k):
+                                    m.d.comb += [thr_wp.addr.eq(int(name[len(f"noise_thr_{source}"):])),
+                                                 thr_wp.en.eq(1 << lane)]
+            with m.If(hold_reads):
+                m.d.comb += reg_copy_rp.addr.eq(updates[0].reg_index)
+            for upd in updates:
+                m.d.comb += [upd.reg_data.eq(reg_copy_rp.data), upd.thr_data.eq(thr_rp.data)]
 
         # Host writes of registers and counters.
         # Registers and counters are decoded on the low address bits only: the command engine has
         # checked every address against its space (an out-of-range address never reaches the core).
-        reg_bits = (len(REGISTER_NAMES) - 1).bit_length()
         ctr_bits = int(max(StatusCounter)).bit_length()
         with m.If(wr_fire & (wr.space == Space.REG)):
             with m.Switch(wr.addr[:reg_bits]):
@@ -317,7 +337,7 @@ class Core(wiring.Component):
 
         # ---- Control. ---------------------------------------------------------------------------------
         # Width of every readable value but the generator state, as a signed number.
-        readable = [signed(reg_copy_width), signed(fmt.width_w),
+        readable = [reg_word, signed(fmt.width_w),
                     *(cfg.field_shape(f) for f in NeuronField if f != NeuronField.RNG)]
         narrow_width = max(sh.width + (0 if sh.signed else 1) for sh in readable)
         wait = Signal(range(max(latency, DELIVERY_LATENCY) + 1))  # cycles left in FLUSH / DRAIN

@@ -6,17 +6,26 @@ single registered multiplier instead of in parallel: a neuron takes `INTERVAL` c
 may enter only every `INTERVAL` cycles (the core issues them so, `CoreConfig.shared_multiplier`).
 On the iCE40UP5K this needs 4 of its 8 SB_MAC16 where the pipeline needs ~20.
 
-The inputs are not latched: the core holds them at its memories' read ports (which it does not
-read again until the next neuron's address) from c0 to c6, and writes the new generator state back in
-c0, so only what is still needed in c7 (ref, clamp) is kept here.
+Little is kept in flip-flops, which the iCE40 is short of:
+
+- The neuron's state is not latched: the core holds it at its memories' read ports (which it does
+  not read again until the next neuron's address) from c0 to c6, and writes the new generator state
+  back in c0; only what c7 still needs (ref, clamp) is kept here.
+- The multiplier's register operands (the kappas, noise weights, U) are read one per cycle from the
+  core's block-RAM copy of the registers (``reg_index`` out, ``reg_data`` in the next cycle), and the
+  noise thresholds one pair T_e[m], T_i[m] per cycle from its threshold memory (``thr_index``,
+  ``thr_data``): the noise counts are summed over c0..c3 with one comparator per source.
 
 Schedule (cycle c0 is the cycle in which ``start`` is high; A, B are the multiplier's operand
-registers, P its product register, each written at the end of the cycle):
+registers, P its product register, each written at the end of the cycle; the register and threshold
+pair named in a cycle were requested in the cycle before):
 
-    c0: rng_next out; count the noise events;                         A, B <- E_L - V, kappa_m
-    c1: P <- A*B (leak)          A, B <- u, kappa_syn
-    c2: P <- A*B (decay)         A, B <- ONE_R - R, kappa_rec       v_sum <- V + rnd(P) + u (V if refractory)
-    c3: P <- A*B (recovery)      A, B <- k_e, w_e                    u_sum <- u - rnd(P) + acc
+    c0: rng_next out; k <- [draw >= T[0]]                             A, B <- E_L - V, kappa_m
+    c1: P <- A*B (leak)          k += [draw >= T[1]]                  A, B <- u, kappa_syn
+    c2: P <- A*B (decay)         k += [draw >= T[2]]                  A, B <- ONE_R - R, kappa_rec
+                                                                     v_sum <- V + rnd(P) + u (V if refractory)
+    c3: P <- A*B (recovery)      k_i += [draw_i >= T_i[3]]            A, B <- k_e + [draw_e >= T_e[3]], w_e
+                                                                     u_sum <- u - rnd(P) + acc
     c4: P <- A*B (noise e)       A, B <- k_i, w_i                    r_rec <- R + rnd(P)
     c5: P <- A*B (noise i)       A, B <- r_rec, U                    u_sum <- u_sum + P
     c6: P <- A*B (depletion)                                         u_sum <- u_sum - P
@@ -28,15 +37,15 @@ The sums are exact (wide enough for every partial sum) and saturate once, at the
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, Value, signed
-from amaranth.lib.wiring import In
+from amaranth.lib.wiring import In, Out
 
-from lifstp.golden_model.spec import NOISE_COUNT_MAX
+from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGISTER_NAMES
 
 from .arith import as_signed, rnd, sat
-from .config import CoreConfig
-from .neuron import NeuronUpdate, finish, noise_thresholds, spike_decision
+from .config import CoreConfig, register_word_shape, threshold_pair_width
+from .neuron import NeuronUpdate, finish, spike_decision
 from .stp import efficacy
-from .xorshift import noise_count, noise_uniforms, xorshift64_step
+from .xorshift import noise_uniforms, xorshift64_step
 
 __all__ = ["SharedNeuronUpdate"]
 
@@ -44,20 +53,34 @@ __all__ = ["SharedNeuronUpdate"]
 class SharedNeuronUpdate(NeuronUpdate):
     """`NeuronUpdate` on one shared multiplier (see the module docstring).
 
-    Ports: those of `NeuronUpdate`, and ``start`` (In): a new neuron begins in this cycle. Its inputs
-    must stay valid from this cycle to the `LATENCY - 1`-th after it; ``rng_next`` is valid in this
-    cycle, the other outputs `LATENCY` cycles later (for that one cycle).
+    Ports: those of `NeuronUpdate` (of ``regs`` only v_th, v_reset and tau_ref_ticks are used), and
+
+    - ``start`` (In): a new neuron begins in this cycle. Its inputs must stay valid from this cycle to
+      the `LATENCY - 1`-th after it; ``rng_next`` is valid in this cycle, the other outputs `LATENCY`
+      cycles later (for that one cycle).
+    - ``reg_index`` (Out): the global register (index in spec.REGISTER_NAMES) to read for the next cycle.
+    - ``reg_data`` (In, `register_word_shape`): the value of the register requested in the cycle before.
+    - ``thr_index`` (Out): the threshold pair m to read for the next cycle.
+    - ``thr_data`` (In): the pair requested in the cycle before: T_e[m] in the low half, T_i[m] in the high.
     """
 
     #: Cycles from ``start`` to the outputs.
     LATENCY = 7
     #: Cycles between two starts (the next neuron may start in the cycle the outputs are valid).
     INTERVAL = 7
+    #: The registers read into the multiplier's B operand, in the order of the products.
+    B_OPERANDS = ("kappa_m", "kappa_syn", "kappa_rec", "noise_w_exc", "noise_w_inh", "stp_u")
 
     def __init__(self, cfg: CoreConfig):
         self.cfg = cfg
         ports = NeuronUpdate.ports(cfg)
-        ports["start"] = In(1)
+        ports.update({
+            "start": In(1),
+            "reg_index": Out(range(len(REGISTER_NAMES))),
+            "reg_data": In(register_word_shape(cfg.formats)),
+            "thr_index": Out(range(NOISE_COUNT_MAX)),
+            "thr_data": In(threshold_pair_width()),
+        })
         super(NeuronUpdate, self).__init__(ports)
 
     def elaborate(self, platform):
@@ -72,14 +95,37 @@ class SharedNeuronUpdate(NeuronUpdate):
         k_e = Signal(range(NOISE_COUNT_MAX + 1))
         k_i = Signal(range(NOISE_COUNT_MAX + 1))
         r_rec = Signal.like(self.res, name="r_rec")
-        step = Signal(range(self.LATENCY + 1))  # c<step> while a neuron is in flight; 0 when idle
+        step = Signal(range(self.LATENCY + 1))  # c<step> in c1..c7; in c0 it is 0 (idle) or 7
 
-        # The multiplier's operands, loaded at the end of cycle c<k> for the product P of cycle c<k+2>
-        # (c0's are taken straight from the inputs); the registers are as wide as the widest.
-        loads = [(self.e_l - v, regs.kappa_m), (u, regs.kappa_syn), (fmt.r_one - res, regs.kappa_rec),
-                 (k_e, regs.noise_w_exc), (k_i, regs.noise_w_inh), (r_rec, regs.stp_u)]
-        a = Signal(signed(max(as_signed(Value.cast(op)).shape().width for op, _ in loads)))
-        b = Signal(signed(max(as_signed(Value.cast(op)).shape().width for _, op in loads)))
+        # Register reads: the B operand of c<k> is requested in the cycle before (c<k-1>; for c0 that
+        # is the cycle the core issues the address, when no neuron of this one is in flight).
+        index = {name: REGISTER_NAMES.index(name) for name in self.B_OPERANDS}
+        m.d.comb += self.reg_index.eq(index["kappa_m"])
+        with m.If(self.start):
+            m.d.comb += self.reg_index.eq(index["kappa_syn"])
+        for k in range(1, len(self.B_OPERANDS) - 1):
+            with m.Elif(step == k):
+                m.d.comb += self.reg_index.eq(index[self.B_OPERANDS[k + 1]])
+        # Threshold pairs 0..3 arrive in c0..c3 (requested in the cycle before).
+        m.d.comb += self.thr_index.eq(0)
+        with m.If(self.start):
+            m.d.comb += self.thr_index.eq(1)
+        for k in range(1, NOISE_COUNT_MAX - 1):
+            with m.Elif(step == k):
+                m.d.comb += self.thr_index.eq(k + 1)
+
+        gen = xorshift64_step(self.rng)
+        m.d.comb += self.rng_next.eq(gen)
+        ue, ui = noise_uniforms(gen)
+        half = NOISE_UNIFORM_BITS + 1
+        over_e = ue >= self.thr_data[:half]  # the draw reaches this cycle's threshold
+        over_i = ui >= self.thr_data[half:]
+
+        # The multiplier's A operands, loaded at the end of cycle c<k> for the product P of cycle c<k+2>
+        # (c0's are taken straight from the inputs); B is the register read for that cycle.
+        loads = [self.e_l - v, u, fmt.r_one - res, k_e + over_e, k_i, r_rec]
+        a = Signal(signed(max(as_signed(Value.cast(op)).shape().width for op in loads)))
+        b = Signal(register_word_shape(fmt))
         p = Signal(signed(len(a) + len(b)))
         m.d.sync += p.eq(a * b)
 
@@ -93,28 +139,26 @@ class SharedNeuronUpdate(NeuronUpdate):
         u_head = u - rnd(p, fmt.frac_k) + acc
         u_sum = Signal(signed(max(Value.cast(u_head).shape().width, noise.shape().width) + 2))
 
-        gen = xorshift64_step(self.rng)
-        m.d.comb += self.rng_next.eq(gen)
         with m.If(self.start):
-            ue, ui = noise_uniforms(gen)
-            thr_e, thr_i = noise_thresholds(regs)
             m.d.sync += [
                 ref.eq(self.ref), clamp.eq(self.clamp), refractory.eq(self.ref != 0),
-                k_e.eq(noise_count(ue, thr_e)), k_i.eq(noise_count(ui, thr_i)),
-                a.eq(loads[0][0]), b.eq(loads[0][1]), step.eq(1),
+                k_e.eq(over_e), k_i.eq(over_i), a.eq(loads[0]), b.eq(self.reg_data), step.eq(1),
             ]
         with m.Elif(step != 0):
             m.d.sync += step.eq(Mux(step == self.LATENCY, 0, step + 1))
         # A refractory neuron keeps V: v_sum takes V itself (in range: no saturation), as V is not held to c7.
         sums = {2: v_sum.eq(Mux(refractory, v, v_expr)), 3: u_sum.eq(u_head), 4: r_rec.eq(res + rnd(p, fmt.frac_k)),
                 5: u_sum.eq(u_sum + noise), 6: u_sum.eq(u_sum - noise)}
+        counts = {k: [k_e.eq(k_e + over_e), k_i.eq(k_i + over_i)] for k in range(1, NOISE_COUNT_MAX - 1)}
+        counts[NOISE_COUNT_MAX - 1] = [k_i.eq(k_i + over_i)]  # k_e's last step goes straight into A
         with m.Switch(step):
             for k in range(1, self.LATENCY):
                 with m.Case(k):
                     if k < len(loads):
-                        m.d.sync += [a.eq(loads[k][0]), b.eq(loads[k][1])]
+                        m.d.sync += [a.eq(loads[k]), b.eq(self.reg_data)]
                     if k in sums:
                         m.d.sync += sums[k]
+                    m.d.sync += counts.get(k, [])
 
         # c7: as NeuronUpdate's stages 3-4 and its outputs.
         v_new, v_sat = sat(v_sum, fmt.v_min, fmt.v_max)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from amaranth.hdl import Elaboratable, Module
+from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from lifstp.golden_model.fixed import format_array, run_ticks
 from lifstp.golden_model.rng import noise_uniforms, seed_states, xorshift64_step
-from lifstp.golden_model.spec import NOISE_COUNT_MAX, Formats, ModelParams, quantise
-from lifstp.rtl.config import CoreConfig
+from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGISTER_NAMES, Formats, ModelParams, quantise
+from lifstp.rtl.config import CoreConfig, register_word_shape, threshold_pair_width
 from lifstp.rtl.delivery import DeliveryScheduler, EventAccumulate
 from lifstp.rtl.neuron import NeuronUpdate
 from lifstp.rtl.neuron_shared import SharedNeuronUpdate
@@ -97,13 +99,41 @@ def test_event_accumulate_matches_model():
     run_comb(dut, tb)
 
 
+class SharedWithMemories(Elaboratable):
+    """A `SharedNeuronUpdate` with the core's register copy and threshold memory in front of it (their
+    contents are set by the testbench), read as the core reads them."""
+
+    def __init__(self, cfg: CoreConfig):
+        self.unit = SharedNeuronUpdate(cfg)
+        self.reg_copy = Memory(shape=register_word_shape(cfg.formats), depth=len(REGISTER_NAMES), init=[])
+        self.thresholds = Memory(shape=threshold_pair_width(), depth=NOISE_COUNT_MAX, init=[])
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit, m.submodules.reg_copy, m.submodules.thresholds = self.unit, self.reg_copy, self.thresholds
+        regs, thr = self.reg_copy.read_port(), self.thresholds.read_port()
+        m.d.comb += [regs.addr.eq(self.unit.reg_index), self.unit.reg_data.eq(regs.data),
+                     thr.addr.eq(self.unit.thr_index), self.unit.thr_data.eq(thr.data)]
+        return m
+
+    def load(self, ctx, regs) -> None:
+        """Set the memories to the register values `regs` (in spec.REGISTER_NAMES order)."""
+        values = dict(zip(REGISTER_NAMES, (int(r) for r in regs)))
+        for k, value in enumerate(values.values()):
+            ctx.set(self.reg_copy.data[k], value)
+        for m in range(NOISE_COUNT_MAX):
+            ctx.set(self.thresholds.data[m], values[f"noise_thr_exc{m}"]
+                    | values[f"noise_thr_inh{m}"] << (NOISE_UNIFORM_BITS + 1))
+
+
 @pytest.mark.parametrize("unit", [NeuronUpdate, SharedNeuronUpdate])
 def test_neuron_update_matches_one_golden_tick(unit):
     """The pipelined and the shared-multiplier neuron update against the golden kernel run for one tick
     on one neuron, over random states, including refractory neurons, all clamp modes and saturating
     inputs."""
     cfg = CoreConfig(1)
-    dut = unit(cfg)
+    top = SharedWithMemories(cfg) if unit is SharedNeuronUpdate else unit(cfg)
+    dut = top.unit if unit is SharedNeuronUpdate else top
     rng = np.random.default_rng(4)
     fa = format_array(FMT)
     cases = []
@@ -132,7 +162,9 @@ def test_neuron_update_matches_one_golden_tick(unit):
             if unit is SharedNeuronUpdate:
                 # the core holds the inputs from the start cycle to the one before the outputs, and
                 # writes the generator state given in the start cycle; in the outputs' cycle the
-                # memories already show the next neuron
+                # memories already show the next neuron. The first operands are read the cycle before.
+                top.load(ctx, regs)
+                await ctx.tick()
                 ctx.set(dut.start, 1)
                 rng_next = ctx.get(dut.rng_next)
                 await ctx.tick()
@@ -165,7 +197,7 @@ def test_neuron_update_matches_one_golden_tick(unit):
                 got.pop("eff")
             assert got == want, s
 
-    sim = Simulator(dut)
+    sim = Simulator(top)
     sim.add_clock(1e-8)
     sim.add_testbench(tb)
     sim.run()
