@@ -12,13 +12,15 @@ Little is kept in flip-flops, which the iCE40 is short of:
   not read again until the next neuron's address) from c0 to c6, and writes the new generator state
   back in c0; only what c7 still needs (ref, clamp) is kept here.
 - The multiplier's register operands (the kappas, noise weights, U) are read one per cycle from the
-  core's block-RAM copy of the registers (``reg_index`` out, ``reg_data`` in the next cycle), and the
+  core's block-RAM copy of the registers (``reg_index`` out, ``reg_data`` in the next cycle) straight
+  into the multiplier (the read port's own register is operand B's register), and the
   noise thresholds one pair T_e[m], T_i[m] per cycle from its threshold memory (``thr_index``,
   ``thr_data``): the noise counts are summed over c0..c3 with one comparator per source.
 
-Schedule (cycle c0 is the cycle in which ``start`` is high; A, B are the multiplier's operand
-registers, P its product register, each written at the end of the cycle; the register and threshold
-pair named in a cycle were requested in the cycle before):
+Schedule (cycle c0 is the cycle in which ``start`` is high; A is the multiplier's operand register,
+B the register copy's read data (requested in the cycle before: B <- x means "request x"), P the
+product register, each written at the end of the cycle; the threshold pair named in a cycle was
+requested in the cycle before):
 
     c0: rng_next out; k <- [draw >= T[0]]                             A, B <- E_L - V, kappa_m
     c1: P <- A*B (leak)          k += [draw >= T[1]]                  A, B <- u, kappa_syn
@@ -26,9 +28,9 @@ pair named in a cycle were requested in the cycle before):
                                                                      v_sum <- V + rnd(P) + u (V if refractory)
     c3: P <- A*B (recovery)      k_i += [draw_i >= T_i[3]]            A, B <- k_e + [draw_e >= T_e[3]], w_e
                                                                      u_sum <- u - rnd(P) + acc
-    c4: P <- A*B (noise e)       A, B <- k_i, w_i                    r_rec <- R + rnd(P)
+    c4: P <- A*B (noise e)       A, B <- -k_i, w_i                   r_rec <- R + rnd(P)
     c5: P <- A*B (noise i)       A, B <- r_rec, U                    u_sum <- u_sum + P
-    c6: P <- A*B (depletion)                                         u_sum <- u_sum - P
+    c6: P <- A*B (depletion)                                         u_sum <- u_sum + P
     c7: outputs (combinational), as NeuronUpdate's stage 4; the next neuron may start in this cycle.
 
 The sums are exact (wide enough for every partial sum) and saturate once, at the end, as the model says.
@@ -58,7 +60,8 @@ class SharedNeuronUpdate(NeuronUpdate):
     - ``start`` (In): a new neuron begins in this cycle. Its inputs must stay valid from this cycle to
       the `LATENCY - 1`-th after it; ``rng_next`` is valid in this cycle, the other outputs `LATENCY`
       cycles later (for that one cycle).
-    - ``reg_index`` (Out): the global register (index in spec.REGISTER_NAMES) to read for the next cycle.
+    - ``reg_index`` (Out): the global register (index in spec.REGISTER_NAMES) to read for the next cycle
+      (a synchronous read port; its data must hold while no neuron is in flight).
     - ``reg_data`` (In, `register_word_shape`): the value of the register requested in the cycle before.
     - ``thr_index`` (Out): the threshold pair m to read for the next cycle.
     - ``thr_data`` (In): the pair requested in the cycle before: T_e[m] in the low half, T_i[m] in the high.
@@ -97,15 +100,12 @@ class SharedNeuronUpdate(NeuronUpdate):
         r_rec = Signal.like(self.res, name="r_rec")
         step = Signal(range(self.LATENCY + 1))  # c<step> in c1..c7; in c0 it is 0 (idle) or 7
 
-        # Register reads: the B operand of c<k> is requested in the cycle before (c<k-1>; for c0 that
-        # is the cycle the core issues the address, when no neuron of this one is in flight).
+        # Register reads: the B operand of the product formed in c<k+1> is requested in c<k>.
         index = {name: REGISTER_NAMES.index(name) for name in self.B_OPERANDS}
-        m.d.comb += self.reg_index.eq(index["kappa_m"])
-        with m.If(self.start):
-            m.d.comb += self.reg_index.eq(index["kappa_syn"])
-        for k in range(1, len(self.B_OPERANDS) - 1):
-            with m.Elif(step == k):
-                m.d.comb += self.reg_index.eq(index[self.B_OPERANDS[k + 1]])
+        m.d.comb += self.reg_index.eq(index[self.B_OPERANDS[0]])
+        for k in range(1, len(self.B_OPERANDS)):
+            with m.If(step == k):
+                m.d.comb += self.reg_index.eq(index[self.B_OPERANDS[k]])
         # Threshold pairs 0..3 arrive in c0..c3 (requested in the cycle before).
         m.d.comb += self.thr_index.eq(0)
         with m.If(self.start):
@@ -121,11 +121,12 @@ class SharedNeuronUpdate(NeuronUpdate):
         over_e = ue >= self.thr_data[:half]  # the draw reaches this cycle's threshold
         over_i = ui >= self.thr_data[half:]
 
-        # The multiplier's A operands, loaded at the end of cycle c<k> for the product P of cycle c<k+2>
-        # (c0's are taken straight from the inputs); B is the register read for that cycle.
-        loads = [self.e_l - v, u, fmt.r_one - res, k_e + over_e, k_i, r_rec]
+        # The multiplier's A operands, loaded at the end of cycle c<k> for the product P of cycle c<k+1>
+        # (c0's are taken straight from the inputs); B is the register read in c<k+1>.
+        # (-k_i: the inhibitory product is added like the excitatory one, so u_sum has one adder for both)
+        loads = [self.e_l - v, u, fmt.r_one - res, k_e + over_e, -k_i, r_rec]
         a = Signal(signed(max(as_signed(Value.cast(op)).shape().width for op in loads)))
-        b = Signal(register_word_shape(fmt))
+        b = self.reg_data
         p = Signal(signed(len(a) + len(b)))
         m.d.sync += p.eq(a * b)
 
@@ -142,20 +143,20 @@ class SharedNeuronUpdate(NeuronUpdate):
         with m.If(self.start):
             m.d.sync += [
                 ref.eq(self.ref), clamp.eq(self.clamp), refractory.eq(self.ref != 0),
-                k_e.eq(over_e), k_i.eq(over_i), a.eq(loads[0]), b.eq(self.reg_data), step.eq(1),
+                k_e.eq(over_e), k_i.eq(over_i), a.eq(loads[0]), step.eq(1),
             ]
         with m.Elif(step != 0):
             m.d.sync += step.eq(Mux(step == self.LATENCY, 0, step + 1))
         # A refractory neuron keeps V: v_sum takes V itself (in range: no saturation), as V is not held to c7.
         sums = {2: v_sum.eq(Mux(refractory, v, v_expr)), 3: u_sum.eq(u_head), 4: r_rec.eq(res + rnd(p, fmt.frac_k)),
-                5: u_sum.eq(u_sum + noise), 6: u_sum.eq(u_sum - noise)}
+                5: u_sum.eq(u_sum + noise), 6: u_sum.eq(u_sum + noise)}
         counts = {k: [k_e.eq(k_e + over_e), k_i.eq(k_i + over_i)] for k in range(1, NOISE_COUNT_MAX - 1)}
         counts[NOISE_COUNT_MAX - 1] = [k_i.eq(k_i + over_i)]  # k_e's last step goes straight into A
         with m.Switch(step):
             for k in range(1, self.LATENCY):
                 with m.Case(k):
                     if k < len(loads):
-                        m.d.sync += [a.eq(loads[k]), b.eq(self.reg_data)]
+                        m.d.sync += a.eq(loads[k])
                     if k in sums:
                         m.d.sync += sums[k]
                     m.d.sync += counts.get(k, [])
