@@ -137,13 +137,10 @@ class BoardTop(Elaboratable):
         m.submodules.bridge = self.bridge
         uart = platform.request("uart", 0)
         m.d.comb += [self.bridge.rx.eq(uart.rx.i), uart.tx.o.eq(self.bridge.tx)]
-        heartbeat = Signal(range(int(self.board.sys_clk_hz)))
-        alive = Signal()
-        with m.If(heartbeat == int(self.board.sys_clk_hz) // 2 - 1):
-            m.d.sync += [heartbeat.eq(0), alive.eq(~alive)]
-        with m.Else():
-            m.d.sync += heartbeat.eq(heartbeat + 1)
-        m.d.comb += [platform.request(*self.board.alive_led).o.eq(alive),
+        # Heartbeat: the top bit of a free-running counter, a blink of about a second (no comparator).
+        heartbeat = Signal(int(self.board.sys_clk_hz).bit_length())
+        m.d.sync += heartbeat.eq(heartbeat + 1)
+        m.d.comb += [platform.request(*self.board.alive_led).o.eq(heartbeat[-1]),
                      platform.request(*self.board.busy_led).o.eq(self.bridge.busy)]
         return m
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-__all__ = ["rnd", "sat", "as_signed", "fits"]
+__all__ = ["rnd", "add_rnd", "sub_rnd", "sat", "as_signed", "fits"]
 
 
 def as_signed(x: Value) -> Value:
@@ -35,6 +35,24 @@ def rnd(x: Value, s: int, bias: int = 0) -> Value:
         return (x.shift_right(s - 1) + 1).shift_right(1)
     half = (1 << (s - 1)) + bias
     return (x + half) >> s if half >= 0 else (x - (-half)) >> s
+
+
+def add_rnd(y: Value, x: Value, s: int) -> Value:
+    """y + rnd(x, s) with one adder: with q = x >> (s-1), y + rnd(x, s) = (2y + 1 + q) >> 1 exactly,
+    and 2y + 1 is y's bits below a constant 1 (no adder for the rounding constant)."""
+    y, x = as_signed(y), as_signed(x)
+    if s == 0:
+        return y + x
+    return (Cat(Const(1, 1), y).as_signed() + x.shift_right(s - 1)).shift_right(1)
+
+
+def sub_rnd(y: Value, x: Value, s: int) -> Value:
+    """y - rnd(x, s) with one adder: with q = x >> (s-1), rnd(x, s) = floor((q + 1) / 2) = ceil(q / 2),
+    so y - rnd(x, s) = floor((2y - q) / 2) = (2y - q) >> 1 exactly."""
+    y, x = as_signed(y), as_signed(x)
+    if s == 0:
+        return y - x
+    return (Cat(Const(0, 1), y).as_signed() - x.shift_right(s - 1)).shift_right(1)
 
 
 def fits(x: Value, width: int) -> Value:

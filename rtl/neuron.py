@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from lifstp.golden_model.spec import ClampMode
 
-from .arith import rnd, sat
+from .arith import add_rnd, rnd, sat, sub_rnd
 from .config import RNG_WIDTH, CoreConfig, NeuronField, register_shapes
 from .stp import efficacy
 from .xorshift import noise_count, noise_uniforms, xorshift64_step
@@ -59,7 +59,7 @@ def finish(upd, regs, fmt, fire, eff, v_new, sat_v, u_new, sat_u, ref, refractor
         upd.v_next.eq(Mux(fire, regs.v_reset, v_new)),
         upd.u_next.eq(u_new),
         upd.ref_next.eq(Mux(fire, regs.tau_ref_ticks - 1, Mux(refractory, ref - 1, ref))),
-        upd.res_next.eq(Mux(fire, r_rec - rnd(p_dep, fmt.frac_r), r_rec)),
+        upd.res_next.eq(Mux(fire, sub_rnd(r_rec, p_dep, fmt.frac_r), r_rec)),
         upd.sat_v.eq(sat_v),
         upd.sat_u.eq(sat_u),
     ]
@@ -152,9 +152,11 @@ class NeuronUpdate(wiring.Component):
         #    below). Step 4: u decays, plus last tick's recurrent input and this tick's background.
         # (mutation test only: the rounding constant 2^(frac_k-1) moved up one bit, to 2^frac_k)
         leak_bias = 1 << (fmt.frac_k - 1) if mutation == "leak_round" else 0
-        v_free, v_sat = sat(s2.v + rnd(s2.p_leak, fmt.frac_k, leak_bias) + s2.u, fmt.v_min, fmt.v_max)
-        u_new, u_sat = sat(s2.u - rnd(s2.p_syn, fmt.frac_k) + s2.acc + s2.noise, fmt.v_min, fmt.v_max)
-        r_rec = s2.res + rnd(s2.p_rec, fmt.frac_k)
+        v_sum = (s2.v + rnd(s2.p_leak, fmt.frac_k, leak_bias) + s2.u if leak_bias
+                 else add_rnd(s2.v + s2.u, s2.p_leak, fmt.frac_k))
+        v_free, v_sat = sat(v_sum, fmt.v_min, fmt.v_max)
+        u_new, u_sat = sat(sub_rnd(s2.u + s2.acc + s2.noise, s2.p_syn, fmt.frac_k), fmt.v_min, fmt.v_max)
+        r_rec = add_rnd(s2.res, s2.p_rec, fmt.frac_k)
         # Saturated V and u fit width_v; R stays within [0, ONE_R] (recovery is bounded by construction).
         s3 = stage(3, v_new=(Mux(s2.refractory, s2.v, v_free), self.v.shape()), sat_v=~s2.refractory & v_sat,
                    u_new=(u_new, self.u.shape()), sat_u=u_sat, r_rec=(r_rec, self.res.shape()),

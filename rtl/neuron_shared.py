@@ -43,7 +43,7 @@ from amaranth.lib.wiring import In, Out
 
 from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGISTER_NAMES
 
-from .arith import as_signed, rnd, sat
+from .arith import add_rnd, as_signed, rnd, sat, sub_rnd
 from .config import CoreConfig, register_word_shape, threshold_pair_width
 from .neuron import NeuronUpdate, finish, spike_decision
 from .stp import efficacy
@@ -132,12 +132,12 @@ class SharedNeuronUpdate(NeuronUpdate):
 
         # Exact sums (one bit over the widest expression that NeuronUpdate forms).
         leak_bias = 1 << (fmt.frac_k - 1) if mutation == "leak_round" else 0
-        v_expr = v + rnd(p, fmt.frac_k, leak_bias) + u
+        v_expr = v + rnd(p, fmt.frac_k, leak_bias) + u if leak_bias else add_rnd(v + u, p, fmt.frac_k)
         v_sum = Signal(signed(Value.cast(v_expr).shape().width + 1))
         # A noise product k * w (k <= NOISE_COUNT_MAX) fits width_v + bits of NOISE_COUNT_MAX: only those
         # low bits of P enter u_sum, which keeps its adders narrow.
         noise = p[:fmt.width_v + NOISE_COUNT_MAX.bit_length()].as_signed()
-        u_head = u - rnd(p, fmt.frac_k) + acc
+        u_head = sub_rnd(u + acc, p, fmt.frac_k)
         u_sum = Signal(signed(max(Value.cast(u_head).shape().width, noise.shape().width) + 2))
 
         with m.If(self.start):
@@ -148,7 +148,7 @@ class SharedNeuronUpdate(NeuronUpdate):
         with m.Elif(step != 0):
             m.d.sync += step.eq(Mux(step == self.LATENCY, 0, step + 1))
         # A refractory neuron keeps V: v_sum takes V itself (in range: no saturation), as V is not held to c7.
-        sums = {2: v_sum.eq(Mux(refractory, v, v_expr)), 3: u_sum.eq(u_head), 4: r_rec.eq(res + rnd(p, fmt.frac_k)),
+        sums = {2: v_sum.eq(Mux(refractory, v, v_expr)), 3: u_sum.eq(u_head), 4: r_rec.eq(add_rnd(res, p, fmt.frac_k)),
                 5: u_sum.eq(u_sum + noise), 6: u_sum.eq(u_sum + noise)}
         counts = {k: [k_e.eq(k_e + over_e), k_i.eq(k_i + over_i)] for k in range(1, NOISE_COUNT_MAX - 1)}
         counts[NOISE_COUNT_MAX - 1] = [k_i.eq(k_i + over_i)]  # k_e's last step goes straight into A
