@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-__all__ = ["rnd", "add_rnd", "sub_rnd", "sat", "as_signed", "fits"]
+__all__ = ["rnd", "rnd_half", "add_rnd_half", "add_rnd", "sub_rnd", "sat", "as_signed", "fits"]
 
 
 def as_signed(x: Value) -> Value:
@@ -37,13 +37,24 @@ def rnd(x: Value, s: int, bias: int = 0) -> Value:
     return (x + half) >> s if half >= 0 else (x - (-half)) >> s
 
 
+def rnd_half(x: Value, s: int) -> Value:
+    """q = x >> (s-1) (s >= 1): what `add_rnd_half` needs of x, narrow enough to be registered."""
+    if s < 1:
+        raise ValueError(f"rnd_half: shift {s} < 1")
+    return as_signed(x).shift_right(s - 1)
+
+
+def add_rnd_half(y: Value, q: Value) -> Value:
+    """y + rnd(x, s) for q = rnd_half(x, s): (2y + 1 + q) >> 1 exactly, and 2y + 1 is y's bits below a
+    constant 1, so one adder does the rounding and the sum."""
+    return (Cat(Const(1, 1), as_signed(y)).as_signed() + q).shift_right(1)
+
+
 def add_rnd(y: Value, x: Value, s: int) -> Value:
-    """y + rnd(x, s) with one adder: with q = x >> (s-1), y + rnd(x, s) = (2y + 1 + q) >> 1 exactly,
-    and 2y + 1 is y's bits below a constant 1 (no adder for the rounding constant)."""
-    y, x = as_signed(y), as_signed(x)
+    """y + rnd(x, s) with one adder (`add_rnd_half`)."""
     if s == 0:
-        return y + x
-    return (Cat(Const(1, 1), y).as_signed() + x.shift_right(s - 1)).shift_right(1)
+        return as_signed(y) + as_signed(x)
+    return add_rnd_half(y, rnd_half(x, s))
 
 
 def sub_rnd(y: Value, x: Value, s: int) -> Value:

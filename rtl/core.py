@@ -33,7 +33,8 @@ from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGIST
 
 from .config import (DATA_WIDTH, CoreConfig, NeuronField, Space, StatusCounter, read_layout, register_word_shape,
                      spike_layout, threshold_pair_width, write_layout)
-from .delivery import DeliveryScheduler, event_round
+from .arith import add_rnd_half, rnd_half
+from .delivery import DeliveryScheduler, event_shift
 from .neuron import NeuronUpdate, register_layout
 from .neuron_shared import SharedNeuronUpdate
 from .weights import WeightBank
@@ -250,10 +251,15 @@ class Core(wiring.Component):
         for b in range(lanes):
             # The event's contribution rnd(W[i, c*L+b] * e), in two registered steps.
             # (one event fits the accumulator's width, which bounds N of them)
+            # d3 holds rnd_half of the product (one event fits acc_width, so its q = 2 * event + {0, -1}
+            # fits two bits more): the accumulate then rounds and adds with one adder.
             d2_prod = Signal(signed(fmt.width_w + fmt.frac_e + 2), name=f"d2_prod_{b}")
-            d3_contrib = Signal(signed(cfg.acc_width), name=f"d3_contrib_{b}")
+            shift = event_shift(fmt, cfg.mutation)
+            d3_event = Signal(signed(cfg.acc_width + 2), name=f"d3_event_{b}")
             m.d.sync += [d2_prod.eq(wbanks[b].rdata * d1_eff),
-                         d3_contrib.eq(event_round(d2_prod, fmt, cfg.mutation))]
+                         d3_event.eq(rnd_half(d2_prod, shift) if shift else d2_prod)]
+            acc_plus_event = add_rnd_half(rports[b][NeuronField.ACC].data, d3_event) if shift else \
+                rports[b][NeuronField.ACC].data + d3_event
             for f in NeuronField:
                 rp, wp = rports[b][f], wports[b][f]
                 m.d.comb += [rp.addr.eq(h_laddr), rp.en.eq(~hold_reads | in_update)]
@@ -271,7 +277,7 @@ class Core(wiring.Component):
                         m.d.comb += [wp.addr.eq(n_addr[1] if early else nw_addr), wp.data.eq(new), wp.en.eq(1)]
                     if f == NeuronField.ACC:
                         with m.Elif(d3_valid):
-                            m.d.comb += [wp.addr.eq(d3_col), wp.data.eq(rp.data + d3_contrib), wp.en.eq(1)]
+                            m.d.comb += [wp.addr.eq(d3_col), wp.data.eq(acc_plus_event), wp.en.eq(1)]
                     with m.Else():
                         m.d.comb += [wp.addr.eq(wr_laddr), wp.data.eq(wr.data), wp.en.eq(host_we)]
                 else:

@@ -23,15 +23,17 @@ from lifstp.golden_model.spec import Formats
 from .arith import rnd
 from .config import CoreConfig, spike_layout
 
-__all__ = ["event_round", "event_contribution", "EventAccumulate", "queue_entry_layout", "DeliveryScheduler"]
+__all__ = ["event_shift", "event_round", "event_contribution", "EventAccumulate", "queue_entry_layout", "DeliveryScheduler"]
+
+
+def event_shift(fmt: Formats, mutation: str | None = None) -> int:
+    """frac_w + frac_e - frac_v: the shift that brings a product W * e to the units of u."""
+    return max(0, fmt.event_shift - 1) if mutation == "event_shift" else fmt.event_shift
 
 
 def event_round(product: Value, fmt: Formats, mutation: str | None = None) -> Value:
-    """rnd(product, frac_w + frac_e - frac_v): a product W * e in the units of u."""
-    shift = fmt.event_shift
-    if mutation == "event_shift":
-        shift = max(0, shift - 1)
-    return rnd(product, shift)
+    """rnd(product, event_shift): a product W * e in the units of u."""
+    return rnd(product, event_shift(fmt, mutation))
 
 
 def event_contribution(w: Value, e: Value, fmt: Formats, mutation: str | None = None) -> Value:
