@@ -28,9 +28,17 @@ __all__ = ["Executor", "HEADER_FETCH"]
 #: (which also covers RUN's 6 and CREDIT's 2 payload bytes).
 HEADER_FETCH = P.HEADER_BYTES + P.BURST_HEADER.size
 _VALUES = HEADER_FETCH  # offset of a WRITE burst's first value in the frame
-_BLOB_BYTES = P.HEADER_BYTES + P.COUNTER_BYTES * len(P.StatusCounter)  # the longest fixed reply (STATUS)
 _COUNTER_MAX = (1 << (8 * P.COUNTER_BYTES)) - 1
-_BLOB_KINDS = ("REPLY", "IDENTIFY", "STATUS", "ERROR")  # the fixed replies the blob writer sends
+
+
+def _bits_for(n: int) -> int:
+    """Bits of an unsigned index into n items (at least 1)."""
+    return max(1, (n - 1).bit_length())
+
+
+def _clamp16(x: Value) -> Value:
+    """min(x, 0xFFFF) of an unsigned x, as 16 bits."""
+    return Mux(x[16:].any(), 0xFFFF, x[:16]) if len(x) > 16 else x
 
 
 def _within(raw: Value, nbytes: int, lo: int, hi: int, signed_: bool) -> Value:
@@ -80,81 +88,130 @@ class Executor(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, fmt, n = self.cfg, self.cfg.formats, self.cfg.n_neurons
-        tx, ctl = self.tx, self.ctl
+        tx, ctl, st = self.tx, self.ctl, self.status
+
+        # ---- Widths. -----------------------------------------------------------------------------
+        # Every space is far smaller than the 32-bit address of the burst header: the address is
+        # narrowed to `addr_bits` once the range check has passed, and so are the index k and count.
+        sizes = {s: P.space_size(s, n) for s in P.Space}
+        addr_bits = _bits_for(max(sizes.values()))
+        sum_bits = min(max(16, addr_bits), 32)  # addr + count is exact below 2^sum_bits
+        count_bits = min(addr_bits + 1, 16)  # a count that passed the range check
+        space_bits = max(P.Space).bit_length()
+        field_bits = max(P.NeuronField).bit_length()
+        reg_bits = _bits_for(len(REGISTER_NAMES))
+        ctr_bits = _bits_for(len(P.StatusCounter))
 
         # ---- Registers. --------------------------------------------------------------------------
+        # The frame's first bytes, shifted in at the top: opcode, seq and the burst header.
         hdr = Signal(8 * HEADER_FETCH)
         op, seq = hdr[0:8], hdr[8:16]
         space, field = hdr[16:24], hdr[24:32]
         addr, count = hdr[32:64], hdr[64:80]
         run_ticks, run_credit = hdr[16:48], hdr[48:64]
         credit_amount = hdr[16:32]
-        length = Signal(ADDR_BITS)
-        pl = Signal(ADDR_BITS)
-        m.d.comb += pl.eq(length - (P.HEADER_BYTES + P.CRC_BYTES))
-        idx = Signal(range(HEADER_FETCH + 1))
+        sp, fl = space[:space_bits], field[:field_bits]  # space and field, once known valid
+        # One pointer into the frame buffers: the receive buffer while fetching and reading a WRITE's
+        # values, the reply buffer while writing a reply (so it holds the reply's length at the end).
+        ptr = Signal(ADDR_BITS)
+        k = Signal(addr_bits)  # index of the value in the burst (or of the counter: RESET, STATUS)
+        j = Signal(3)  # byte of the value
+        # The value: a WRITE's value is shifted in at the top, its wire bytes then zeros (8 shifts
+        # leave it aligned); a value read (from the core or a counter) is loaded whole and shifted
+        # out at the bottom, one byte per cycle.
+        val = Signal(64)
+        second_pass = Signal()  # a WRITE's values are being written (not checked)
+        rx_err = Signal()  # the frame was rejected by the receiver (its code is in `frame`)
+        err = Signal(range(max(P.Err) + 1))  # the executor's error code; 0: none
         frames_rejected = Signal(32)
         spikes_dropped = Signal(32)
-        m.d.comb += ctl.dropped.eq(spikes_dropped)
 
-        # The fixed reply being written (REPLY, IDENTIFY, STATUS or ERROR: `_BLOB_KINDS`), byte j of it
-        # selected below; STATUS sends the counters as they were when the command was decoded.
-        blob_kind = Signal(range(len(_BLOB_KINDS)))
-        snap = Signal(8 * P.COUNTER_BYTES * len(P.StatusCounter))
-        blob_len = Signal(range(_BLOB_BYTES + 1))
-        blob_then_read = Signal()
-        reply_len = Signal(ADDR_BITS)
-        start_run = Signal()
-        k = Signal(16)  # index in the burst
-        j = Signal(range(_BLOB_BYTES + 1))  # byte of the value, or of the fixed reply
-        ptr = Signal(ADDR_BITS)
-        val = Signal(64)
-        second_pass = Signal()
-        cur = Signal(33)  # address of the current value
-        m.d.comb += cur.eq(addr + k)
+        m.d.comb += [self.rx_addr.eq(ptr), tx.w_addr.eq(ptr), tx.send.payload.eq(ptr),
+                     ctl.dropped.eq(spikes_dropped), ctl.ticks.eq(run_ticks), ctl.credit.eq(run_credit),
+                     ctl.credit_amount.eq(credit_amount)]
 
-        # ---- Per-space constants. ----------------------------------------------------------------
-        size = Signal(32)
-        nb = Signal(4)  # bytes per value on the wire
+        # ---- Decoding. ---------------------------------------------------------------------------
+        length = self.frame.payload.length  # stable while the frame is held
+        pl = Signal(ADDR_BITS)
+        m.d.comb += pl.eq(length - (P.HEADER_BYTES + P.CRC_BYTES))
+        is_status = op == P.Op.STATUS  # the STATUS reply is sent like a READ of the six counters
+        burst = (op == P.Op.WRITE) | (op == P.Op.READ)
+        # Payload bytes of the other commands.
+        fixed_len = Signal(range(P.RUN_PAYLOAD.size + 1))
+        with m.Switch(op):
+            with m.Case(P.Op.RUN):
+                m.d.comb += fixed_len.eq(P.RUN_PAYLOAD.size)
+            with m.Case(P.Op.CREDIT):
+                m.d.comb += fixed_len.eq(P.CREDIT_PAYLOAD.size)
+
         space_ok = Signal()
+        nb = Signal(4)  # bytes per value on the wire (valid once space_ok)
         with m.Switch(space):
             for s in P.Space:
                 with m.Case(int(s)):
-                    m.d.comb += [size.eq(P.space_size(s, n)), space_ok.eq(1)]
+                    m.d.comb += space_ok.eq(1 if s != P.Space.NEURON else field <= max(P.NeuronField))
+        with m.Switch(sp):
+            for s in P.Space:
+                with m.Case(int(s)):
                     if s == P.Space.NEURON:
-                        with m.Switch(field):
+                        with m.Switch(fl):
                             for f in P.NeuronField:
                                 with m.Case(int(f)):
                                     m.d.comb += nb.eq(P.wire_bytes(s, f, fmt, n))
-                            with m.Default():
-                                m.d.comb += space_ok.eq(0)
                     else:
                         m.d.comb += nb.eq(P.wire_bytes(s, 0, fmt, n))
-        end = Signal(34)
-        m.d.comb += end.eq(addr + count)
-        burst_bytes = Signal(20)
-        m.d.comb += burst_bytes.eq(count * nb)
-        expected = Signal(21)
-        with m.If(op == P.Op.WRITE):
-            m.d.comb += expected.eq(P.BURST_HEADER.size + burst_bytes)
-        with m.Else():
-            m.d.comb += expected.eq(P.BURST_HEADER.size)
+        nb_now = Mux(is_status, P.COUNTER_BYTES, nb)
+
+        # Range: addr + count past the space. The sum is exact for addresses below 2^sum_bits;
+        # higher ones fail anyway, and the error detail min(end, 0xFFFF) is then 0xFFFF.
+        end = Signal(sum_bits + 1)
+        m.d.comb += end.eq(addr[:sum_bits] + count)
+        addr_high = addr[sum_bits:].any() if sum_bits < len(addr) else Const(0)
+        past_end = Signal()
+        with m.Switch(sp):
+            for s in P.Space:
+                with m.Case(int(s)):
+                    m.d.comb += past_end.eq(end > sizes[s])
+        bad_range = (count == 0) | addr_high | past_end
+        end_detail = Mux(addr_high | end[16:].any(), 0xFFFF, end[:16])
+
+        # Burst length (after the range check, so count is narrow): count * nb bytes of values.
+        count_n = count[:count_bits]
+        wire_sizes = {P.wire_bytes(s, f, fmt, n) for s in P.Space
+                      for f in (P.NeuronField if s == P.Space.NEURON else [0])}
+        burst_bytes = Signal(count_bits + 3)
+        if all(b & (b - 1) == 0 for b in wire_sizes):  # powers of two: a shift, no multiplier
+            with m.Switch(nb):
+                for b in wire_sizes:
+                    with m.Case(b):
+                        m.d.comb += burst_bytes.eq(count_n << (b.bit_length() - 1))
+        else:
+            m.d.comb += burst_bytes.eq(count_n * nb)
+        write_expected = Signal(len(burst_bytes) + 1)
+        m.d.comb += write_expected.eq(P.BURST_HEADER.size + burst_bytes)
+        bad_burst_len = Mux(op == P.Op.WRITE, pl != write_expected,
+                            (pl != P.BURST_HEADER.size) | (burst_bytes > P.MAX_PAYLOAD))
+
+        # The address of the current value (RESET and STATUS count counters from 0).
+        cur = Signal(addr_bits)
+        m.d.comb += cur.eq(Mux(burst, addr[:addr_bits], 0) + k)
+        last = k == Mux(is_status, len(P.StatusCounter) - 1, count_n - 1)
 
         # The current value against its limits (protocol.value_limits; the register index matters in
         # space REG). Each (space, field, register) has constant limits and a constant wire size, so
         # each case is a test of constant bits (`_within`), not a pair of wide comparators.
         value_ok = Signal()
-        with m.Switch(space):
+        with m.Switch(sp):
             for s in P.Space:
                 with m.Case(int(s)):
                     if s == P.Space.REG:
-                        with m.Switch(cur):
+                        with m.Switch(cur[:reg_bits]):
                             for a in range(len(REGISTER_NAMES)):
                                 with m.Case(a):
                                     m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, 0, fmt, n),
                                                                     *P.value_limits(s, 0, a, fmt, n)))
                     elif s == P.Space.NEURON:
-                        with m.Switch(field):
+                        with m.Switch(fl):
                             for f in P.NeuronField:
                                 with m.Case(int(f)):
                                     m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, f, fmt, n),
@@ -162,201 +219,165 @@ class Executor(wiring.Component):
                     else:
                         m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, 0, fmt, n),
                                                         *P.value_limits(s, 0, 0, fmt, n)))
-        bad_value = Signal()
-        m.d.comb += bad_value.eq(~value_ok)
 
-        # Status counters, u32 saturating, in StatusCounter order.
+        # Status counters, u32 saturating, in StatusCounter order; the one at `cur`.
         def sat32(x):
             if len(x) > 32:
                 return Mux(x > _COUNTER_MAX, _COUNTER_MAX, x)[:32]
-            return Cat(x, Const(0, 32 - len(x))) if len(x) < 32 else x
+            return x
 
-        st = self.status
-        counters = {P.StatusCounter.TICKS: sat32(st.ticks), P.StatusCounter.CYCLES_LAST_TICK: sat32(st.cycles_last_tick),
-                    P.StatusCounter.SATURATED_V: sat32(st.saturated_v), P.StatusCounter.SATURATED_U: sat32(st.saturated_u),
-                    P.StatusCounter.SPIKES_DROPPED: spikes_dropped, P.StatusCounter.FRAMES_REJECTED: frames_rejected}
+        counters = [sat32(st.ticks), sat32(st.cycles_last_tick), sat32(st.saturated_v), sat32(st.saturated_u),
+                    spikes_dropped, frames_rejected]
+        assert list(P.StatusCounter) == list(range(len(counters)))
         counter_word = Signal(32)
-        with m.Switch(cur):
-            for c, sig in counters.items():
-                with m.Case(int(c)):
+        with m.Switch(cur[:ctr_bits]):
+            for c, sig in enumerate(counters):
+                with m.Case(c) if c < len(counters) - 1 else m.Default():
                     m.d.comb += counter_word.eq(sig)
 
+        # ---- Fixed replies: byte ptr of the reply header (+ IDENTIFY's payload) or ERROR frame. ---
         identify = P.IDENTIFY_PAYLOAD.pack(P.PROTOCOL_VERSION, n, cfg.lanes, *P.format_fields(fmt), P.MAX_PAYLOAD)
-
-        def reply(kind="REPLY", nbytes=0):
-            """Sync statements: a fixed reply of `kind` (REPLY: opcode | REPLY_BIT and seq, IDENTIFY and
-            STATUS: the same followed by their payload, ERROR: an ERROR frame) via the blob writer."""
-            return [blob_kind.eq(_BLOB_KINDS.index(kind)), blob_len.eq(P.HEADER_BYTES + nbytes),
-                    reply_len.eq(P.HEADER_BYTES + nbytes), blob_then_read.eq(0), j.eq(0)]
-
-        err_code = Signal(8)
-        err_detail = Signal(16)
-        err_op = Signal(8)
-        err_seq = Signal(8)
-
-        def error(code, detail=0, from_frame=True):
-            return [err_code.eq(code), err_detail.eq(detail), err_op.eq(op if from_frame else 0),
-                    err_seq.eq(seq if from_frame else 0)]
-
-        def clamp16(x):
-            return Mux(x > 0xFFFF, 0xFFFF, x)[:16]
-
-        # Byte j of the fixed reply.
-        header = [op | P.REPLY_BIT, seq]
-        blob_bytes = {
-            "REPLY": header,
-            "IDENTIFY": header + [Const(b, 8) for b in identify],
-            "STATUS": header + [snap.word_select(i, 8) for i in range(len(snap) // 8)],
-            "ERROR": [Const(P.Msg.ERROR, 8), err_seq, err_code, err_op, err_detail[:8], err_detail[8:]],
-        }
+        reply_bytes = [op | P.REPLY_BIT, seq, *(Const(b, 8) for b in identify)]
+        reply_last = Mux(op == P.Op.IDENTIFY, len(reply_bytes) - 1, P.HEADER_BYTES - 1)
+        # ERROR: the detail follows from the code, the opcode and the frame (all still held).
+        detail = Signal(16)
+        with m.Switch(err):
+            with m.Case(P.Err.BAD_LENGTH):  # the expected payload length
+                m.d.comb += detail.eq(Mux(burst, Mux((op == P.Op.WRITE) & (pl >= P.BURST_HEADER.size),
+                                                     _clamp16(write_expected), P.BURST_HEADER.size),
+                                          fixed_len))
+            with m.Case(P.Err.BAD_ADDRESS):  # a bad space or field: the address; else the range's end
+                m.d.comb += detail.eq(Mux(space_ok, end_detail, addr[:16]))
+            with m.Case(P.Err.BAD_VALUE):  # the value's index in the burst
+                m.d.comb += detail.eq(k)
+        error_bytes = [Const(P.Msg.ERROR, 8), Mux(rx_err, 0, seq), Mux(rx_err, self.frame.payload.code, err),
+                       Mux(rx_err, 0, op), detail[:8], detail[8:]]
+        blob_bits = _bits_for(max(len(reply_bytes), len(error_bytes)))
+        in_error = Signal()
         blob_byte = Signal(8)
-        with m.Switch(blob_kind):
-            for kind, body in blob_bytes.items():
-                with m.Case(_BLOB_KINDS.index(kind)):
-                    with m.Switch(j):
-                        for i, byte in enumerate(body):
-                            with m.Case(i):
-                                m.d.comb += blob_byte.eq(byte)
+        with m.Switch(ptr[:blob_bits]):
+            for i in range(max(len(reply_bytes), len(error_bytes))):
+                with m.Case(i):
+                    if i < len(error_bytes):
+                        m.d.comb += blob_byte.eq(Mux(in_error, error_bytes[i], reply_bytes[i]))
+                    else:
+                        m.d.comb += blob_byte.eq(reply_bytes[i])
+
+        # ---- Core ports, driven whatever the state (valid qualifies them). ----------------------
+        wp, rp = self.write.payload, self.read.payload
+        m.d.comb += [wp.space.eq(Mux(op == P.Op.RESET, P.Space.STATUS, sp)), wp.field.eq(fl), wp.addr.eq(cur),
+                     wp.data.eq(val), rp.space.eq(sp), rp.field.eq(fl), rp.addr.eq(cur)]
+        shift_in = Mux(j >= nb_now, 0, self.rx_data)  # a WRITE's next byte, or a zero past its bytes
+        shift = Signal()
+        with m.If(shift):
+            m.d.sync += val.eq(Cat(val[8:], shift_in))
+        m.d.comb += tx.w_data.eq(Mux(in_error | (ptr < P.HEADER_BYTES) | (op == P.Op.IDENTIFY), blob_byte, val[:8]))
 
         m.d.comb += self.idle.eq(0)
         with m.FSM():
             with m.State("WAIT"):
                 m.d.comb += self.idle.eq(~self.frame.valid)
                 with m.If(self.frame.valid):
-                    m.d.sync += [length.eq(self.frame.payload.length), idx.eq(0), start_run.eq(0)]
+                    m.d.sync += [ptr.eq(0), err.eq(0), rx_err.eq(self.frame.payload.code != 0)]
                     with m.If(self.frame.payload.code != 0):
-                        m.d.sync += error(self.frame.payload.code, from_frame=False)
                         m.next = "ERROR"
                     with m.Else():
-                        m.next = "FETCH_ADDR"
-            with m.State("FETCH_ADDR"):
-                m.d.comb += self.rx_addr.eq(idx)
-                m.next = "FETCH_DATA"
-            with m.State("FETCH_DATA"):
-                m.d.comb += self.rx_addr.eq(idx)
-                m.d.sync += [hdr.word_select(idx, 8).eq(self.rx_data), idx.eq(idx + 1)]
-                with m.If(idx == HEADER_FETCH - 1):
+                        m.next = "FETCH"
+            with m.State("FETCH"):  # one byte a cycle; the first shifted in is the stale read data
+                m.d.sync += hdr.eq(Cat(hdr[8:], self.rx_data))
+                with m.If(ptr == HEADER_FETCH):
                     m.next = "DECODE"
                 with m.Else():
-                    m.next = "FETCH_ADDR"
+                    m.d.sync += ptr.eq(ptr + 1)
             with m.State("DECODE"):
                 known = (op >= min(P.Op)) & (op <= max(P.Op))
-                allowed = (op == P.Op.CREDIT) | (op == P.Op.STOP) | (op == P.Op.STATUS)
+                allowed = (op == P.Op.CREDIT) | (op == P.Op.STOP) | is_status
+                m.d.sync += [k.eq(0), val.eq(0), second_pass.eq(0)]
                 m.next = "ERROR"
                 with m.If(~known):
-                    m.d.sync += error(P.Err.UNKNOWN_OPCODE)
+                    m.d.sync += err.eq(P.Err.UNKNOWN_OPCODE)
                 with m.Elif(ctl.running & ~allowed):
-                    m.d.sync += error(P.Err.BUSY)
-                with m.Elif((op == P.Op.RUN) & (pl != P.RUN_PAYLOAD.size)):
-                    m.d.sync += error(P.Err.BAD_LENGTH, P.RUN_PAYLOAD.size)
-                with m.Elif((op == P.Op.CREDIT) & (pl != P.CREDIT_PAYLOAD.size)):
-                    m.d.sync += error(P.Err.BAD_LENGTH, P.CREDIT_PAYLOAD.size)
-                with m.Elif(((op == P.Op.RESET) | (op == P.Op.IDENTIFY) | (op == P.Op.STOP) | (op == P.Op.STATUS))
-                            & (pl != 0)):
-                    m.d.sync += error(P.Err.BAD_LENGTH, 0)
-                with m.Elif(((op == P.Op.WRITE) | (op == P.Op.READ)) & (pl < P.BURST_HEADER.size)):
-                    m.d.sync += error(P.Err.BAD_LENGTH, P.BURST_HEADER.size)
-                with m.Elif(((op == P.Op.WRITE) | (op == P.Op.READ)) & ~space_ok):
-                    m.d.sync += error(P.Err.BAD_ADDRESS, addr[:16])
-                with m.Elif(((op == P.Op.WRITE) | (op == P.Op.READ)) & ((count == 0) | (end > size))):
-                    m.d.sync += error(P.Err.BAD_ADDRESS, clamp16(end))
-                with m.Elif(((op == P.Op.WRITE) | (op == P.Op.READ))
-                            & ((pl != expected) | ((op == P.Op.READ) & (burst_bytes > P.MAX_PAYLOAD)))):
-                    m.d.sync += error(P.Err.BAD_LENGTH, clamp16(expected))
+                    m.d.sync += err.eq(P.Err.BUSY)
+                with m.Elif(Mux(burst, pl < P.BURST_HEADER.size, pl != fixed_len)):
+                    m.d.sync += err.eq(P.Err.BAD_LENGTH)
+                with m.Elif(burst & (~space_ok | bad_range)):
+                    m.d.sync += err.eq(P.Err.BAD_ADDRESS)
+                with m.Elif(burst & bad_burst_len):
+                    m.d.sync += err.eq(P.Err.BAD_LENGTH)
                 with m.Else():
+                    with m.If(op != P.Op.WRITE):
+                        m.d.sync += ptr.eq(0)
                     with m.Switch(op):
                         with m.Case(P.Op.RESET):
-                            m.d.sync += k.eq(0)
                             m.next = "RESET"
-                        with m.Case(P.Op.IDENTIFY):
-                            m.d.sync += reply("IDENTIFY", len(identify))
-                            m.next = "BLOB"
-                        with m.Case(P.Op.STATUS):
-                            m.d.sync += [*reply("STATUS", P.COUNTER_BYTES * len(counters)),
-                                         snap.eq(Cat(*counters.values()))]
-                            m.next = "BLOB"
-                        with m.Case(P.Op.RUN):
-                            m.d.sync += [*reply(), start_run.eq(1)]
+                        with m.Case(P.Op.IDENTIFY, P.Op.STATUS, P.Op.RUN, P.Op.READ):
                             m.next = "BLOB"
                         with m.Case(P.Op.CREDIT):
-                            m.d.comb += [ctl.credit_add.eq(1), ctl.credit_amount.eq(credit_amount)]
+                            m.d.comb += ctl.credit_add.eq(1)
                             m.next = "RELEASE"
                         with m.Case(P.Op.STOP):
                             m.d.comb += ctl.stop.eq(1)
                             m.next = "RELEASE"
                         with m.Case(P.Op.WRITE):
-                            m.d.sync += [k.eq(0), ptr.eq(_VALUES), second_pass.eq(0)]
-                            m.next = "VAL_START"
-                        with m.Case(P.Op.READ):
-                            m.d.sync += [*reply(), blob_then_read.eq(1),
-                                         reply_len.eq(P.HEADER_BYTES + burst_bytes)]
-                            m.next = "BLOB"
-            # ---- RESET: zero the core's counters, then the engine's. ------------------------------
+                            m.next = "VAL_PRIME"
+            # ---- RESET: zero the core's counters (val is 0), then the engine's. -------------------
             with m.State("RESET"):
-                p = self.write.payload
-                m.d.comb += [self.write.valid.eq(1), p.space.eq(P.Space.STATUS), p.addr.eq(k), p.data.eq(0)]
+                m.d.comb += self.write.valid.eq(1)
                 with m.If(self.write.ready):
                     m.d.sync += k.eq(k + 1)
                     with m.If(k == P.StatusCounter.SATURATED_U):
-                        m.d.sync += [frames_rejected.eq(0), spikes_dropped.eq(0), *reply()]
+                        m.d.sync += [frames_rejected.eq(0), spikes_dropped.eq(0)]
                         m.d.comb += ctl.clear_seq.eq(1)
                         m.next = "BLOB"
             # ---- WRITE: check every value, then write them. ----------------------------------------
-            with m.State("VAL_START"):
-                m.d.sync += [val.eq(0), j.eq(0)]
-                m.next = "VAL_ADDR"
-            with m.State("VAL_ADDR"):
-                m.d.comb += self.rx_addr.eq(ptr)
-                m.next = "VAL_DATA"
-            with m.State("VAL_DATA"):
-                m.d.comb += self.rx_addr.eq(ptr)
-                m.d.sync += [val.word_select(j[:3], 8).eq(self.rx_data), ptr.eq(ptr + 1), j.eq(j + 1)]
-                with m.If(j == nb - 1):
+            with m.State("VAL_PRIME"):  # the read of the value's first byte
+                m.d.sync += [ptr.eq(ptr + 1), j.eq(0)]
+                m.next = "VAL_SHIFT"
+            with m.State("VAL_SHIFT"):  # 8 bytes: nb from the buffer (reading ahead), then zeros
+                m.d.comb += shift.eq(1)
+                m.d.sync += j.eq(j + 1)
+                with m.If(j < nb - 1):
+                    m.d.sync += ptr.eq(ptr + 1)
+                with m.If(j == 7):
                     m.next = "VAL_DONE"
-                with m.Else():
-                    m.next = "VAL_ADDR"
             with m.State("VAL_DONE"):
-                with m.If(~second_pass):
-                    with m.If(bad_value):
-                        m.d.sync += error(P.Err.BAD_VALUE, k)
-                        m.next = "ERROR"
-                    with m.Elif(k == count - 1):
-                        m.d.sync += [k.eq(0), ptr.eq(_VALUES), second_pass.eq(1)]
-                        m.next = "VAL_START"
-                    with m.Else():
-                        m.d.sync += k.eq(k + 1)
-                        m.next = "VAL_START"
-                with m.Else():
+                with m.If(second_pass):
                     m.next = "WR_ISSUE"
+                with m.Elif(~value_ok):
+                    m.d.sync += err.eq(P.Err.BAD_VALUE)
+                    m.next = "ERROR"
+                with m.Elif(last):
+                    m.d.sync += [k.eq(0), ptr.eq(_VALUES), second_pass.eq(1)]
+                    m.next = "VAL_PRIME"
+                with m.Else():
+                    m.d.sync += k.eq(k + 1)
+                    m.next = "VAL_PRIME"
             with m.State("WR_ISSUE"):
-                p = self.write.payload
-                with m.If((space == P.Space.STATUS) & (cur == P.StatusCounter.SPIKES_DROPPED)):
+                with m.If((sp == P.Space.STATUS) & (cur == P.StatusCounter.SPIKES_DROPPED)):
                     m.d.sync += spikes_dropped.eq(val)
                     m.next = "WR_NEXT"
-                with m.Elif((space == P.Space.STATUS) & (cur == P.StatusCounter.FRAMES_REJECTED)):
+                with m.Elif((sp == P.Space.STATUS) & (cur == P.StatusCounter.FRAMES_REJECTED)):
                     m.d.sync += frames_rejected.eq(val)
                     m.next = "WR_NEXT"
                 with m.Else():
-                    m.d.comb += [self.write.valid.eq(1), p.space.eq(space), p.field.eq(field), p.addr.eq(cur),
-                                 p.data.eq(val)]
+                    m.d.comb += self.write.valid.eq(1)
                     with m.If(self.write.ready):
                         m.next = "WR_NEXT"
             with m.State("WR_NEXT"):
                 m.d.sync += k.eq(k + 1)
-                with m.If(k == count - 1):
-                    m.d.sync += reply()
+                with m.If(last):
+                    m.d.sync += ptr.eq(0)
                     m.next = "BLOB"
                 with m.Else():
-                    m.next = "VAL_START"
-            # ---- READ: one value at a time from the core (or the counters), nb bytes each. ---------
+                    m.next = "VAL_PRIME"
+            # ---- READ (and the STATUS reply): one value at a time, nb bytes each. -----------------
             with m.State("RD_ISSUE"):
-                p = self.read.payload
                 m.d.sync += j.eq(0)
-                with m.If(space == P.Space.STATUS):
-                    m.d.sync += val.eq(counter_word)
+                with m.If(is_status | (sp == P.Space.STATUS)):  # a counter, taken whole
+                    m.d.sync += val[:32].eq(counter_word)
                     m.next = "RD_WRITE"
                 with m.Else():
-                    m.d.comb += [self.read.valid.eq(1), p.space.eq(space), p.field.eq(field), p.addr.eq(cur)]
+                    m.d.comb += self.read.valid.eq(1)
                     with m.If(self.read.ready):
                         m.next = "RD_WAIT"
             with m.State("RD_WAIT"):
@@ -365,34 +386,37 @@ class Executor(wiring.Component):
                     m.d.sync += val.eq(self.read_data.payload)
                     m.next = "RD_WRITE"
             with m.State("RD_WRITE"):
-                m.d.comb += [tx.w_en.eq(1), tx.w_addr.eq(ptr), tx.w_data.eq(val.word_select(j[:3], 8))]
+                m.d.comb += [tx.w_en.eq(1), shift.eq(1)]
                 m.d.sync += [ptr.eq(ptr + 1), j.eq(j + 1)]
-                with m.If(j == nb - 1):
+                with m.If(j == nb_now - 1):
                     m.d.sync += k.eq(k + 1)
-                    with m.If(k == count - 1):
+                    with m.If(last):
                         m.next = "SEND"
                     with m.Else():
                         m.next = "RD_ISSUE"
             # ---- Replies and errors. -------------------------------------------------------------
             with m.State("ERROR"):
-                m.d.sync += [*reply("ERROR", P.ERROR_PAYLOAD.size), start_run.eq(0),
-                             frames_rejected.eq(Mux(frames_rejected == _COUNTER_MAX, frames_rejected,
-                                                    frames_rejected + 1))]
-                m.next = "BLOB"
+                m.d.sync += ptr.eq(0)
+                with m.If(frames_rejected != _COUNTER_MAX):
+                    m.d.sync += frames_rejected.eq(frames_rejected + 1)
+                m.next = "ERROR_BLOB"
+            with m.State("ERROR_BLOB"):
+                m.d.comb += [in_error.eq(1), tx.w_en.eq(1)]
+                m.d.sync += ptr.eq(ptr + 1)
+                with m.If(ptr == len(error_bytes) - 1):
+                    m.next = "SEND"
             with m.State("BLOB"):
-                m.d.comb += [tx.w_en.eq(1), tx.w_addr.eq(j), tx.w_data.eq(blob_byte)]
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == blob_len - 1):
-                    with m.If(blob_then_read):
-                        m.d.sync += [k.eq(0), ptr.eq(P.HEADER_BYTES)]
+                m.d.comb += tx.w_en.eq(1)
+                m.d.sync += ptr.eq(ptr + 1)
+                with m.If(ptr[:blob_bits] == reply_last):
+                    with m.If(is_status | (op == P.Op.READ)):
                         m.next = "RD_ISSUE"
                     with m.Else():
                         m.next = "SEND"
             with m.State("SEND"):
-                m.d.comb += [tx.send.valid.eq(1), tx.send.payload.eq(reply_len)]
+                m.d.comb += tx.send.valid.eq(1)
                 with m.If(tx.send.ready):
-                    with m.If(start_run):
-                        m.d.comb += [ctl.start.eq(1), ctl.ticks.eq(run_ticks), ctl.credit.eq(run_credit)]
+                    m.d.comb += ctl.start.eq((op == P.Op.RUN) & ~rx_err & (err == 0))
                     m.next = "RELEASE"
             with m.State("RELEASE"):
                 m.d.comb += self.frame.ready.eq(1)
