@@ -41,17 +41,36 @@ def _clamp16(x: Value) -> Value:
     return Mux(x[16:].any(), 0xFFFF, x[:16]) if len(x) > 16 else x
 
 
+def _at_least(x: Value, c: int) -> Value:
+    """Unsigned x >= c for a constant c, as logic on the bits of x (from the top bit down) rather
+    than a subtraction: on the iCE40 a comparison would take a carry chain as long as x."""
+    x = Value.cast(x)
+    if c <= 0:
+        return Const(1, 1)
+    if c >= 1 << len(x):
+        return Const(0, 1)
+    top, rest = x[-1], x[:-1]
+    half = 1 << (len(x) - 1)
+    return (top & _at_least(rest, c - half)) if c >= half else (top | _at_least(rest, c))
+
+
+def _at_most(x: Value, c: int) -> Value:
+    """Unsigned x <= c for a constant c, as logic on the bits of x (see `_at_least`)."""
+    return ~_at_least(x, c + 1)
+
+
 def _within(raw: Value, nbytes: int, lo: int, hi: int, signed_: bool) -> Value:
     """The value in the low `nbytes` bytes of `raw` (two's complement if `signed_`) lies in [lo, hi].
     Limits that are the whole range of a narrower width become a test of the bits above it; the few
-    others (clamp modes, R <= 1, ...) are comparisons with constants."""
+    others (clamp modes, R <= 1, ...) are tests against constants (`_at_least`, `_at_most`)."""
     x = raw[:8 * nbytes]
-    x = x.as_signed() if signed_ else x
     width = len(x)
     for w in range(1, width + 1):
         if (lo, hi) == P.value_range(w, signed_):
-            return fits(x, w)
-    return (x >= lo) & (x <= hi)
+            return fits(x.as_signed() if signed_ else x, w)
+    if signed_:  # offset binary: flipping the sign bit adds 2^(width-1), an unsigned order
+        x, lo, hi = Cat(x[:-1], ~x[-1]), lo + (1 << (width - 1)), hi + (1 << (width - 1))
+    return _at_least(x, lo) & _at_most(x, hi)
 
 
 class Executor(wiring.Component):
@@ -104,7 +123,7 @@ class Executor(wiring.Component):
 
         # ---- Registers. --------------------------------------------------------------------------
         # The frame's first bytes, shifted in at the top: opcode, seq and the burst header.
-        hdr = Signal(8 * HEADER_FETCH)
+        hdr = Signal(8 * HEADER_FETCH, reset_less=True)
         op, seq = hdr[0:8], hdr[8:16]
         space, field = hdr[16:24], hdr[24:32]
         addr, count = hdr[32:64], hdr[64:80]
@@ -113,18 +132,27 @@ class Executor(wiring.Component):
         sp, fl = space[:space_bits], field[:field_bits]  # space and field, once known valid
         # One pointer into the frame buffers: the receive buffer while fetching and reading a WRITE's
         # values, the reply buffer while writing a reply (so it holds the reply's length at the end).
-        ptr = Signal(ADDR_BITS)
-        k = Signal(addr_bits)  # index of the value in the burst (or of the counter: RESET, STATUS)
-        j = Signal(3)  # byte of the value
+        ptr = Signal(ADDR_BITS, reset_less=True)
+        k = Signal(addr_bits, reset_less=True)  # index of the value in the burst (or of the counter: RESET, STATUS)
+        j = Signal(3, reset_less=True)  # byte of the value
         # The value: a WRITE's value is shifted in at the top, its wire bytes then zeros (8 shifts
         # leave it aligned); a value read (from the core or a counter) is loaded whole and shifted
         # out at the bottom, one byte per cycle.
-        val = Signal(64)
-        second_pass = Signal()  # a WRITE's values are being written (not checked)
-        rx_err = Signal()  # the frame was rejected by the receiver (its code is in `frame`)
-        err = Signal(range(max(P.Err) + 1))  # the executor's error code; 0: none
-        frames_rejected = Signal(32)
+        val = Signal(64, reset_less=True)
+        second_pass = Signal(reset_less=True)  # a WRITE's values are being written (not checked)
+        rx_err = Signal(reset_less=True)  # the frame was rejected by the receiver (its code is in `frame`)
+        err = Signal(range(max(P.Err) + 1), reset_less=True)  # the executor's error code; 0: none
         spikes_dropped = Signal(32)
+        # FRAMES_REJECTED is only ever touched by the executor, so it is kept byte-serially: it turns by
+        # one byte per cycle (`rejected_turn`, four turns leave it whole), and its low byte is the one
+        # incremented (with the carry of the previous byte), replaced by a written value's byte, or
+        # sent. This takes an 8-bit incrementer instead of a 32-bit one and keeps it out of the
+        # counter multiplexer.
+        frames_rejected = Signal(32)
+        rejected_turn = Signal()
+        rejected_inc = Signal()  # the turn adds the carry (incrementing, saturating)
+        rejected_load = Signal()  # the turn takes val's low byte (val shifting along)
+        rejected_carry = Signal(reset_less=True)
 
         m.d.comb += [self.rx_addr.eq(ptr), tx.w_addr.eq(ptr), tx.send.payload.eq(ptr),
                      ctl.dropped.eq(spikes_dropped), ctl.ticks.eq(run_ticks), ctl.credit.eq(run_credit),
@@ -171,7 +199,7 @@ class Executor(wiring.Component):
         with m.Switch(sp):
             for s in P.Space:
                 with m.Case(int(s)):
-                    m.d.comb += past_end.eq(end > sizes[s])
+                    m.d.comb += past_end.eq(~_at_most(end, sizes[s]))
         bad_range = (count == 0) | addr_high | past_end
         end_detail = Mux(addr_high | end[16:].any(), 0xFFFF, end[:16])
 
@@ -190,7 +218,7 @@ class Executor(wiring.Component):
         write_expected = Signal(len(burst_bytes) + 1)
         m.d.comb += write_expected.eq(P.BURST_HEADER.size + burst_bytes)
         bad_burst_len = Mux(op == P.Op.WRITE, pl != write_expected,
-                            (pl != P.BURST_HEADER.size) | (burst_bytes > P.MAX_PAYLOAD))
+                            (pl != P.BURST_HEADER.size) | ~_at_most(burst_bytes, P.MAX_PAYLOAD))
 
         # The address of the current value (RESET and STATUS count counters from 0).
         cur = Signal(addr_bits)
@@ -227,8 +255,9 @@ class Executor(wiring.Component):
             return x
 
         counters = [sat32(st.ticks), sat32(st.cycles_last_tick), sat32(st.saturated_v), sat32(st.saturated_u),
-                    spikes_dropped, frames_rejected]
-        assert list(P.StatusCounter) == list(range(len(counters)))
+                    spikes_dropped]  # FRAMES_REJECTED is sent from its own low byte
+        assert list(P.StatusCounter)[:len(counters)] == list(range(len(counters)))
+        assert P.StatusCounter.FRAMES_REJECTED == len(counters)
         counter_word = Signal(32)
         with m.Switch(cur[:ctr_bits]):
             for c, sig in enumerate(counters):
@@ -243,7 +272,7 @@ class Executor(wiring.Component):
         detail = Signal(16)
         with m.Switch(err):
             with m.Case(P.Err.BAD_LENGTH):  # the expected payload length
-                m.d.comb += detail.eq(Mux(burst, Mux((op == P.Op.WRITE) & (pl >= P.BURST_HEADER.size),
+                m.d.comb += detail.eq(Mux(burst, Mux((op == P.Op.WRITE) & _at_least(pl, P.BURST_HEADER.size),
                                                      _clamp16(write_expected), P.BURST_HEADER.size),
                                           fixed_len))
             with m.Case(P.Err.BAD_ADDRESS):  # a bad space or field: the address; else the range's end
@@ -267,18 +296,27 @@ class Executor(wiring.Component):
         wp, rp = self.write.payload, self.read.payload
         m.d.comb += [wp.space.eq(Mux(op == P.Op.RESET, P.Space.STATUS, sp)), wp.field.eq(fl), wp.addr.eq(cur),
                      wp.data.eq(val), rp.space.eq(sp), rp.field.eq(fl), rp.addr.eq(cur)]
-        shift_in = Mux(j >= nb_now, 0, self.rx_data)  # a WRITE's next byte, or a zero past its bytes
+        zero_fill = Signal()
+        shift_in = Mux(zero_fill | (j >= nb_now), 0, self.rx_data)  # a WRITE's next byte, or a zero past its bytes
         shift = Signal()
         with m.If(shift):
             m.d.sync += val.eq(Cat(val[8:], shift_in))
-        m.d.comb += tx.w_data.eq(Mux(in_error | (ptr < P.HEADER_BYTES) | (op == P.Op.IDENTIFY), blob_byte, val[:8]))
+        first_carry = Mux(j == 0, ~frames_rejected.all(), rejected_carry)  # no increment past the maximum
+        rejected_sum = frames_rejected[:8] + (rejected_inc & first_carry)
+        with m.If(rejected_turn):
+            m.d.sync += [frames_rejected.eq(Cat(frames_rejected[8:], Mux(rejected_load, val[:8], rejected_sum[:8]))),
+                         rejected_carry.eq(rejected_sum[8])]
+        counter_src = is_status | (sp == P.Space.STATUS)
+        rejected_src = counter_src & (cur[:ctr_bits] == P.StatusCounter.FRAMES_REJECTED)
+        value_byte = Signal()  # writing a value's byte, not a fixed reply's
+        m.d.comb += tx.w_data.eq(Mux(value_byte, Mux(rejected_src, frames_rejected[:8], val[:8]), blob_byte))
 
         m.d.comb += self.idle.eq(0)
         with m.FSM():
             with m.State("WAIT"):
                 m.d.comb += self.idle.eq(~self.frame.valid)
                 with m.If(self.frame.valid):
-                    m.d.sync += [ptr.eq(0), err.eq(0), rx_err.eq(self.frame.payload.code != 0)]
+                    m.d.sync += [ptr.eq(0), j.eq(0), err.eq(0), rx_err.eq(self.frame.payload.code != 0)]
                     with m.If(self.frame.payload.code != 0):
                         m.next = "ERROR"
                     with m.Else():
@@ -290,15 +328,15 @@ class Executor(wiring.Component):
                 with m.Else():
                     m.d.sync += ptr.eq(ptr + 1)
             with m.State("DECODE"):
-                known = (op >= min(P.Op)) & (op <= max(P.Op))
+                known = _at_least(op, min(P.Op)) & _at_most(op, max(P.Op))
                 allowed = (op == P.Op.CREDIT) | (op == P.Op.STOP) | is_status
-                m.d.sync += [k.eq(0), val.eq(0), second_pass.eq(0)]
+                m.d.sync += [k.eq(0), second_pass.eq(0)]
                 m.next = "ERROR"
                 with m.If(~known):
                     m.d.sync += err.eq(P.Err.UNKNOWN_OPCODE)
                 with m.Elif(ctl.running & ~allowed):
                     m.d.sync += err.eq(P.Err.BUSY)
-                with m.Elif(Mux(burst, pl < P.BURST_HEADER.size, pl != fixed_len)):
+                with m.Elif(Mux(burst, ~_at_least(pl, P.BURST_HEADER.size), pl != fixed_len)):
                     m.d.sync += err.eq(P.Err.BAD_LENGTH)
                 with m.Elif(burst & (~space_ok | bad_range)):
                     m.d.sync += err.eq(P.Err.BAD_ADDRESS)
@@ -309,7 +347,7 @@ class Executor(wiring.Component):
                         m.d.sync += ptr.eq(0)
                     with m.Switch(op):
                         with m.Case(P.Op.RESET):
-                            m.next = "RESET"
+                            m.next = "RESET_CLEAR"
                         with m.Case(P.Op.IDENTIFY, P.Op.STATUS, P.Op.RUN, P.Op.READ):
                             m.next = "BLOB"
                         with m.Case(P.Op.CREDIT):
@@ -321,14 +359,24 @@ class Executor(wiring.Component):
                         with m.Case(P.Op.WRITE):
                             m.next = "VAL_PRIME"
             # ---- RESET: zero the core's counters (val is 0), then the engine's. -------------------
+            with m.State("RESET_CLEAR"):  # val = 0: eight shifts of a zero byte
+                m.d.comb += [shift.eq(1), zero_fill.eq(1)]
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == 7):
+                    m.next = "RESET"
             with m.State("RESET"):
                 m.d.comb += self.write.valid.eq(1)
                 with m.If(self.write.ready):
                     m.d.sync += k.eq(k + 1)
                     with m.If(k == P.StatusCounter.SATURATED_U):
-                        m.d.sync += [frames_rejected.eq(0), spikes_dropped.eq(0)]
+                        m.d.sync += spikes_dropped.eq(val)
                         m.d.comb += ctl.clear_seq.eq(1)
-                        m.next = "BLOB"
+                        m.next = "RESET_REJECTED"
+            with m.State("RESET_REJECTED"):  # four turns taking val's (zero) low byte
+                m.d.comb += [rejected_turn.eq(1), rejected_load.eq(1)]
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == P.COUNTER_BYTES - 1):
+                    m.next = "BLOB"
             # ---- WRITE: check every value, then write them. ----------------------------------------
             with m.State("VAL_PRIME"):  # the read of the value's first byte
                 m.d.sync += [ptr.eq(ptr + 1), j.eq(0)]
@@ -357,8 +405,10 @@ class Executor(wiring.Component):
                     m.d.sync += spikes_dropped.eq(val)
                     m.next = "WR_NEXT"
                 with m.Elif((sp == P.Space.STATUS) & (cur == P.StatusCounter.FRAMES_REJECTED)):
-                    m.d.sync += frames_rejected.eq(val)
-                    m.next = "WR_NEXT"
+                    m.d.comb += [rejected_turn.eq(1), rejected_load.eq(1), shift.eq(1)]
+                    m.d.sync += j.eq(j + 1)
+                    with m.If(j == P.COUNTER_BYTES - 1):
+                        m.next = "WR_NEXT"
                 with m.Else():
                     m.d.comb += self.write.valid.eq(1)
                     with m.If(self.write.ready):
@@ -373,7 +423,7 @@ class Executor(wiring.Component):
             # ---- READ (and the STATUS reply): one value at a time, nb bytes each. -----------------
             with m.State("RD_ISSUE"):
                 m.d.sync += j.eq(0)
-                with m.If(is_status | (sp == P.Space.STATUS)):  # a counter, taken whole
+                with m.If(counter_src):  # a counter, taken whole (FRAMES_REJECTED: sent as it turns)
                     m.d.sync += val[:32].eq(counter_word)
                     m.next = "RD_WRITE"
                 with m.Else():
@@ -386,7 +436,7 @@ class Executor(wiring.Component):
                     m.d.sync += val.eq(self.read_data.payload)
                     m.next = "RD_WRITE"
             with m.State("RD_WRITE"):
-                m.d.comb += [tx.w_en.eq(1), shift.eq(1)]
+                m.d.comb += [tx.w_en.eq(1), shift.eq(1), value_byte.eq(1), rejected_turn.eq(rejected_src)]
                 m.d.sync += [ptr.eq(ptr + 1), j.eq(j + 1)]
                 with m.If(j == nb_now - 1):
                     m.d.sync += k.eq(k + 1)
@@ -395,11 +445,12 @@ class Executor(wiring.Component):
                     with m.Else():
                         m.next = "RD_ISSUE"
             # ---- Replies and errors. -------------------------------------------------------------
-            with m.State("ERROR"):
-                m.d.sync += ptr.eq(0)
-                with m.If(frames_rejected != _COUNTER_MAX):
-                    m.d.sync += frames_rejected.eq(frames_rejected + 1)
-                m.next = "ERROR_BLOB"
+            with m.State("ERROR"):  # FRAMES_REJECTED + 1, a byte per cycle
+                m.d.comb += [rejected_turn.eq(1), rejected_inc.eq(1)]
+                m.d.sync += [ptr.eq(0), j.eq(j + 1)]
+                with m.If(j == P.COUNTER_BYTES - 1):
+                    m.d.sync += j.eq(0)
+                    m.next = "ERROR_BLOB"
             with m.State("ERROR_BLOB"):
                 m.d.comb += [in_error.eq(1), tx.w_en.eq(1)]
                 m.d.sync += ptr.eq(ptr + 1)
