@@ -299,8 +299,43 @@ class Executor(wiring.Component):
         zero_fill = Signal()
         shift_in = Mux(zero_fill | (j >= nb_now), 0, self.rx_data)  # a WRITE's next byte, or a zero past its bytes
         shift = Signal()
-        with m.If(shift):
-            m.d.sync += val.eq(Cat(val[8:], shift_in))
+        # Pointers and indices: each written from one place (clear, step, or ptr's start of the values).
+        ptr_inc, ptr_clr, ptr_values = Signal(), Signal(), Signal()
+        with m.If(ptr_inc | ptr_clr | ptr_values):
+            m.d.sync += ptr.eq(Mux(ptr_clr, 0, Mux(ptr_values, _VALUES, ptr + 1)))
+        k_inc, k_clr = Signal(), Signal()
+        with m.If(k_inc | k_clr):
+            m.d.sync += k.eq(Mux(k_clr, 0, k + 1))
+        j_inc, j_clr = Signal(), Signal()
+        with m.If(j_inc | j_clr):
+            m.d.sync += j.eq(Mux(j_clr, 0, j + 1))
+        # The checks of DECODE in the emulator's order: the first that fails gives the error code.
+        known = _at_least(op, min(P.Op)) & _at_most(op, max(P.Op))
+        allowed = (op == P.Op.CREDIT) | (op == P.Op.STOP) | is_status
+        decode_err = Signal.like(err)
+        with m.If(~known):
+            m.d.comb += decode_err.eq(P.Err.UNKNOWN_OPCODE)
+        with m.Elif(ctl.running & ~allowed):
+            m.d.comb += decode_err.eq(P.Err.BUSY)
+        with m.Elif(Mux(burst, ~_at_least(pl, P.BURST_HEADER.size), pl != fixed_len)):
+            m.d.comb += decode_err.eq(P.Err.BAD_LENGTH)
+        with m.Elif(burst & (~space_ok | bad_range)):
+            m.d.comb += decode_err.eq(P.Err.BAD_ADDRESS)
+        with m.Elif(burst & bad_burst_len):
+            m.d.comb += decode_err.eq(P.Err.BAD_LENGTH)
+        err_decode, err_value, err_clr = Signal(), Signal(), Signal()
+        with m.If(err_decode | err_value | err_clr):
+            m.d.sync += err.eq(Mux(err_decode, decode_err, Mux(err_value, P.Err.BAD_VALUE, 0)))
+        dropped_load = Signal()
+        with m.If(dropped_load):
+            m.d.sync += spikes_dropped.eq(val)
+        # val is written from one place: shifted, or loaded with a counter or the core's value.
+        load_counter = Signal()
+        load_read = Signal()
+        with m.If(shift | load_counter | load_read):
+            m.d.sync += val.eq(Mux(shift, Cat(val[8:], shift_in),
+                                   Mux(load_counter, Cat(counter_word, self.read_data.payload[32:]),
+                                       self.read_data.payload)))
         first_carry = Mux(j == 0, ~frames_rejected.all(), rejected_carry)  # no increment past the maximum
         rejected_sum = frames_rejected[:8] + (rejected_inc & first_carry)
         with m.If(rejected_turn):
@@ -316,7 +351,9 @@ class Executor(wiring.Component):
             with m.State("WAIT"):
                 m.d.comb += self.idle.eq(~self.frame.valid)
                 with m.If(self.frame.valid):
-                    m.d.sync += [ptr.eq(0), j.eq(0), err.eq(0), rx_err.eq(self.frame.payload.code != 0)]
+                    m.d.comb += [ptr_clr.eq(1), j_clr.eq(1)]
+                    m.d.comb += err_clr.eq(1)
+                    m.d.sync += rx_err.eq(self.frame.payload.code != 0)
                     with m.If(self.frame.payload.code != 0):
                         m.next = "ERROR"
                     with m.Else():
@@ -326,25 +363,16 @@ class Executor(wiring.Component):
                 with m.If(ptr == HEADER_FETCH):
                     m.next = "DECODE"
                 with m.Else():
-                    m.d.sync += ptr.eq(ptr + 1)
+                    m.d.comb += [ptr_inc.eq(1)]
             with m.State("DECODE"):
-                known = _at_least(op, min(P.Op)) & _at_most(op, max(P.Op))
-                allowed = (op == P.Op.CREDIT) | (op == P.Op.STOP) | is_status
-                m.d.sync += [k.eq(0), second_pass.eq(0)]
-                m.next = "ERROR"
-                with m.If(~known):
-                    m.d.sync += err.eq(P.Err.UNKNOWN_OPCODE)
-                with m.Elif(ctl.running & ~allowed):
-                    m.d.sync += err.eq(P.Err.BUSY)
-                with m.Elif(Mux(burst, ~_at_least(pl, P.BURST_HEADER.size), pl != fixed_len)):
-                    m.d.sync += err.eq(P.Err.BAD_LENGTH)
-                with m.Elif(burst & (~space_ok | bad_range)):
-                    m.d.sync += err.eq(P.Err.BAD_ADDRESS)
-                with m.Elif(burst & bad_burst_len):
-                    m.d.sync += err.eq(P.Err.BAD_LENGTH)
+                m.d.comb += [k_clr.eq(1)]
+                m.d.sync += [second_pass.eq(0)]
+                m.d.comb += err_decode.eq(1)
+                with m.If(decode_err != 0):
+                    m.next = "ERROR"
                 with m.Else():
                     with m.If(op != P.Op.WRITE):
-                        m.d.sync += ptr.eq(0)
+                        m.d.comb += [ptr_clr.eq(1)]
                     with m.Switch(op):
                         with m.Case(P.Op.RESET):
                             m.next = "RESET_CLEAR"
@@ -361,52 +389,53 @@ class Executor(wiring.Component):
             # ---- RESET: zero the core's counters (val is 0), then the engine's. -------------------
             with m.State("RESET_CLEAR"):  # val = 0: eight shifts of a zero byte
                 m.d.comb += [shift.eq(1), zero_fill.eq(1)]
-                m.d.sync += j.eq(j + 1)
+                m.d.comb += [j_inc.eq(1)]
                 with m.If(j == 7):
                     m.next = "RESET"
             with m.State("RESET"):
                 m.d.comb += self.write.valid.eq(1)
                 with m.If(self.write.ready):
-                    m.d.sync += k.eq(k + 1)
+                    m.d.comb += [k_inc.eq(1)]
                     with m.If(k == P.StatusCounter.SATURATED_U):
-                        m.d.sync += spikes_dropped.eq(val)
+                        m.d.comb += dropped_load.eq(1)
                         m.d.comb += ctl.clear_seq.eq(1)
                         m.next = "RESET_REJECTED"
             with m.State("RESET_REJECTED"):  # four turns taking val's (zero) low byte
                 m.d.comb += [rejected_turn.eq(1), rejected_load.eq(1)]
-                m.d.sync += j.eq(j + 1)
+                m.d.comb += [j_inc.eq(1)]
                 with m.If(j == P.COUNTER_BYTES - 1):
                     m.next = "BLOB"
             # ---- WRITE: check every value, then write them. ----------------------------------------
             with m.State("VAL_PRIME"):  # the read of the value's first byte
-                m.d.sync += [ptr.eq(ptr + 1), j.eq(0)]
+                m.d.comb += [ptr_inc.eq(1), j_clr.eq(1)]
                 m.next = "VAL_SHIFT"
             with m.State("VAL_SHIFT"):  # 8 bytes: nb from the buffer (reading ahead), then zeros
                 m.d.comb += shift.eq(1)
-                m.d.sync += j.eq(j + 1)
+                m.d.comb += [j_inc.eq(1)]
                 with m.If(j < nb - 1):
-                    m.d.sync += ptr.eq(ptr + 1)
+                    m.d.comb += [ptr_inc.eq(1)]
                 with m.If(j == 7):
                     m.next = "VAL_DONE"
             with m.State("VAL_DONE"):
                 with m.If(second_pass):
                     m.next = "WR_ISSUE"
                 with m.Elif(~value_ok):
-                    m.d.sync += err.eq(P.Err.BAD_VALUE)
+                    m.d.comb += err_value.eq(1)
                     m.next = "ERROR"
                 with m.Elif(last):
-                    m.d.sync += [k.eq(0), ptr.eq(_VALUES), second_pass.eq(1)]
+                    m.d.comb += [k_clr.eq(1), ptr_values.eq(1)]
+                    m.d.sync += [second_pass.eq(1)]
                     m.next = "VAL_PRIME"
                 with m.Else():
-                    m.d.sync += k.eq(k + 1)
+                    m.d.comb += [k_inc.eq(1)]
                     m.next = "VAL_PRIME"
             with m.State("WR_ISSUE"):
                 with m.If((sp == P.Space.STATUS) & (cur == P.StatusCounter.SPIKES_DROPPED)):
-                    m.d.sync += spikes_dropped.eq(val)
+                    m.d.comb += dropped_load.eq(1)
                     m.next = "WR_NEXT"
                 with m.Elif((sp == P.Space.STATUS) & (cur == P.StatusCounter.FRAMES_REJECTED)):
                     m.d.comb += [rejected_turn.eq(1), rejected_load.eq(1), shift.eq(1)]
-                    m.d.sync += j.eq(j + 1)
+                    m.d.comb += [j_inc.eq(1)]
                     with m.If(j == P.COUNTER_BYTES - 1):
                         m.next = "WR_NEXT"
                 with m.Else():
@@ -414,17 +443,17 @@ class Executor(wiring.Component):
                     with m.If(self.write.ready):
                         m.next = "WR_NEXT"
             with m.State("WR_NEXT"):
-                m.d.sync += k.eq(k + 1)
+                m.d.comb += [k_inc.eq(1)]
                 with m.If(last):
-                    m.d.sync += ptr.eq(0)
+                    m.d.comb += [ptr_clr.eq(1)]
                     m.next = "BLOB"
                 with m.Else():
                     m.next = "VAL_PRIME"
             # ---- READ (and the STATUS reply): one value at a time, nb bytes each. -----------------
             with m.State("RD_ISSUE"):
-                m.d.sync += j.eq(0)
+                m.d.comb += [j_clr.eq(1)]
                 with m.If(counter_src):  # a counter, taken whole (FRAMES_REJECTED: sent as it turns)
-                    m.d.sync += val[:32].eq(counter_word)
+                    m.d.comb += load_counter.eq(1)
                     m.next = "RD_WRITE"
                 with m.Else():
                     m.d.comb += self.read.valid.eq(1)
@@ -433,13 +462,13 @@ class Executor(wiring.Component):
             with m.State("RD_WAIT"):
                 m.d.comb += self.read_data.ready.eq(1)
                 with m.If(self.read_data.valid):
-                    m.d.sync += val.eq(self.read_data.payload)
+                    m.d.comb += load_read.eq(1)
                     m.next = "RD_WRITE"
             with m.State("RD_WRITE"):
                 m.d.comb += [tx.w_en.eq(1), shift.eq(1), value_byte.eq(1), rejected_turn.eq(rejected_src)]
-                m.d.sync += [ptr.eq(ptr + 1), j.eq(j + 1)]
+                m.d.comb += [ptr_inc.eq(1), j_inc.eq(1)]
                 with m.If(j == nb_now - 1):
-                    m.d.sync += k.eq(k + 1)
+                    m.d.comb += [k_inc.eq(1)]
                     with m.If(last):
                         m.next = "SEND"
                     with m.Else():
@@ -447,18 +476,18 @@ class Executor(wiring.Component):
             # ---- Replies and errors. -------------------------------------------------------------
             with m.State("ERROR"):  # FRAMES_REJECTED + 1, a byte per cycle
                 m.d.comb += [rejected_turn.eq(1), rejected_inc.eq(1)]
-                m.d.sync += [ptr.eq(0), j.eq(j + 1)]
+                m.d.comb += [ptr_clr.eq(1), j_inc.eq(1)]
                 with m.If(j == P.COUNTER_BYTES - 1):
-                    m.d.sync += j.eq(0)
+                    m.d.comb += [j_clr.eq(1)]
                     m.next = "ERROR_BLOB"
             with m.State("ERROR_BLOB"):
                 m.d.comb += [in_error.eq(1), tx.w_en.eq(1)]
-                m.d.sync += ptr.eq(ptr + 1)
+                m.d.comb += [ptr_inc.eq(1)]
                 with m.If(ptr == len(error_bytes) - 1):
                     m.next = "SEND"
             with m.State("BLOB"):
                 m.d.comb += tx.w_en.eq(1)
-                m.d.sync += ptr.eq(ptr + 1)
+                m.d.comb += [ptr_inc.eq(1)]
                 with m.If(ptr[:blob_bits] == reply_last):
                     with m.If(is_status | (op == P.Op.READ)):
                         m.next = "RD_ISSUE"
