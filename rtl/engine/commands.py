@@ -4,6 +4,16 @@ It reproduces `lifstp.emulator.GoldenEmulator` command by command: the same chec
 (opcode, BUSY, lengths, spaces and address ranges, values), the same error codes, seq and detail, the
 same replies. A burst WRITE is checked in full before anything is written (a first pass over the
 values against their limits, a second pass writing them), so a bad value leaves no trace.
+
+The STATUS reply is written like a READ of the six counters: each counter is taken whole into the
+value register when its four bytes start, so each is consistent in itself, but the counters are
+sampled a few cycles apart (during a run TICKS may be one tick further than SATURATED_V, say), not at
+one instant as the golden device does.
+
+Sized for the iCE40: the burst address, count and index are narrowed to the largest space once the
+range check has passed; count * nb is a shift; comparisons with constants are tests of bits (no
+carry chain); FRAMES_REJECTED, which only the executor touches, is updated a byte per cycle; and each
+register is written from one place with an explicit enable.
 """
 
 from __future__ import annotations
@@ -122,6 +132,8 @@ class Executor(wiring.Component):
         ctr_bits = _bits_for(len(P.StatusCounter))
 
         # ---- Registers. --------------------------------------------------------------------------
+        # Those written before they are read have no reset (reset_less): their flip-flops' reset
+        # inputs are then free for the clears below.
         # The frame's first bytes, shifted in at the top: opcode, seq and the burst header.
         hdr = Signal(8 * HEADER_FETCH, reset_less=True)
         op, seq = hdr[0:8], hdr[8:16]
@@ -133,7 +145,7 @@ class Executor(wiring.Component):
         # One pointer into the frame buffers: the receive buffer while fetching and reading a WRITE's
         # values, the reply buffer while writing a reply (so it holds the reply's length at the end).
         ptr = Signal(ADDR_BITS, reset_less=True)
-        k = Signal(addr_bits, reset_less=True)  # index of the value in the burst (or of the counter: RESET, STATUS)
+        k = Signal(addr_bits, reset_less=True)  # index of the value in the burst (RESET, STATUS: counter)
         j = Signal(3, reset_less=True)  # byte of the value
         # The value: a WRITE's value is shifted in at the top, its wire bytes then zeros (8 shifts
         # leave it aligned); a value read (from the core or a counter) is loaded whole and shifted
@@ -207,7 +219,9 @@ class Executor(wiring.Component):
         count_n = count[:count_bits]
         wire_sizes = {P.wire_bytes(s, f, fmt, n) for s in P.Space
                       for f in (P.NeuronField if s == P.Space.NEURON else [0])}
-        burst_bytes = Signal(count_bits + 3)
+        # Sized by the largest burst that passes the range check: min(expected, 0xFFFF) is then a
+        # clamp only where such a burst could exceed 0xFFFF.
+        burst_bytes = Signal(range(max(sizes.values()) * max(wire_sizes) + 1))
         if all(b & (b - 1) == 0 for b in wire_sizes):  # powers of two: a shift, no multiplier
             with m.Switch(nb):
                 for b in wire_sizes:
@@ -215,7 +229,7 @@ class Executor(wiring.Component):
                         m.d.comb += burst_bytes.eq(count_n << (b.bit_length() - 1))
         else:
             m.d.comb += burst_bytes.eq(count_n * nb)
-        write_expected = Signal(len(burst_bytes) + 1)
+        write_expected = Signal(range(P.BURST_HEADER.size + max(sizes.values()) * max(wire_sizes) + 1))
         m.d.comb += write_expected.eq(P.BURST_HEADER.size + burst_bytes)
         bad_burst_len = Mux(op == P.Op.WRITE, pl != write_expected,
                             (pl != P.BURST_HEADER.size) | ~_at_most(burst_bytes, P.MAX_PAYLOAD))
@@ -248,6 +262,21 @@ class Executor(wiring.Component):
                         m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, 0, fmt, n),
                                                         *P.value_limits(s, 0, 0, fmt, n)))
 
+        # The checks of DECODE in the emulator's order: the first that fails gives the error code.
+        known = _at_least(op, min(P.Op)) & _at_most(op, max(P.Op))
+        allowed = (op == P.Op.CREDIT) | (op == P.Op.STOP) | is_status
+        decode_err = Signal.like(err)
+        with m.If(~known):
+            m.d.comb += decode_err.eq(P.Err.UNKNOWN_OPCODE)
+        with m.Elif(ctl.running & ~allowed):
+            m.d.comb += decode_err.eq(P.Err.BUSY)
+        with m.Elif(Mux(burst, ~_at_least(pl, P.BURST_HEADER.size), pl != fixed_len)):
+            m.d.comb += decode_err.eq(P.Err.BAD_LENGTH)
+        with m.Elif(burst & (~space_ok | bad_range)):
+            m.d.comb += decode_err.eq(P.Err.BAD_ADDRESS)
+        with m.Elif(burst & bad_burst_len):
+            m.d.comb += decode_err.eq(P.Err.BAD_LENGTH)
+
         # Status counters, u32 saturating, in StatusCounter order; the one at `cur`.
         def sat32(x):
             if len(x) > 32:
@@ -263,6 +292,8 @@ class Executor(wiring.Component):
             for c, sig in enumerate(counters):
                 with m.Case(c) if c < len(counters) - 1 else m.Default():
                     m.d.comb += counter_word.eq(sig)
+        counter_src = is_status | (sp == P.Space.STATUS)  # a READ of space STATUS, or the STATUS reply
+        rejected_src = counter_src & (cur[:ctr_bits] == P.StatusCounter.FRAMES_REJECTED)
 
         # ---- Fixed replies: byte ptr of the reply header (+ IDENTIFY's payload) or ERROR frame. ---
         identify = P.IDENTIFY_PAYLOAD.pack(P.PROTOCOL_VERSION, n, cfg.lanes, *P.format_fields(fmt), P.MAX_PAYLOAD)
@@ -279,8 +310,9 @@ class Executor(wiring.Component):
                 m.d.comb += detail.eq(Mux(space_ok, end_detail, addr[:16]))
             with m.Case(P.Err.BAD_VALUE):  # the value's index in the burst
                 m.d.comb += detail.eq(k)
-        error_bytes = [Const(P.Msg.ERROR, 8), Mux(rx_err, 0, seq), Mux(rx_err, self.frame.payload.code, err),
-                       Mux(rx_err, 0, op), detail[:8], detail[8:]]
+        code = Mux(rx_err, self.frame.payload.code, err)
+        error_bytes = [Const(P.Msg.ERROR, 8), Mux(rx_err, 0, seq), code, Mux(rx_err, 0, op),
+                       detail[:8], detail[8:]]
         blob_bits = _bits_for(max(len(reply_bytes), len(error_bytes)))
         in_error = Signal()
         blob_byte = Signal(8)
@@ -292,14 +324,9 @@ class Executor(wiring.Component):
                     else:
                         m.d.comb += blob_byte.eq(reply_bytes[i])
 
-        # ---- Core ports, driven whatever the state (valid qualifies them). ----------------------
-        wp, rp = self.write.payload, self.read.payload
-        m.d.comb += [wp.space.eq(Mux(op == P.Op.RESET, P.Space.STATUS, sp)), wp.field.eq(fl), wp.addr.eq(cur),
-                     wp.data.eq(val), rp.space.eq(sp), rp.field.eq(fl), rp.addr.eq(cur)]
-        zero_fill = Signal()
-        shift_in = Mux(zero_fill | (j >= nb_now), 0, self.rx_data)  # a WRITE's next byte, or a zero past its bytes
-        shift = Signal()
-        # Pointers and indices: each written from one place (clear, step, or ptr's start of the values).
+        # ---- Register updates: each register is written from one place, an enable and a small ---
+        # multiplexer, which Yosys maps onto the flip-flops' enable inputs (the FSM below only
+        # raises the enables).
         ptr_inc, ptr_clr, ptr_values = Signal(), Signal(), Signal()
         with m.If(ptr_inc | ptr_clr | ptr_values):
             m.d.sync += ptr.eq(Mux(ptr_clr, 0, Mux(ptr_values, _VALUES, ptr + 1)))
@@ -309,40 +336,32 @@ class Executor(wiring.Component):
         j_inc, j_clr = Signal(), Signal()
         with m.If(j_inc | j_clr):
             m.d.sync += j.eq(Mux(j_clr, 0, j + 1))
-        # The checks of DECODE in the emulator's order: the first that fails gives the error code.
-        known = _at_least(op, min(P.Op)) & _at_most(op, max(P.Op))
-        allowed = (op == P.Op.CREDIT) | (op == P.Op.STOP) | is_status
-        decode_err = Signal.like(err)
-        with m.If(~known):
-            m.d.comb += decode_err.eq(P.Err.UNKNOWN_OPCODE)
-        with m.Elif(ctl.running & ~allowed):
-            m.d.comb += decode_err.eq(P.Err.BUSY)
-        with m.Elif(Mux(burst, ~_at_least(pl, P.BURST_HEADER.size), pl != fixed_len)):
-            m.d.comb += decode_err.eq(P.Err.BAD_LENGTH)
-        with m.Elif(burst & (~space_ok | bad_range)):
-            m.d.comb += decode_err.eq(P.Err.BAD_ADDRESS)
-        with m.Elif(burst & bad_burst_len):
-            m.d.comb += decode_err.eq(P.Err.BAD_LENGTH)
         err_decode, err_value, err_clr = Signal(), Signal(), Signal()
         with m.If(err_decode | err_value | err_clr):
             m.d.sync += err.eq(Mux(err_decode, decode_err, Mux(err_value, P.Err.BAD_VALUE, 0)))
         dropped_load = Signal()
         with m.If(dropped_load):
             m.d.sync += spikes_dropped.eq(val)
-        # val is written from one place: shifted, or loaded with a counter or the core's value.
-        load_counter = Signal()
-        load_read = Signal()
+        # val: shifted (a WRITE's bytes or zeros in at the top, a reply's bytes out at the bottom), or
+        # loaded with a counter or the core's value.
+        shift, zero_fill, load_counter, load_read = Signal(), Signal(), Signal(), Signal()
+        shift_in = Mux(zero_fill | (j >= nb_now), 0, self.rx_data)
         with m.If(shift | load_counter | load_read):
             m.d.sync += val.eq(Mux(shift, Cat(val[8:], shift_in),
                                    Mux(load_counter, Cat(counter_word, self.read_data.payload[32:]),
                                        self.read_data.payload)))
-        first_carry = Mux(j == 0, ~frames_rejected.all(), rejected_carry)  # no increment past the maximum
+        # FRAMES_REJECTED's turn; the first byte of an increment adds 1 unless the counter is saturated.
+        first_carry = Mux(j == 0, ~frames_rejected.all(), rejected_carry)
         rejected_sum = frames_rejected[:8] + (rejected_inc & first_carry)
         with m.If(rejected_turn):
-            m.d.sync += [frames_rejected.eq(Cat(frames_rejected[8:], Mux(rejected_load, val[:8], rejected_sum[:8]))),
+            new_byte = Mux(rejected_load, val[:8], rejected_sum[:8])
+            m.d.sync += [frames_rejected.eq(Cat(frames_rejected[8:], new_byte)),
                          rejected_carry.eq(rejected_sum[8])]
-        counter_src = is_status | (sp == P.Space.STATUS)
-        rejected_src = counter_src & (cur[:ctr_bits] == P.StatusCounter.FRAMES_REJECTED)
+
+        # ---- Ports, driven whatever the state (valid and the strobes qualify them). -------------
+        wp, rp = self.write.payload, self.read.payload
+        m.d.comb += [wp.space.eq(Mux(op == P.Op.RESET, P.Space.STATUS, sp)), wp.field.eq(fl), wp.addr.eq(cur),
+                     wp.data.eq(val), rp.space.eq(sp), rp.field.eq(fl), rp.addr.eq(cur)]
         value_byte = Signal()  # writing a value's byte, not a fixed reply's
         m.d.comb += tx.w_data.eq(Mux(value_byte, Mux(rejected_src, frames_rejected[:8], val[:8]), blob_byte))
 
@@ -351,8 +370,7 @@ class Executor(wiring.Component):
             with m.State("WAIT"):
                 m.d.comb += self.idle.eq(~self.frame.valid)
                 with m.If(self.frame.valid):
-                    m.d.comb += [ptr_clr.eq(1), j_clr.eq(1)]
-                    m.d.comb += err_clr.eq(1)
+                    m.d.comb += [ptr_clr.eq(1), j_clr.eq(1), err_clr.eq(1)]
                     m.d.sync += rx_err.eq(self.frame.payload.code != 0)
                     with m.If(self.frame.payload.code != 0):
                         m.next = "ERROR"
@@ -363,16 +381,15 @@ class Executor(wiring.Component):
                 with m.If(ptr == HEADER_FETCH):
                     m.next = "DECODE"
                 with m.Else():
-                    m.d.comb += [ptr_inc.eq(1)]
+                    m.d.comb += ptr_inc.eq(1)
             with m.State("DECODE"):
-                m.d.comb += [k_clr.eq(1)]
-                m.d.sync += [second_pass.eq(0)]
-                m.d.comb += err_decode.eq(1)
+                m.d.comb += [k_clr.eq(1), err_decode.eq(1)]
+                m.d.sync += second_pass.eq(0)
                 with m.If(decode_err != 0):
                     m.next = "ERROR"
                 with m.Else():
-                    with m.If(op != P.Op.WRITE):
-                        m.d.comb += [ptr_clr.eq(1)]
+                    with m.If(op != P.Op.WRITE):  # a WRITE's values follow the header; else a reply
+                        m.d.comb += ptr_clr.eq(1)
                     with m.Switch(op):
                         with m.Case(P.Op.RESET):
                             m.next = "RESET_CLEAR"
@@ -386,34 +403,30 @@ class Executor(wiring.Component):
                             m.next = "RELEASE"
                         with m.Case(P.Op.WRITE):
                             m.next = "VAL_PRIME"
-            # ---- RESET: zero the core's counters (val is 0), then the engine's. -------------------
-            with m.State("RESET_CLEAR"):  # val = 0: eight shifts of a zero byte
-                m.d.comb += [shift.eq(1), zero_fill.eq(1)]
-                m.d.comb += [j_inc.eq(1)]
+            # ---- RESET: zero val, then the core's counters (written val), then the engine's. --------
+            with m.State("RESET_CLEAR"):  # eight shifts of a zero byte
+                m.d.comb += [shift.eq(1), zero_fill.eq(1), j_inc.eq(1)]
                 with m.If(j == 7):
                     m.next = "RESET"
             with m.State("RESET"):
                 m.d.comb += self.write.valid.eq(1)
                 with m.If(self.write.ready):
-                    m.d.comb += [k_inc.eq(1)]
+                    m.d.comb += k_inc.eq(1)
                     with m.If(k == P.StatusCounter.SATURATED_U):
-                        m.d.comb += dropped_load.eq(1)
-                        m.d.comb += ctl.clear_seq.eq(1)
+                        m.d.comb += [dropped_load.eq(1), ctl.clear_seq.eq(1)]
                         m.next = "RESET_REJECTED"
             with m.State("RESET_REJECTED"):  # four turns taking val's (zero) low byte
-                m.d.comb += [rejected_turn.eq(1), rejected_load.eq(1)]
-                m.d.comb += [j_inc.eq(1)]
+                m.d.comb += [rejected_turn.eq(1), rejected_load.eq(1), j_inc.eq(1)]
                 with m.If(j == P.COUNTER_BYTES - 1):
                     m.next = "BLOB"
             # ---- WRITE: check every value, then write them. ----------------------------------------
             with m.State("VAL_PRIME"):  # the read of the value's first byte
                 m.d.comb += [ptr_inc.eq(1), j_clr.eq(1)]
                 m.next = "VAL_SHIFT"
-            with m.State("VAL_SHIFT"):  # 8 bytes: nb from the buffer (reading ahead), then zeros
-                m.d.comb += shift.eq(1)
-                m.d.comb += [j_inc.eq(1)]
+            with m.State("VAL_SHIFT"):  # 8 bytes: nb from the buffer (reading one ahead), then zeros
+                m.d.comb += [shift.eq(1), j_inc.eq(1)]
                 with m.If(j < nb - 1):
-                    m.d.comb += [ptr_inc.eq(1)]
+                    m.d.comb += ptr_inc.eq(1)
                 with m.If(j == 7):
                     m.next = "VAL_DONE"
             with m.State("VAL_DONE"):
@@ -424,18 +437,17 @@ class Executor(wiring.Component):
                     m.next = "ERROR"
                 with m.Elif(last):
                     m.d.comb += [k_clr.eq(1), ptr_values.eq(1)]
-                    m.d.sync += [second_pass.eq(1)]
+                    m.d.sync += second_pass.eq(1)
                     m.next = "VAL_PRIME"
                 with m.Else():
-                    m.d.comb += [k_inc.eq(1)]
+                    m.d.comb += k_inc.eq(1)
                     m.next = "VAL_PRIME"
             with m.State("WR_ISSUE"):
                 with m.If((sp == P.Space.STATUS) & (cur == P.StatusCounter.SPIKES_DROPPED)):
                     m.d.comb += dropped_load.eq(1)
                     m.next = "WR_NEXT"
                 with m.Elif((sp == P.Space.STATUS) & (cur == P.StatusCounter.FRAMES_REJECTED)):
-                    m.d.comb += [rejected_turn.eq(1), rejected_load.eq(1), shift.eq(1)]
-                    m.d.comb += [j_inc.eq(1)]
+                    m.d.comb += [rejected_turn.eq(1), rejected_load.eq(1), shift.eq(1), j_inc.eq(1)]
                     with m.If(j == P.COUNTER_BYTES - 1):
                         m.next = "WR_NEXT"
                 with m.Else():
@@ -443,15 +455,15 @@ class Executor(wiring.Component):
                     with m.If(self.write.ready):
                         m.next = "WR_NEXT"
             with m.State("WR_NEXT"):
-                m.d.comb += [k_inc.eq(1)]
+                m.d.comb += k_inc.eq(1)
                 with m.If(last):
-                    m.d.comb += [ptr_clr.eq(1)]
+                    m.d.comb += ptr_clr.eq(1)
                     m.next = "BLOB"
                 with m.Else():
                     m.next = "VAL_PRIME"
             # ---- READ (and the STATUS reply): one value at a time, nb bytes each. -----------------
             with m.State("RD_ISSUE"):
-                m.d.comb += [j_clr.eq(1)]
+                m.d.comb += j_clr.eq(1)
                 with m.If(counter_src):  # a counter, taken whole (FRAMES_REJECTED: sent as it turns)
                     m.d.comb += load_counter.eq(1)
                     m.next = "RD_WRITE"
@@ -465,29 +477,25 @@ class Executor(wiring.Component):
                     m.d.comb += load_read.eq(1)
                     m.next = "RD_WRITE"
             with m.State("RD_WRITE"):
-                m.d.comb += [tx.w_en.eq(1), shift.eq(1), value_byte.eq(1), rejected_turn.eq(rejected_src)]
-                m.d.comb += [ptr_inc.eq(1), j_inc.eq(1)]
+                m.d.comb += [tx.w_en.eq(1), value_byte.eq(1), shift.eq(1), rejected_turn.eq(rejected_src),
+                             ptr_inc.eq(1), j_inc.eq(1)]
                 with m.If(j == nb_now - 1):
-                    m.d.comb += [k_inc.eq(1)]
+                    m.d.comb += k_inc.eq(1)
                     with m.If(last):
                         m.next = "SEND"
                     with m.Else():
                         m.next = "RD_ISSUE"
             # ---- Replies and errors. -------------------------------------------------------------
             with m.State("ERROR"):  # FRAMES_REJECTED + 1, a byte per cycle
-                m.d.comb += [rejected_turn.eq(1), rejected_inc.eq(1)]
-                m.d.comb += [ptr_clr.eq(1), j_inc.eq(1)]
+                m.d.comb += [rejected_turn.eq(1), rejected_inc.eq(1), ptr_clr.eq(1), j_inc.eq(1)]
                 with m.If(j == P.COUNTER_BYTES - 1):
-                    m.d.comb += [j_clr.eq(1)]
                     m.next = "ERROR_BLOB"
             with m.State("ERROR_BLOB"):
-                m.d.comb += [in_error.eq(1), tx.w_en.eq(1)]
-                m.d.comb += [ptr_inc.eq(1)]
+                m.d.comb += [in_error.eq(1), tx.w_en.eq(1), ptr_inc.eq(1)]
                 with m.If(ptr == len(error_bytes) - 1):
                     m.next = "SEND"
             with m.State("BLOB"):
-                m.d.comb += tx.w_en.eq(1)
-                m.d.comb += [ptr_inc.eq(1)]
+                m.d.comb += [tx.w_en.eq(1), ptr_inc.eq(1)]
                 with m.If(ptr[:blob_bits] == reply_last):
                     with m.If(is_status | (op == P.Op.READ)):
                         m.next = "RD_ISSUE"
