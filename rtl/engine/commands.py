@@ -229,6 +229,13 @@ class Executor(wiring.Component):
                         m.d.comb += burst_bytes.eq(count_n << (b.bit_length() - 1))
         else:
             m.d.comb += burst_bytes.eq(count_n * nb)
+        # Where byte j stands in the value: past its wire bytes, before its last one, its last one.
+        past_bytes, before_last, last_byte = Signal(), Signal(), Signal()
+        with m.Switch(nb_now):
+            for b in wire_sizes | {P.COUNTER_BYTES}:
+                with m.Case(b):
+                    m.d.comb += [past_bytes.eq(_at_least(j, b)), before_last.eq(~_at_least(j, b - 1)),
+                                 last_byte.eq(j == b - 1)]
         write_expected = Signal(range(P.BURST_HEADER.size + max(sizes.values()) * max(wire_sizes) + 1))
         m.d.comb += write_expected.eq(P.BURST_HEADER.size + burst_bytes)
         bad_burst_len = Mux(op == P.Op.WRITE, pl != write_expected,
@@ -236,8 +243,10 @@ class Executor(wiring.Component):
 
         # The address of the current value (RESET and STATUS count counters from 0).
         cur = Signal(addr_bits)
-        m.d.comb += cur.eq(Mux(burst, addr[:addr_bits], 0) + k)
-        last = k == Mux(is_status, len(P.StatusCounter) - 1, count_n - 1)
+        m.d.comb += cur.eq((addr[:addr_bits] & burst.replicate(addr_bits)) + k)
+        k_next = Signal(addr_bits + 1)
+        m.d.comb += k_next.eq(k + 1)
+        last = k_next == Mux(is_status, len(P.StatusCounter), count_n)  # the value at k is the last
 
         # The current value against its limits (protocol.value_limits; the register index matters in
         # space REG). Each (space, field, register) has constant limits and a constant wire size, so
@@ -332,7 +341,7 @@ class Executor(wiring.Component):
             m.d.sync += ptr.eq(Mux(ptr_clr, 0, Mux(ptr_values, _VALUES, ptr + 1)))
         k_inc, k_clr = Signal(), Signal()
         with m.If(k_inc | k_clr):
-            m.d.sync += k.eq(Mux(k_clr, 0, k + 1))
+            m.d.sync += k.eq(Mux(k_clr, 0, k_next))
         j_inc, j_clr = Signal(), Signal()
         with m.If(j_inc | j_clr):
             m.d.sync += j.eq(Mux(j_clr, 0, j + 1))
@@ -345,7 +354,7 @@ class Executor(wiring.Component):
         # val: shifted (a WRITE's bytes or zeros in at the top, a reply's bytes out at the bottom), or
         # loaded with a counter or the core's value.
         shift, zero_fill, load_counter, load_read = Signal(), Signal(), Signal(), Signal()
-        shift_in = Mux(zero_fill | (j >= nb_now), 0, self.rx_data)
+        shift_in = Mux(zero_fill | past_bytes, 0, self.rx_data)
         with m.If(shift | load_counter | load_read):
             m.d.sync += val.eq(Mux(shift, Cat(val[8:], shift_in),
                                    Mux(load_counter, Cat(counter_word, self.read_data.payload[32:]),
@@ -425,7 +434,7 @@ class Executor(wiring.Component):
                 m.next = "VAL_SHIFT"
             with m.State("VAL_SHIFT"):  # 8 bytes: nb from the buffer (reading one ahead), then zeros
                 m.d.comb += [shift.eq(1), j_inc.eq(1)]
-                with m.If(j < nb - 1):
+                with m.If(before_last):
                     m.d.comb += ptr_inc.eq(1)
                 with m.If(j == 7):
                     m.next = "VAL_DONE"
@@ -479,7 +488,7 @@ class Executor(wiring.Component):
             with m.State("RD_WRITE"):
                 m.d.comb += [tx.w_en.eq(1), value_byte.eq(1), shift.eq(1), rejected_turn.eq(rejected_src),
                              ptr_inc.eq(1), j_inc.eq(1)]
-                with m.If(j == nb_now - 1):
+                with m.If(last_byte):
                     m.d.comb += k_inc.eq(1)
                     with m.If(last):
                         m.next = "SEND"
