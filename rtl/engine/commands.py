@@ -7,13 +7,14 @@ values against their limits, a second pass writing them), so a bad value leaves 
 
 The STATUS reply is written like a READ of the six counters: each counter is taken whole into the
 value register when its four bytes start, so each is consistent in itself, but the counters are
-sampled a few cycles apart (during a run TICKS may be one tick further than SATURATED_V, say), not at
-one instant as the golden device does.
+sampled a few cycles apart, not at one instant as the golden device does (during a run, a later
+counter may already include a tick that an earlier one does not).
 
 Sized for the iCE40: the burst address, count and index are narrowed to the largest space once the
-range check has passed; count * nb is a shift; comparisons with constants are tests of bits (no
-carry chain); FRAMES_REJECTED, which only the executor touches, is updated a byte per cycle; and each
-register is written from one place with an explicit enable.
+range check has passed; the header is held in the value register (which a burst needs only after
+the checks); count * nb is a shift; comparisons with constants are tests of bits (no carry chain);
+FRAMES_REJECTED, which only the executor touches, is updated a byte per cycle; and each register is
+written from one place with an explicit enable.
 """
 
 from __future__ import annotations
@@ -134,23 +135,29 @@ class Executor(wiring.Component):
         # ---- Registers. --------------------------------------------------------------------------
         # Those written before they are read have no reset (reset_less): their flip-flops' reset
         # inputs are then free for the clears below.
-        # The frame's first bytes, shifted in at the top: opcode, seq and the burst header.
-        hdr = Signal(8 * HEADER_FETCH, reset_less=True)
-        op, seq = hdr[0:8], hdr[8:16]
-        space, field = hdr[16:24], hdr[24:32]
-        addr, count = hdr[32:64], hdr[64:80]
-        run_ticks, run_credit = hdr[16:48], hdr[48:64]
-        credit_amount = hdr[16:32]
-        sp, fl = space[:space_bits], field[:field_bits]  # space and field, once known valid
+        # The value: a WRITE's value is shifted in at the top, its wire bytes then zeros (8 shifts
+        # leave it aligned); a value read (from the core or a counter) is loaded whole and shifted
+        # out at the bottom, one byte per cycle.
+        val = Signal(64, reset_less=True)
+        # The frame's first bytes are shifted in through val into `opseq`: opcode and seq end up
+        # there, the burst header (also RUN's and CREDIT's payload) in val, which keeps it until a
+        # WRITE or READ moves values through it. Before the checks, the burst's space, field,
+        # address and count are copied at the widths they have once checked.
+        opseq = Signal(8 * P.HEADER_BYTES, reset_less=True)
+        op, seq = opseq[0:8], opseq[8:16]
+        space, field = val[0:8], val[8:16]
+        addr, count = val[16:48], val[48:64]
+        run_ticks, run_credit = val[0:32], val[32:48]
+        credit_amount = val[0:16]
+        sp = Signal(space_bits, reset_less=True)  # space, field, address and count, once known valid
+        fl = Signal(field_bits, reset_less=True)
+        addr_n = Signal(addr_bits, reset_less=True)
+        count_n = Signal(count_bits, reset_less=True)
         # One pointer into the frame buffers: the receive buffer while fetching and reading a WRITE's
         # values, the reply buffer while writing a reply (so it holds the reply's length at the end).
         ptr = Signal(ADDR_BITS, reset_less=True)
         k = Signal(addr_bits, reset_less=True)  # index of the value in the burst (RESET, STATUS: counter)
         j = Signal(3, reset_less=True)  # byte of the value
-        # The value: a WRITE's value is shifted in at the top, its wire bytes then zeros (8 shifts
-        # leave it aligned); a value read (from the core or a counter) is loaded whole and shifted
-        # out at the bottom, one byte per cycle.
-        val = Signal(64, reset_less=True)
         second_pass = Signal(reset_less=True)  # a WRITE's values are being written (not checked)
         rx_err = Signal(reset_less=True)  # the frame was rejected by the receiver (its code is in `frame`)
         err = Signal(range(max(P.Err) + 1), reset_less=True)  # the executor's error code; 0: none
@@ -216,7 +223,6 @@ class Executor(wiring.Component):
         end_detail = Mux(addr_high | end[16:].any(), 0xFFFF, end[:16])
 
         # Burst length (after the range check, so count is narrow): count * nb bytes of values.
-        count_n = count[:count_bits]
         wire_sizes = {P.wire_bytes(s, f, fmt, n) for s in P.Space
                       for f in (P.NeuronField if s == P.Space.NEURON else [0])}
         # Sized by the largest burst that passes the range check: min(expected, 0xFFFF) is then a
@@ -243,7 +249,7 @@ class Executor(wiring.Component):
 
         # The address of the current value (RESET and STATUS count counters from 0).
         cur = Signal(addr_bits)
-        m.d.comb += cur.eq((addr[:addr_bits] & burst.replicate(addr_bits)) + k)
+        m.d.comb += cur.eq((addr_n & burst.replicate(addr_bits)) + k)
         k_next = Signal(addr_bits + 1)
         m.d.comb += k_next.eq(k + 1)
         last = k_next == Mux(is_status, len(P.StatusCounter), count_n)  # the value at k is the last
@@ -386,11 +392,15 @@ class Executor(wiring.Component):
                     with m.Else():
                         m.next = "FETCH"
             with m.State("FETCH"):  # one byte a cycle; the first shifted in is the stale read data
-                m.d.sync += hdr.eq(Cat(hdr[8:], self.rx_data))
+                m.d.comb += shift.eq(1)
+                m.d.sync += opseq.eq(Cat(opseq[8:], val[:8]))
                 with m.If(ptr == HEADER_FETCH):
-                    m.next = "DECODE"
+                    m.next = "NARROW"
                 with m.Else():
                     m.d.comb += ptr_inc.eq(1)
+            with m.State("NARROW"):  # the burst header's fields for the values (if it passes)
+                m.d.sync += [sp.eq(space), fl.eq(field), addr_n.eq(addr), count_n.eq(count)]
+                m.next = "DECODE"
             with m.State("DECODE"):
                 m.d.comb += [k_clr.eq(1), err_decode.eq(1)]
                 m.d.sync += second_pass.eq(0)
