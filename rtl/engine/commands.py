@@ -4,6 +4,17 @@ It reproduces `lifstp.emulator.GoldenEmulator` command by command: the same chec
 (opcode, BUSY, lengths, spaces and address ranges, values), the same error codes, seq and detail, the
 same replies. A burst WRITE is checked in full before anything is written (a first pass over the
 values against their limits, a second pass writing them), so a bad value leaves no trace.
+
+The STATUS reply is written like a READ of the six counters: each counter is taken whole into the
+value register when its four bytes start, so each is consistent in itself, but the counters are
+sampled a few cycles apart, not at one instant as the golden device does (during a run, a later
+counter may already include a tick that an earlier one does not).
+
+Sized for the iCE40: the burst address, count and index are narrowed to the largest space once the
+range check has passed; the header is held in the value register (which a burst needs only after
+the checks); count * nb is a shift; comparisons with constants are tests of bits (no carry chain);
+FRAMES_REJECTED, which only the executor touches, is updated a byte per cycle; and each register is
+written from one place with an explicit enable.
 """
 
 from __future__ import annotations
@@ -28,22 +39,49 @@ __all__ = ["Executor", "HEADER_FETCH"]
 #: (which also covers RUN's 6 and CREDIT's 2 payload bytes).
 HEADER_FETCH = P.HEADER_BYTES + P.BURST_HEADER.size
 _VALUES = HEADER_FETCH  # offset of a WRITE burst's first value in the frame
-_BLOB_BYTES = P.HEADER_BYTES + P.COUNTER_BYTES * len(P.StatusCounter)  # the longest fixed reply (STATUS)
 _COUNTER_MAX = (1 << (8 * P.COUNTER_BYTES)) - 1
-_BLOB_KINDS = ("REPLY", "IDENTIFY", "STATUS", "ERROR")  # the fixed replies the blob writer sends
+
+
+def _bits_for(n: int) -> int:
+    """Bits of an unsigned index into n items (at least 1)."""
+    return max(1, (n - 1).bit_length())
+
+
+def _clamp16(x: Value) -> Value:
+    """min(x, 0xFFFF) of an unsigned x, as 16 bits."""
+    return Mux(x[16:].any(), 0xFFFF, x[:16]) if len(x) > 16 else x
+
+
+def _at_least(x: Value, c: int) -> Value:
+    """Unsigned x >= c for a constant c, as logic on the bits of x (from the top bit down) rather
+    than a subtraction: on the iCE40 a comparison would take a carry chain as long as x."""
+    x = Value.cast(x)
+    if c <= 0:
+        return Const(1, 1)
+    if c >= 1 << len(x):
+        return Const(0, 1)
+    top, rest = x[-1], x[:-1]
+    half = 1 << (len(x) - 1)
+    return (top & _at_least(rest, c - half)) if c >= half else (top | _at_least(rest, c))
+
+
+def _at_most(x: Value, c: int) -> Value:
+    """Unsigned x <= c for a constant c, as logic on the bits of x (see `_at_least`)."""
+    return ~_at_least(x, c + 1)
 
 
 def _within(raw: Value, nbytes: int, lo: int, hi: int, signed_: bool) -> Value:
     """The value in the low `nbytes` bytes of `raw` (two's complement if `signed_`) lies in [lo, hi].
     Limits that are the whole range of a narrower width become a test of the bits above it; the few
-    others (clamp modes, R <= 1, ...) are comparisons with constants."""
+    others (clamp modes, R <= 1, ...) are tests against constants (`_at_least`, `_at_most`)."""
     x = raw[:8 * nbytes]
-    x = x.as_signed() if signed_ else x
     width = len(x)
     for w in range(1, width + 1):
         if (lo, hi) == P.value_range(w, signed_):
-            return fits(x, w)
-    return (x >= lo) & (x <= hi)
+            return fits(x.as_signed() if signed_ else x, w)
+    if signed_:  # offset binary: flipping the sign bit adds 2^(width-1), an unsigned order
+        x, lo, hi = Cat(x[:-1], ~x[-1]), lo + (1 << (width - 1)), hi + (1 << (width - 1))
+    return _at_least(x, lo) & _at_most(x, hi)
 
 
 class Executor(wiring.Component):
@@ -80,81 +118,157 @@ class Executor(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, fmt, n = self.cfg, self.cfg.formats, self.cfg.n_neurons
-        tx, ctl = self.tx, self.ctl
+        tx, ctl, st = self.tx, self.ctl, self.status
+
+        # ---- Widths. -----------------------------------------------------------------------------
+        # Every space is far smaller than the 32-bit address of the burst header: the address is
+        # narrowed to `addr_bits` once the range check has passed, and so are the index k and count.
+        sizes = {s: P.space_size(s, n) for s in P.Space}
+        addr_bits = _bits_for(max(sizes.values()))
+        sum_bits = min(max(16, addr_bits), 32)  # addr + count is exact below 2^sum_bits
+        count_bits = min(addr_bits + 1, 16)  # a count that passed the range check
+        space_bits = max(P.Space).bit_length()
+        field_bits = max(P.NeuronField).bit_length()
+        reg_bits = _bits_for(len(REGISTER_NAMES))
+        ctr_bits = _bits_for(len(P.StatusCounter))
 
         # ---- Registers. --------------------------------------------------------------------------
-        hdr = Signal(8 * HEADER_FETCH)
-        op, seq = hdr[0:8], hdr[8:16]
-        space, field = hdr[16:24], hdr[24:32]
-        addr, count = hdr[32:64], hdr[64:80]
-        run_ticks, run_credit = hdr[16:48], hdr[48:64]
-        credit_amount = hdr[16:32]
-        length = Signal(ADDR_BITS)
+        # Those written before they are read have no reset (reset_less): their flip-flops' reset
+        # inputs are then free for the clears below.
+        # The value: a WRITE's value is shifted in at the top, its wire bytes then zeros (8 shifts
+        # leave it aligned); a value read (from the core or a counter) is loaded whole and shifted
+        # out at the bottom, one byte per cycle.
+        val = Signal(64, reset_less=True)
+        # The frame's first bytes are shifted in through val into `opseq`: opcode and seq end up
+        # there, the burst header (also RUN's and CREDIT's payload) in val, which keeps it until a
+        # WRITE or READ moves values through it. Before the checks, the burst's space, field,
+        # address and count are copied at the widths they have once checked.
+        opseq = Signal(8 * P.HEADER_BYTES, reset_less=True)
+        op, seq = opseq[0:8], opseq[8:16]
+        space, field = val[0:8], val[8:16]
+        addr, count = val[16:48], val[48:64]
+        run_ticks, run_credit = val[0:32], val[32:48]
+        credit_amount = val[0:16]
+        sp = Signal(space_bits, reset_less=True)  # space, field, address and count, once known valid
+        fl = Signal(field_bits, reset_less=True)
+        addr_n = Signal(addr_bits, reset_less=True)
+        count_n = Signal(count_bits, reset_less=True)
+        # One pointer into the frame buffers: the receive buffer while fetching and reading a WRITE's
+        # values, the reply buffer while writing a reply (so it holds the reply's length at the end).
+        ptr = Signal(ADDR_BITS, reset_less=True)
+        k = Signal(addr_bits, reset_less=True)  # index of the value in the burst (RESET, STATUS: counter)
+        j = Signal(3, reset_less=True)  # byte of the value
+        second_pass = Signal(reset_less=True)  # a WRITE's values are being written (not checked)
+        rx_err = Signal(reset_less=True)  # the frame was rejected by the receiver (its code is in `frame`)
+        err = Signal(range(max(P.Err) + 1), reset_less=True)  # the executor's error code; 0: none
+        spikes_dropped = Signal(32)
+        # FRAMES_REJECTED is only ever touched by the executor, so it is kept byte-serially: it turns by
+        # one byte per cycle (`rejected_turn`, four turns leave it whole), and its low byte is the one
+        # incremented (with the carry of the previous byte), replaced by a written value's byte, or
+        # sent. This takes an 8-bit incrementer instead of a 32-bit one and keeps it out of the
+        # counter multiplexer.
+        frames_rejected = Signal(32)
+        rejected_turn = Signal()
+        rejected_inc = Signal()  # the turn adds the carry (incrementing, saturating)
+        rejected_load = Signal()  # the turn takes val's low byte (val shifting along)
+        rejected_carry = Signal(reset_less=True)
+
+        m.d.comb += [self.rx_addr.eq(ptr), tx.w_addr.eq(ptr), tx.send.payload.eq(ptr),
+                     ctl.dropped.eq(spikes_dropped), ctl.ticks.eq(run_ticks), ctl.credit.eq(run_credit),
+                     ctl.credit_amount.eq(credit_amount)]
+
+        # ---- Decoding. ---------------------------------------------------------------------------
+        length = self.frame.payload.length  # stable while the frame is held
         pl = Signal(ADDR_BITS)
         m.d.comb += pl.eq(length - (P.HEADER_BYTES + P.CRC_BYTES))
-        idx = Signal(range(HEADER_FETCH + 1))
-        frames_rejected = Signal(32)
-        spikes_dropped = Signal(32)
-        m.d.comb += ctl.dropped.eq(spikes_dropped)
+        is_status = op == P.Op.STATUS  # the STATUS reply is sent like a READ of the six counters
+        burst = (op == P.Op.WRITE) | (op == P.Op.READ)
+        # Payload bytes of the other commands.
+        fixed_len = Signal(range(P.RUN_PAYLOAD.size + 1))
+        with m.Switch(op):
+            with m.Case(P.Op.RUN):
+                m.d.comb += fixed_len.eq(P.RUN_PAYLOAD.size)
+            with m.Case(P.Op.CREDIT):
+                m.d.comb += fixed_len.eq(P.CREDIT_PAYLOAD.size)
 
-        # The fixed reply being written (REPLY, IDENTIFY, STATUS or ERROR: `_BLOB_KINDS`), byte j of it
-        # selected below; STATUS sends the counters as they were when the command was decoded.
-        blob_kind = Signal(range(len(_BLOB_KINDS)))
-        snap = Signal(8 * P.COUNTER_BYTES * len(P.StatusCounter))
-        blob_len = Signal(range(_BLOB_BYTES + 1))
-        blob_then_read = Signal()
-        reply_len = Signal(ADDR_BITS)
-        start_run = Signal()
-        k = Signal(16)  # index in the burst
-        j = Signal(range(_BLOB_BYTES + 1))  # byte of the value, or of the fixed reply
-        ptr = Signal(ADDR_BITS)
-        val = Signal(64)
-        second_pass = Signal()
-        cur = Signal(33)  # address of the current value
-        m.d.comb += cur.eq(addr + k)
-
-        # ---- Per-space constants. ----------------------------------------------------------------
-        size = Signal(32)
-        nb = Signal(4)  # bytes per value on the wire
         space_ok = Signal()
+        nb = Signal(4)  # bytes per value on the wire (valid once space_ok)
         with m.Switch(space):
             for s in P.Space:
                 with m.Case(int(s)):
-                    m.d.comb += [size.eq(P.space_size(s, n)), space_ok.eq(1)]
+                    m.d.comb += space_ok.eq(1 if s != P.Space.NEURON else field <= max(P.NeuronField))
+        with m.Switch(sp):
+            for s in P.Space:
+                with m.Case(int(s)):
                     if s == P.Space.NEURON:
-                        with m.Switch(field):
+                        with m.Switch(fl):
                             for f in P.NeuronField:
                                 with m.Case(int(f)):
                                     m.d.comb += nb.eq(P.wire_bytes(s, f, fmt, n))
-                            with m.Default():
-                                m.d.comb += space_ok.eq(0)
                     else:
                         m.d.comb += nb.eq(P.wire_bytes(s, 0, fmt, n))
-        end = Signal(34)
-        m.d.comb += end.eq(addr + count)
-        burst_bytes = Signal(20)
-        m.d.comb += burst_bytes.eq(count * nb)
-        expected = Signal(21)
-        with m.If(op == P.Op.WRITE):
-            m.d.comb += expected.eq(P.BURST_HEADER.size + burst_bytes)
-        with m.Else():
-            m.d.comb += expected.eq(P.BURST_HEADER.size)
+        nb_now = Mux(is_status, P.COUNTER_BYTES, nb)
+
+        # Range: addr + count past the space. The sum is exact for addresses below 2^sum_bits;
+        # higher ones fail anyway, and the error detail min(end, 0xFFFF) is then 0xFFFF.
+        end = Signal(sum_bits + 1)
+        m.d.comb += end.eq(addr[:sum_bits] + count)
+        addr_high = addr[sum_bits:].any() if sum_bits < len(addr) else Const(0)
+        past_end = Signal()
+        with m.Switch(sp):
+            for s in P.Space:
+                with m.Case(int(s)):
+                    m.d.comb += past_end.eq(~_at_most(end, sizes[s]))
+        bad_range = (count == 0) | addr_high | past_end
+        end_detail = Mux(addr_high | end[16:].any(), 0xFFFF, end[:16])
+
+        # Burst length (after the range check, so count is narrow): count * nb bytes of values.
+        wire_sizes = {P.wire_bytes(s, f, fmt, n) for s in P.Space
+                      for f in (P.NeuronField if s == P.Space.NEURON else [0])}
+        # Sized by the largest burst that passes the range check: min(expected, 0xFFFF) is then a
+        # clamp only where such a burst could exceed 0xFFFF.
+        burst_bytes = Signal(range(max(sizes.values()) * max(wire_sizes) + 1))
+        if all(b & (b - 1) == 0 for b in wire_sizes):  # powers of two: a shift, no multiplier
+            with m.Switch(nb):
+                for b in wire_sizes:
+                    with m.Case(b):
+                        m.d.comb += burst_bytes.eq(count_n << (b.bit_length() - 1))
+        else:
+            m.d.comb += burst_bytes.eq(count_n * nb)
+        # Where byte j stands in the value: past its wire bytes, before its last one, its last one.
+        past_bytes, before_last, last_byte = Signal(), Signal(), Signal()
+        with m.Switch(nb_now):
+            for b in wire_sizes | {P.COUNTER_BYTES}:
+                with m.Case(b):
+                    m.d.comb += [past_bytes.eq(_at_least(j, b)), before_last.eq(~_at_least(j, b - 1)),
+                                 last_byte.eq(j == b - 1)]
+        write_expected = Signal(range(P.BURST_HEADER.size + max(sizes.values()) * max(wire_sizes) + 1))
+        m.d.comb += write_expected.eq(P.BURST_HEADER.size + burst_bytes)
+        bad_burst_len = Mux(op == P.Op.WRITE, pl != write_expected,
+                            (pl != P.BURST_HEADER.size) | ~_at_most(burst_bytes, P.MAX_PAYLOAD))
+
+        # The address of the current value (RESET and STATUS count counters from 0).
+        cur = Signal(addr_bits)
+        m.d.comb += cur.eq((addr_n & burst.replicate(addr_bits)) + k)
+        k_next = Signal(addr_bits + 1)
+        m.d.comb += k_next.eq(k + 1)
+        last = k_next == Mux(is_status, len(P.StatusCounter), count_n)  # the value at k is the last
 
         # The current value against its limits (protocol.value_limits; the register index matters in
         # space REG). Each (space, field, register) has constant limits and a constant wire size, so
         # each case is a test of constant bits (`_within`), not a pair of wide comparators.
         value_ok = Signal()
-        with m.Switch(space):
+        with m.Switch(sp):
             for s in P.Space:
                 with m.Case(int(s)):
                     if s == P.Space.REG:
-                        with m.Switch(cur):
+                        with m.Switch(cur[:reg_bits]):
                             for a in range(len(REGISTER_NAMES)):
                                 with m.Case(a):
                                     m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, 0, fmt, n),
                                                                     *P.value_limits(s, 0, a, fmt, n)))
                     elif s == P.Space.NEURON:
-                        with m.Switch(field):
+                        with m.Switch(fl):
                             for f in P.NeuronField:
                                 with m.Case(int(f)):
                                     m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, f, fmt, n),
@@ -162,237 +276,254 @@ class Executor(wiring.Component):
                     else:
                         m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, 0, fmt, n),
                                                         *P.value_limits(s, 0, 0, fmt, n)))
-        bad_value = Signal()
-        m.d.comb += bad_value.eq(~value_ok)
 
-        # Status counters, u32 saturating, in StatusCounter order.
+        # The checks of DECODE in the emulator's order: the first that fails gives the error code.
+        known = _at_least(op, min(P.Op)) & _at_most(op, max(P.Op))
+        allowed = (op == P.Op.CREDIT) | (op == P.Op.STOP) | is_status
+        decode_err = Signal.like(err)
+        with m.If(~known):
+            m.d.comb += decode_err.eq(P.Err.UNKNOWN_OPCODE)
+        with m.Elif(ctl.running & ~allowed):
+            m.d.comb += decode_err.eq(P.Err.BUSY)
+        with m.Elif(Mux(burst, ~_at_least(pl, P.BURST_HEADER.size), pl != fixed_len)):
+            m.d.comb += decode_err.eq(P.Err.BAD_LENGTH)
+        with m.Elif(burst & (~space_ok | bad_range)):
+            m.d.comb += decode_err.eq(P.Err.BAD_ADDRESS)
+        with m.Elif(burst & bad_burst_len):
+            m.d.comb += decode_err.eq(P.Err.BAD_LENGTH)
+
+        # Status counters, u32 saturating, in StatusCounter order; the one at `cur`.
         def sat32(x):
             if len(x) > 32:
                 return Mux(x > _COUNTER_MAX, _COUNTER_MAX, x)[:32]
-            return Cat(x, Const(0, 32 - len(x))) if len(x) < 32 else x
+            return x
 
-        st = self.status
-        counters = {P.StatusCounter.TICKS: sat32(st.ticks), P.StatusCounter.CYCLES_LAST_TICK: sat32(st.cycles_last_tick),
-                    P.StatusCounter.SATURATED_V: sat32(st.saturated_v), P.StatusCounter.SATURATED_U: sat32(st.saturated_u),
-                    P.StatusCounter.SPIKES_DROPPED: spikes_dropped, P.StatusCounter.FRAMES_REJECTED: frames_rejected}
+        counters = [sat32(st.ticks), sat32(st.cycles_last_tick), sat32(st.saturated_v), sat32(st.saturated_u),
+                    spikes_dropped]  # FRAMES_REJECTED is sent from its own low byte
+        assert list(P.StatusCounter)[:len(counters)] == list(range(len(counters)))
+        assert P.StatusCounter.FRAMES_REJECTED == len(counters)
         counter_word = Signal(32)
-        with m.Switch(cur):
-            for c, sig in counters.items():
-                with m.Case(int(c)):
+        with m.Switch(cur[:ctr_bits]):
+            for c, sig in enumerate(counters):
+                with m.Case(c) if c < len(counters) - 1 else m.Default():
                     m.d.comb += counter_word.eq(sig)
+        counter_src = is_status | (sp == P.Space.STATUS)  # a READ of space STATUS, or the STATUS reply
+        rejected_src = counter_src & (cur[:ctr_bits] == P.StatusCounter.FRAMES_REJECTED)
 
+        # ---- Fixed replies: byte ptr of the reply header (+ IDENTIFY's payload) or ERROR frame. ---
         identify = P.IDENTIFY_PAYLOAD.pack(P.PROTOCOL_VERSION, n, cfg.lanes, *P.format_fields(fmt), P.MAX_PAYLOAD)
-
-        def reply(kind="REPLY", nbytes=0):
-            """Sync statements: a fixed reply of `kind` (REPLY: opcode | REPLY_BIT and seq, IDENTIFY and
-            STATUS: the same followed by their payload, ERROR: an ERROR frame) via the blob writer."""
-            return [blob_kind.eq(_BLOB_KINDS.index(kind)), blob_len.eq(P.HEADER_BYTES + nbytes),
-                    reply_len.eq(P.HEADER_BYTES + nbytes), blob_then_read.eq(0), j.eq(0)]
-
-        err_code = Signal(8)
-        err_detail = Signal(16)
-        err_op = Signal(8)
-        err_seq = Signal(8)
-
-        def error(code, detail=0, from_frame=True):
-            return [err_code.eq(code), err_detail.eq(detail), err_op.eq(op if from_frame else 0),
-                    err_seq.eq(seq if from_frame else 0)]
-
-        def clamp16(x):
-            return Mux(x > 0xFFFF, 0xFFFF, x)[:16]
-
-        # Byte j of the fixed reply.
-        header = [op | P.REPLY_BIT, seq]
-        blob_bytes = {
-            "REPLY": header,
-            "IDENTIFY": header + [Const(b, 8) for b in identify],
-            "STATUS": header + [snap.word_select(i, 8) for i in range(len(snap) // 8)],
-            "ERROR": [Const(P.Msg.ERROR, 8), err_seq, err_code, err_op, err_detail[:8], err_detail[8:]],
-        }
+        reply_bytes = [op | P.REPLY_BIT, seq, *(Const(b, 8) for b in identify)]
+        reply_last = Mux(op == P.Op.IDENTIFY, len(reply_bytes) - 1, P.HEADER_BYTES - 1)
+        # ERROR: the detail follows from the code, the opcode and the frame (all still held).
+        detail = Signal(16)
+        with m.Switch(err):
+            with m.Case(P.Err.BAD_LENGTH):  # the expected payload length
+                m.d.comb += detail.eq(Mux(burst, Mux((op == P.Op.WRITE) & _at_least(pl, P.BURST_HEADER.size),
+                                                     _clamp16(write_expected), P.BURST_HEADER.size),
+                                          fixed_len))
+            with m.Case(P.Err.BAD_ADDRESS):  # a bad space or field: the address; else the range's end
+                m.d.comb += detail.eq(Mux(space_ok, end_detail, addr[:16]))
+            with m.Case(P.Err.BAD_VALUE):  # the value's index in the burst
+                m.d.comb += detail.eq(k)
+        code = Mux(rx_err, self.frame.payload.code, err)
+        error_bytes = [Const(P.Msg.ERROR, 8), Mux(rx_err, 0, seq), code, Mux(rx_err, 0, op),
+                       detail[:8], detail[8:]]
+        blob_bits = _bits_for(max(len(reply_bytes), len(error_bytes)))
+        in_error = Signal()
         blob_byte = Signal(8)
-        with m.Switch(blob_kind):
-            for kind, body in blob_bytes.items():
-                with m.Case(_BLOB_KINDS.index(kind)):
-                    with m.Switch(j):
-                        for i, byte in enumerate(body):
-                            with m.Case(i):
-                                m.d.comb += blob_byte.eq(byte)
+        with m.Switch(ptr[:blob_bits]):
+            for i in range(max(len(reply_bytes), len(error_bytes))):
+                with m.Case(i):
+                    if i < len(error_bytes):
+                        m.d.comb += blob_byte.eq(Mux(in_error, error_bytes[i], reply_bytes[i]))
+                    else:
+                        m.d.comb += blob_byte.eq(reply_bytes[i])
+
+        # ---- Register updates: each register is written from one place, an enable and a small ---
+        # multiplexer, which Yosys maps onto the flip-flops' enable inputs (the FSM below only
+        # raises the enables).
+        ptr_inc, ptr_clr, ptr_values = Signal(), Signal(), Signal()
+        with m.If(ptr_inc | ptr_clr | ptr_values):
+            m.d.sync += ptr.eq(Mux(ptr_clr, 0, Mux(ptr_values, _VALUES, ptr + 1)))
+        k_inc, k_clr = Signal(), Signal()
+        with m.If(k_inc | k_clr):
+            m.d.sync += k.eq(Mux(k_clr, 0, k_next))
+        j_inc, j_clr = Signal(), Signal()
+        with m.If(j_inc | j_clr):
+            m.d.sync += j.eq(Mux(j_clr, 0, j + 1))
+        err_decode, err_value, err_clr = Signal(), Signal(), Signal()
+        with m.If(err_decode | err_value | err_clr):
+            m.d.sync += err.eq(Mux(err_decode, decode_err, Mux(err_value, P.Err.BAD_VALUE, 0)))
+        dropped_load = Signal()
+        with m.If(dropped_load):
+            m.d.sync += spikes_dropped.eq(val)
+        # val: shifted (a WRITE's bytes or zeros in at the top, a reply's bytes out at the bottom), or
+        # loaded with a counter or the core's value.
+        shift, zero_fill, load_counter, load_read = Signal(), Signal(), Signal(), Signal()
+        shift_in = Mux(zero_fill | past_bytes, 0, self.rx_data)
+        with m.If(shift | load_counter | load_read):
+            m.d.sync += val.eq(Mux(shift, Cat(val[8:], shift_in),
+                                   Mux(load_counter, Cat(counter_word, self.read_data.payload[32:]),
+                                       self.read_data.payload)))
+        # FRAMES_REJECTED's turn; the first byte of an increment adds 1 unless the counter is saturated.
+        first_carry = Mux(j == 0, ~frames_rejected.all(), rejected_carry)
+        rejected_sum = frames_rejected[:8] + (rejected_inc & first_carry)
+        with m.If(rejected_turn):
+            new_byte = Mux(rejected_load, val[:8], rejected_sum[:8])
+            m.d.sync += [frames_rejected.eq(Cat(frames_rejected[8:], new_byte)),
+                         rejected_carry.eq(rejected_sum[8])]
+
+        # ---- Ports, driven whatever the state (valid and the strobes qualify them). -------------
+        wp, rp = self.write.payload, self.read.payload
+        m.d.comb += [wp.space.eq(Mux(op == P.Op.RESET, P.Space.STATUS, sp)), wp.field.eq(fl), wp.addr.eq(cur),
+                     wp.data.eq(val), rp.space.eq(sp), rp.field.eq(fl), rp.addr.eq(cur)]
+        value_byte = Signal()  # writing a value's byte, not a fixed reply's
+        m.d.comb += tx.w_data.eq(Mux(value_byte, Mux(rejected_src, frames_rejected[:8], val[:8]), blob_byte))
 
         m.d.comb += self.idle.eq(0)
         with m.FSM():
             with m.State("WAIT"):
                 m.d.comb += self.idle.eq(~self.frame.valid)
                 with m.If(self.frame.valid):
-                    m.d.sync += [length.eq(self.frame.payload.length), idx.eq(0), start_run.eq(0)]
+                    m.d.comb += [ptr_clr.eq(1), j_clr.eq(1), err_clr.eq(1)]
+                    m.d.sync += rx_err.eq(self.frame.payload.code != 0)
                     with m.If(self.frame.payload.code != 0):
-                        m.d.sync += error(self.frame.payload.code, from_frame=False)
                         m.next = "ERROR"
                     with m.Else():
-                        m.next = "FETCH_ADDR"
-            with m.State("FETCH_ADDR"):
-                m.d.comb += self.rx_addr.eq(idx)
-                m.next = "FETCH_DATA"
-            with m.State("FETCH_DATA"):
-                m.d.comb += self.rx_addr.eq(idx)
-                m.d.sync += [hdr.word_select(idx, 8).eq(self.rx_data), idx.eq(idx + 1)]
-                with m.If(idx == HEADER_FETCH - 1):
-                    m.next = "DECODE"
+                        m.next = "FETCH"
+            with m.State("FETCH"):  # one byte a cycle; the first shifted in is the stale read data
+                m.d.comb += shift.eq(1)
+                m.d.sync += opseq.eq(Cat(opseq[8:], val[:8]))
+                with m.If(ptr == HEADER_FETCH):
+                    m.next = "NARROW"
                 with m.Else():
-                    m.next = "FETCH_ADDR"
+                    m.d.comb += ptr_inc.eq(1)
+            with m.State("NARROW"):  # the burst header's fields for the values (if it passes)
+                m.d.sync += [sp.eq(space), fl.eq(field), addr_n.eq(addr), count_n.eq(count)]
+                m.next = "DECODE"
             with m.State("DECODE"):
-                known = (op >= min(P.Op)) & (op <= max(P.Op))
-                allowed = (op == P.Op.CREDIT) | (op == P.Op.STOP) | (op == P.Op.STATUS)
-                m.next = "ERROR"
-                with m.If(~known):
-                    m.d.sync += error(P.Err.UNKNOWN_OPCODE)
-                with m.Elif(ctl.running & ~allowed):
-                    m.d.sync += error(P.Err.BUSY)
-                with m.Elif((op == P.Op.RUN) & (pl != P.RUN_PAYLOAD.size)):
-                    m.d.sync += error(P.Err.BAD_LENGTH, P.RUN_PAYLOAD.size)
-                with m.Elif((op == P.Op.CREDIT) & (pl != P.CREDIT_PAYLOAD.size)):
-                    m.d.sync += error(P.Err.BAD_LENGTH, P.CREDIT_PAYLOAD.size)
-                with m.Elif(((op == P.Op.RESET) | (op == P.Op.IDENTIFY) | (op == P.Op.STOP) | (op == P.Op.STATUS))
-                            & (pl != 0)):
-                    m.d.sync += error(P.Err.BAD_LENGTH, 0)
-                with m.Elif(((op == P.Op.WRITE) | (op == P.Op.READ)) & (pl < P.BURST_HEADER.size)):
-                    m.d.sync += error(P.Err.BAD_LENGTH, P.BURST_HEADER.size)
-                with m.Elif(((op == P.Op.WRITE) | (op == P.Op.READ)) & ~space_ok):
-                    m.d.sync += error(P.Err.BAD_ADDRESS, addr[:16])
-                with m.Elif(((op == P.Op.WRITE) | (op == P.Op.READ)) & ((count == 0) | (end > size))):
-                    m.d.sync += error(P.Err.BAD_ADDRESS, clamp16(end))
-                with m.Elif(((op == P.Op.WRITE) | (op == P.Op.READ))
-                            & ((pl != expected) | ((op == P.Op.READ) & (burst_bytes > P.MAX_PAYLOAD)))):
-                    m.d.sync += error(P.Err.BAD_LENGTH, clamp16(expected))
+                m.d.comb += [k_clr.eq(1), err_decode.eq(1)]
+                m.d.sync += second_pass.eq(0)
+                with m.If(decode_err != 0):
+                    m.next = "ERROR"
                 with m.Else():
+                    with m.If(op != P.Op.WRITE):  # a WRITE's values follow the header; else a reply
+                        m.d.comb += ptr_clr.eq(1)
                     with m.Switch(op):
                         with m.Case(P.Op.RESET):
-                            m.d.sync += k.eq(0)
-                            m.next = "RESET"
-                        with m.Case(P.Op.IDENTIFY):
-                            m.d.sync += reply("IDENTIFY", len(identify))
-                            m.next = "BLOB"
-                        with m.Case(P.Op.STATUS):
-                            m.d.sync += [*reply("STATUS", P.COUNTER_BYTES * len(counters)),
-                                         snap.eq(Cat(*counters.values()))]
-                            m.next = "BLOB"
-                        with m.Case(P.Op.RUN):
-                            m.d.sync += [*reply(), start_run.eq(1)]
+                            m.next = "RESET_CLEAR"
+                        with m.Case(P.Op.IDENTIFY, P.Op.STATUS, P.Op.RUN, P.Op.READ):
                             m.next = "BLOB"
                         with m.Case(P.Op.CREDIT):
-                            m.d.comb += [ctl.credit_add.eq(1), ctl.credit_amount.eq(credit_amount)]
+                            m.d.comb += ctl.credit_add.eq(1)
                             m.next = "RELEASE"
                         with m.Case(P.Op.STOP):
                             m.d.comb += ctl.stop.eq(1)
                             m.next = "RELEASE"
                         with m.Case(P.Op.WRITE):
-                            m.d.sync += [k.eq(0), ptr.eq(_VALUES), second_pass.eq(0)]
-                            m.next = "VAL_START"
-                        with m.Case(P.Op.READ):
-                            m.d.sync += [*reply(), blob_then_read.eq(1),
-                                         reply_len.eq(P.HEADER_BYTES + burst_bytes)]
-                            m.next = "BLOB"
-            # ---- RESET: zero the core's counters, then the engine's. ------------------------------
+                            m.next = "VAL_PRIME"
+            # ---- RESET: zero val, then the core's counters (written val), then the engine's. --------
+            with m.State("RESET_CLEAR"):  # eight shifts of a zero byte
+                m.d.comb += [shift.eq(1), zero_fill.eq(1), j_inc.eq(1)]
+                with m.If(j == 7):
+                    m.next = "RESET"
             with m.State("RESET"):
-                p = self.write.payload
-                m.d.comb += [self.write.valid.eq(1), p.space.eq(P.Space.STATUS), p.addr.eq(k), p.data.eq(0)]
+                m.d.comb += self.write.valid.eq(1)
                 with m.If(self.write.ready):
-                    m.d.sync += k.eq(k + 1)
+                    m.d.comb += k_inc.eq(1)
                     with m.If(k == P.StatusCounter.SATURATED_U):
-                        m.d.sync += [frames_rejected.eq(0), spikes_dropped.eq(0), *reply()]
-                        m.d.comb += ctl.clear_seq.eq(1)
-                        m.next = "BLOB"
+                        m.d.comb += [dropped_load.eq(1), ctl.clear_seq.eq(1)]
+                        m.next = "RESET_REJECTED"
+            with m.State("RESET_REJECTED"):  # four turns taking val's (zero) low byte
+                m.d.comb += [rejected_turn.eq(1), rejected_load.eq(1), j_inc.eq(1)]
+                with m.If(j == P.COUNTER_BYTES - 1):
+                    m.next = "BLOB"
             # ---- WRITE: check every value, then write them. ----------------------------------------
-            with m.State("VAL_START"):
-                m.d.sync += [val.eq(0), j.eq(0)]
-                m.next = "VAL_ADDR"
-            with m.State("VAL_ADDR"):
-                m.d.comb += self.rx_addr.eq(ptr)
-                m.next = "VAL_DATA"
-            with m.State("VAL_DATA"):
-                m.d.comb += self.rx_addr.eq(ptr)
-                m.d.sync += [val.word_select(j[:3], 8).eq(self.rx_data), ptr.eq(ptr + 1), j.eq(j + 1)]
-                with m.If(j == nb - 1):
+            with m.State("VAL_PRIME"):  # the read of the value's first byte
+                m.d.comb += [ptr_inc.eq(1), j_clr.eq(1)]
+                m.next = "VAL_SHIFT"
+            with m.State("VAL_SHIFT"):  # 8 bytes: nb from the buffer (reading one ahead), then zeros
+                m.d.comb += [shift.eq(1), j_inc.eq(1)]
+                with m.If(before_last):
+                    m.d.comb += ptr_inc.eq(1)
+                with m.If(j == 7):
                     m.next = "VAL_DONE"
-                with m.Else():
-                    m.next = "VAL_ADDR"
             with m.State("VAL_DONE"):
-                with m.If(~second_pass):
-                    with m.If(bad_value):
-                        m.d.sync += error(P.Err.BAD_VALUE, k)
-                        m.next = "ERROR"
-                    with m.Elif(k == count - 1):
-                        m.d.sync += [k.eq(0), ptr.eq(_VALUES), second_pass.eq(1)]
-                        m.next = "VAL_START"
-                    with m.Else():
-                        m.d.sync += k.eq(k + 1)
-                        m.next = "VAL_START"
-                with m.Else():
+                with m.If(second_pass):
                     m.next = "WR_ISSUE"
-            with m.State("WR_ISSUE"):
-                p = self.write.payload
-                with m.If((space == P.Space.STATUS) & (cur == P.StatusCounter.SPIKES_DROPPED)):
-                    m.d.sync += spikes_dropped.eq(val)
-                    m.next = "WR_NEXT"
-                with m.Elif((space == P.Space.STATUS) & (cur == P.StatusCounter.FRAMES_REJECTED)):
-                    m.d.sync += frames_rejected.eq(val)
-                    m.next = "WR_NEXT"
+                with m.Elif(~value_ok):
+                    m.d.comb += err_value.eq(1)
+                    m.next = "ERROR"
+                with m.Elif(last):
+                    m.d.comb += [k_clr.eq(1), ptr_values.eq(1)]
+                    m.d.sync += second_pass.eq(1)
+                    m.next = "VAL_PRIME"
                 with m.Else():
-                    m.d.comb += [self.write.valid.eq(1), p.space.eq(space), p.field.eq(field), p.addr.eq(cur),
-                                 p.data.eq(val)]
+                    m.d.comb += k_inc.eq(1)
+                    m.next = "VAL_PRIME"
+            with m.State("WR_ISSUE"):
+                with m.If((sp == P.Space.STATUS) & (cur == P.StatusCounter.SPIKES_DROPPED)):
+                    m.d.comb += dropped_load.eq(1)
+                    m.next = "WR_NEXT"
+                with m.Elif((sp == P.Space.STATUS) & (cur == P.StatusCounter.FRAMES_REJECTED)):
+                    m.d.comb += [rejected_turn.eq(1), rejected_load.eq(1), shift.eq(1), j_inc.eq(1)]
+                    with m.If(j == P.COUNTER_BYTES - 1):
+                        m.next = "WR_NEXT"
+                with m.Else():
+                    m.d.comb += self.write.valid.eq(1)
                     with m.If(self.write.ready):
                         m.next = "WR_NEXT"
             with m.State("WR_NEXT"):
-                m.d.sync += k.eq(k + 1)
-                with m.If(k == count - 1):
-                    m.d.sync += reply()
+                m.d.comb += k_inc.eq(1)
+                with m.If(last):
+                    m.d.comb += ptr_clr.eq(1)
                     m.next = "BLOB"
                 with m.Else():
-                    m.next = "VAL_START"
-            # ---- READ: one value at a time from the core (or the counters), nb bytes each. ---------
+                    m.next = "VAL_PRIME"
+            # ---- READ (and the STATUS reply): one value at a time, nb bytes each. -----------------
             with m.State("RD_ISSUE"):
-                p = self.read.payload
-                m.d.sync += j.eq(0)
-                with m.If(space == P.Space.STATUS):
-                    m.d.sync += val.eq(counter_word)
+                m.d.comb += j_clr.eq(1)
+                with m.If(counter_src):  # a counter, taken whole (FRAMES_REJECTED: sent as it turns)
+                    m.d.comb += load_counter.eq(1)
                     m.next = "RD_WRITE"
                 with m.Else():
-                    m.d.comb += [self.read.valid.eq(1), p.space.eq(space), p.field.eq(field), p.addr.eq(cur)]
+                    m.d.comb += self.read.valid.eq(1)
                     with m.If(self.read.ready):
                         m.next = "RD_WAIT"
             with m.State("RD_WAIT"):
                 m.d.comb += self.read_data.ready.eq(1)
                 with m.If(self.read_data.valid):
-                    m.d.sync += val.eq(self.read_data.payload)
+                    m.d.comb += load_read.eq(1)
                     m.next = "RD_WRITE"
             with m.State("RD_WRITE"):
-                m.d.comb += [tx.w_en.eq(1), tx.w_addr.eq(ptr), tx.w_data.eq(val.word_select(j[:3], 8))]
-                m.d.sync += [ptr.eq(ptr + 1), j.eq(j + 1)]
-                with m.If(j == nb - 1):
-                    m.d.sync += k.eq(k + 1)
-                    with m.If(k == count - 1):
+                m.d.comb += [tx.w_en.eq(1), value_byte.eq(1), shift.eq(1), rejected_turn.eq(rejected_src),
+                             ptr_inc.eq(1), j_inc.eq(1)]
+                with m.If(last_byte):
+                    m.d.comb += k_inc.eq(1)
+                    with m.If(last):
                         m.next = "SEND"
                     with m.Else():
                         m.next = "RD_ISSUE"
             # ---- Replies and errors. -------------------------------------------------------------
-            with m.State("ERROR"):
-                m.d.sync += [*reply("ERROR", P.ERROR_PAYLOAD.size), start_run.eq(0),
-                             frames_rejected.eq(Mux(frames_rejected == _COUNTER_MAX, frames_rejected,
-                                                    frames_rejected + 1))]
-                m.next = "BLOB"
+            with m.State("ERROR"):  # FRAMES_REJECTED + 1, a byte per cycle
+                m.d.comb += [rejected_turn.eq(1), rejected_inc.eq(1), ptr_clr.eq(1), j_inc.eq(1)]
+                with m.If(j == P.COUNTER_BYTES - 1):
+                    m.next = "ERROR_BLOB"
+            with m.State("ERROR_BLOB"):
+                m.d.comb += [in_error.eq(1), tx.w_en.eq(1), ptr_inc.eq(1)]
+                with m.If(ptr == len(error_bytes) - 1):
+                    m.next = "SEND"
             with m.State("BLOB"):
-                m.d.comb += [tx.w_en.eq(1), tx.w_addr.eq(j), tx.w_data.eq(blob_byte)]
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == blob_len - 1):
-                    with m.If(blob_then_read):
-                        m.d.sync += [k.eq(0), ptr.eq(P.HEADER_BYTES)]
+                m.d.comb += [tx.w_en.eq(1), ptr_inc.eq(1)]
+                with m.If(ptr[:blob_bits] == reply_last):
+                    with m.If(is_status | (op == P.Op.READ)):
                         m.next = "RD_ISSUE"
                     with m.Else():
                         m.next = "SEND"
             with m.State("SEND"):
-                m.d.comb += [tx.send.valid.eq(1), tx.send.payload.eq(reply_len)]
+                m.d.comb += tx.send.valid.eq(1)
                 with m.If(tx.send.ready):
-                    with m.If(start_run):
-                        m.d.comb += [ctl.start.eq(1), ctl.ticks.eq(run_ticks), ctl.credit.eq(run_credit)]
+                    m.d.comb += ctl.start.eq((op == P.Op.RUN) & ~rx_err & (err == 0))
                     m.next = "RELEASE"
             with m.State("RELEASE"):
                 m.d.comb += self.frame.ready.eq(1)
