@@ -21,7 +21,7 @@ from lifstp.protocol import NeuronField, Space, StatusCounter
 from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGISTER_NAMES, Formats
 
 __all__ = [
-    "ConfigError", "CoreConfig", "Space", "NeuronField", "StatusCounter", "MUTATIONS",
+    "ConfigError", "CoreConfig", "bits_for", "Space", "NeuronField", "StatusCounter", "MUTATIONS",
     "register_shapes", "register_word_shape", "threshold_pair_width", "write_layout", "read_layout", "spike_layout",
 ]
 
@@ -43,7 +43,7 @@ class ConfigError(ValueError):
     """A core parameter that cannot be elaborated; the message names the parameter."""
 
 
-def _bits_for(n: int) -> int:
+def bits_for(n: int) -> int:
     """Bits of an unsigned index into n items (at least 1)."""
     return max(1, (n - 1).bit_length())
 
@@ -144,12 +144,12 @@ class CoreConfig:
 
     @property
     def neuron_bits(self) -> int:
-        return _bits_for(self.n_neurons)
+        return bits_for(self.n_neurons)
 
     @property
     def addr_bits(self) -> int:
         """Bits of an address into a lane's neuron memories."""
-        return _bits_for(self.depth)
+        return bits_for(self.depth)
 
     @property
     def acc_width(self) -> int:
@@ -172,7 +172,7 @@ class CoreConfig:
     @property
     def port_addr_bits(self) -> int:
         """Bits of the addr field of the write and read ports (enough for a weight index N*N)."""
-        return max(_bits_for(self.n_neurons * self.n_neurons), _bits_for(len(REGISTER_NAMES)), 2)
+        return max(bits_for(self.n_neurons * self.n_neurons), bits_for(len(REGISTER_NAMES)), 2)
 
 
 def write_layout(cfg: CoreConfig) -> data.StructLayout:

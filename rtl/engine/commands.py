@@ -27,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 from lifstp import protocol as P
 from lifstp.golden_model.spec import REGISTER_NAMES
 from lifstp.rtl.arith import fits
-from lifstp.rtl.config import DATA_WIDTH, CoreConfig, read_layout, write_layout
+from lifstp.rtl.config import DATA_WIDTH, CoreConfig, bits_for, read_layout, write_layout
 from lifstp.rtl.core import status_layout
 
 from .cobs import ADDR_BITS, rx_result_layout, tx_source_signature
@@ -40,11 +40,6 @@ __all__ = ["Executor", "HEADER_FETCH"]
 HEADER_FETCH = P.HEADER_BYTES + P.BURST_HEADER.size
 _VALUES = HEADER_FETCH  # offset of a WRITE burst's first value in the frame
 _COUNTER_MAX = (1 << (8 * P.COUNTER_BYTES)) - 1
-
-
-def _bits_for(n: int) -> int:
-    """Bits of an unsigned index into n items (at least 1)."""
-    return max(1, (n - 1).bit_length())
 
 
 def _clamp16(x: Value) -> Value:
@@ -124,13 +119,13 @@ class Executor(wiring.Component):
         # Every space is far smaller than the 32-bit address of the burst header: the address is
         # narrowed to `addr_bits` once the range check has passed, and so are the index k and count.
         sizes = {s: P.space_size(s, n) for s in P.Space}
-        addr_bits = _bits_for(max(sizes.values()))
+        addr_bits = bits_for(max(sizes.values()))
         sum_bits = min(max(16, addr_bits), 32)  # addr + count is exact below 2^sum_bits
         count_bits = min(addr_bits + 1, 16)  # a count that passed the range check
         space_bits = max(P.Space).bit_length()
         field_bits = max(P.NeuronField).bit_length()
-        reg_bits = _bits_for(len(REGISTER_NAMES))
-        ctr_bits = _bits_for(len(P.StatusCounter))
+        reg_bits = bits_for(len(REGISTER_NAMES))
+        ctr_bits = bits_for(len(P.StatusCounter))
 
         # ---- Registers. --------------------------------------------------------------------------
         # Those written before they are read have no reset (reset_less): their flip-flops' reset
@@ -328,7 +323,7 @@ class Executor(wiring.Component):
         code = Mux(rx_err, self.frame.payload.code, err)
         error_bytes = [Const(P.Msg.ERROR, 8), Mux(rx_err, 0, seq), code, Mux(rx_err, 0, op),
                        detail[:8], detail[8:]]
-        blob_bits = _bits_for(max(len(reply_bytes), len(error_bytes)))
+        blob_bits = bits_for(max(len(reply_bytes), len(error_bytes)))
         in_error = Signal()
         blob_byte = Signal(8)
         with m.Switch(ptr[:blob_bits]):
