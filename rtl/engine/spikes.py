@@ -16,11 +16,15 @@ it never exceeds 256, so a 9-bit counter holds it (+1 per tick, 0 after a spike 
 SKIP, which happens at 256). This relies on the core stamping a spike with the tick it is running,
 `core_ticks` until the tick ends. A frame's header (seq, and tick base T - gap) is written when the
 frame opens, and the byte count written so far is the buffer address and, at the end, the length.
+A record is written while its spike waits at the input; the spike is taken with the record's last
+byte. The 32-bit fields are written a byte per cycle in step with a free-running byte counter, so
+that the counters only written out (ticks run, spikes sent, seq) can be rings of bytes and the tick
+base a serial subtraction.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -49,6 +53,27 @@ def run_control_signature() -> wiring.Signature:
         "dropped": Out(32),  # SPIKES_DROPPED, for RUN_DONE
         "running": In(1),  # a run is in progress (until RUN_DONE has been sent)
     })
+
+
+def _byte_ring(m: Module, n_bytes: int, phase: Signal, clear, inc, name: str) -> Signal:
+    """A counter of `n_bytes` bytes kept as a ring that rotates by one byte a cycle; returns the byte
+    at the head, byte `phase` mod n_bytes of the count (`phase` counts cycles).
+
+    The carry of an increment ripples a byte per cycle: a request (`inc`, a pulse) is added when the
+    least significant byte is at the head and is complete n_bytes - 1 cycles later, so requests must
+    come at least n_bytes cycles apart. `clear` zeroes the count.
+    """
+    ring = Signal(8 * n_bytes, name=name)
+    pending = Signal(name=f"{name}_pending")  # an increment waits for its least significant byte
+    carry = Signal(name=f"{name}_carry")  # into the byte at the head
+    lsb = phase[:(n_bytes - 1).bit_length()] == 0
+    head = ring[:8]
+    head_next = Signal(9)
+    m.d.comb += head_next.eq(head + Mux(lsb, pending | inc, carry))
+    m.d.sync += [ring.eq(Cat(ring[8:], head_next[:8])), carry.eq(head_next[8]), pending.eq((pending | inc) & ~lsb)]
+    with m.If(clear):
+        m.d.sync += [ring.eq(0), carry.eq(0), pending.eq(0)]
+    return head
 
 
 class SpikeEncoder(wiring.Component):
@@ -80,19 +105,35 @@ class SpikeEncoder(wiring.Component):
         m = Module()
         ctl, tx = self.ctl, self.tx
         running = Signal()
-        ticks_req = Signal(32)  # ticks requested by RUN
-        ticks_run = Signal(32)
         stop_req = Signal()
         credit = Signal(16)
-        seq = Signal(16)
         gap = Signal(range(P.SPIKE_MAX_DELTA + 2))  # T - prev (see the module docstring)
         frame_open = Signal()
-        spikes_sent = Signal(32)
         in_tick = Signal()  # a tick was issued and has not ended: return to TICK, not RUN
         wptr = Signal(ADDR_BITS)  # bytes of the body written so far: the next write address
         rec_byte = Signal(range(P.SPIKE_RECORD_BYTES))  # byte of the record being written
         now = Signal(32)
         m.d.comb += [ctl.running.eq(running), now.eq(self.core_ticks)]
+
+        # The multi-byte fields of the frames are handled a byte at a time: `phase` counts cycles mod 4,
+        # and a frame's header and RUN_DONE are written in step with it, so that byte k of a 32-bit
+        # field is written when phase = k (and byte k of seq when phase = 2 + k). Counters that are
+        # only written out are byte rings (no byte multiplexer); their increments come at least four
+        # cycles apart (a tick: RUN, ISSUE, TICK while the core is busy, and a record: 3 bytes and TICK).
+        phase = Signal(2)
+        m.d.sync += phase.eq(phase + 1)
+        run_start = Signal()
+        tick_done = Signal()
+        spike_done = Signal()
+        frame_sent = Signal()
+        ticks_run = _byte_ring(m, 4, phase, run_start, tick_done, "ticks_run")
+        spikes_sent = _byte_ring(m, 4, phase, run_start, spike_done, "spikes_sent")
+        seq = _byte_ring(m, 2, phase, ctl.clear_seq, frame_sent, "seq")
+        ticks_left = Signal(32)
+        with m.If(run_start):
+            m.d.sync += ticks_left.eq(ctl.ticks)
+        with m.Elif(tick_done):
+            m.d.sync += ticks_left.eq(ticks_left - 1)
 
         # Credit: +credit_amount (saturating), -1 per SPIKES frame sent. One adder does both: a grant
         # adds the amount, a lone decrement adds 0xFFFF (-1). A decrement in the cycle of a grant is
@@ -112,35 +153,37 @@ class SpikeEncoder(wiring.Component):
 
         with m.If(ctl.stop & running):
             m.d.sync += stop_req.eq(1)
-        with m.If(ctl.clear_seq):
-            m.d.sync += seq.eq(0)
 
-        # Body bytes. The SPIKES header: opcode, seq 0, stream seq, tick base (T - gap).
-        base = Signal(32)
-        m.d.comb += base.eq(now - gap)
+        # Body bytes. `now_minus_gap` is byte `phase` of now - gap, by a serial subtractor (the borrow
+        # restarts at phase 0): the tick base in a SPIKES header, `now` in RUN_DONE (gap is 0 then).
+        now_byte = now.word_select(phase, 8)
+        gap_byte = Mux(phase == 0, gap[:8], Mux(phase == 1, gap[8], 0))
+        borrow = Signal()
+        diff = Signal(9)
+        m.d.comb += diff.eq(now_byte - gap_byte - (borrow & (phase != 0)))
+        m.d.sync += borrow.eq(diff[8])
+        now_minus_gap = diff[:8]
+        # The SPIKES header: opcode, seq 0, stream seq, tick base.
         hdr_byte = Signal(8)
         with m.Switch(wptr[:3]):
             with m.Case(0):
                 m.d.comb += hdr_byte.eq(P.Msg.SPIKES)
-            for k in range(2):
-                with m.Case(2 + k):
-                    m.d.comb += hdr_byte.eq(seq.word_select(k, 8))
-            for k in range(4):
-                with m.Case(4 + k):
-                    m.d.comb += hdr_byte.eq(base.word_select(k, 8))
+            with m.Case(2, 3):
+                m.d.comb += hdr_byte.eq(seq)
+            with m.Case(4, 5, 6, 7):
+                m.d.comb += hdr_byte.eq(now_minus_gap)
         # A record: delta (gap) and neuron; SKIP's bytes are all 0xFF.
         spike_rec = Cat(gap[:8], self.spikes.payload.neuron.as_unsigned()[:16])
         rec_data = Mux(in_tick, spike_rec.word_select(rec_byte, 8), 0xFF)
         # RUN_DONE: opcode, seq 0, ticks run, next tick, spikes sent, dropped, stopped.
         done_byte = Signal(8)
-        done_fields = [ticks_run, now, spikes_sent, ctl.dropped]
+        done_fields = [ticks_run, now_minus_gap, spikes_sent, ctl.dropped.word_select(phase, 8)]
         with m.Switch(wptr[:5]):
             with m.Case(0):
                 m.d.comb += done_byte.eq(P.Msg.RUN_DONE)
             for i, field in enumerate(done_fields):
-                for k in range(4):
-                    with m.Case(P.HEADER_BYTES + 4 * i + k):
-                        m.d.comb += done_byte.eq(field.word_select(k, 8))
+                with m.Case(*(P.HEADER_BYTES + 4 * i + k for k in range(4))):
+                    m.d.comb += done_byte.eq(field)
             with m.Case(_DONE_LEN - 1):
                 m.d.comb += done_byte.eq(stop_req)
         m.d.comb += tx.w_addr.eq(wptr)
@@ -148,22 +191,22 @@ class SpikeEncoder(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(ctl.start):
-                    m.d.sync += [running.eq(1), ticks_req.eq(ctl.ticks), ticks_run.eq(0), stop_req.eq(0),
-                                 credit.eq(ctl.credit), dec_pending.eq(0), gap.eq(0), frame_open.eq(0),
-                                 spikes_sent.eq(0), in_tick.eq(0)]
+                    m.d.comb += run_start.eq(1)
+                    m.d.sync += [running.eq(1), stop_req.eq(0), credit.eq(ctl.credit),
+                                 dec_pending.eq(0), gap.eq(0), frame_open.eq(0), in_tick.eq(0)]
                     m.next = "RUN"
             with m.State("RUN"):  # between ticks
-                with m.If(stop_req | (ticks_run == ticks_req)):
+                with m.If(stop_req | (ticks_left == 0)):
                     with m.If(frame_open):
                         m.next = "SEND"  # and back here, to RUN_DONE
-                    with m.Else():
-                        m.d.sync += wptr.eq(0)
+                    with m.Elif(phase == 1):  # its byte 2, the first of a field, at phase 0
+                        m.d.sync += [wptr.eq(0), gap.eq(0)]
                         m.next = "DONE_BODY"
                 with m.Elif(gap[8]):  # 256: 255 silent ticks, a SKIP record
                     with m.If(frame_open):
                         m.d.sync += rec_byte.eq(0)
                         m.next = "RECORD"
-                    with m.Elif(has_credit):
+                    with m.Elif(has_credit & (phase == 3)):  # the header starts at phase 0
                         m.d.sync += [frame_open.eq(1), wptr.eq(0)]
                         m.next = "HEADER"
                 with m.Else():
@@ -178,11 +221,12 @@ class SpikeEncoder(wiring.Component):
                     with m.If(frame_open):
                         m.d.sync += rec_byte.eq(0)
                         m.next = "RECORD"
-                    with m.Elif(has_credit):
+                    with m.Elif(has_credit & (phase == 3)):  # the header starts at phase 0
                         m.d.sync += [frame_open.eq(1), wptr.eq(0)]
                         m.next = "HEADER"
                 with m.Elif(~self.core_busy):
-                    m.d.sync += [ticks_run.eq(ticks_run + 1), gap.eq(gap + 1), in_tick.eq(0)]
+                    m.d.comb += tick_done.eq(1)
+                    m.d.sync += [gap.eq(gap + 1), in_tick.eq(0)]
                     m.next = "RUN"
             with m.State("HEADER"):  # then the record that opened the frame
                 m.d.comb += [tx.w_en.eq(1), tx.w_data.eq(hdr_byte)]
@@ -194,7 +238,8 @@ class SpikeEncoder(wiring.Component):
                 m.d.sync += [wptr.eq(wptr + 1), rec_byte.eq(rec_byte + 1)]
                 with m.If(rec_byte == P.SPIKE_RECORD_BYTES - 1):
                     m.d.comb += self.spikes.ready.eq(in_tick)
-                    m.d.sync += [gap.eq(~in_tick), spikes_sent.eq(spikes_sent + in_tick)]
+                    m.d.comb += spike_done.eq(in_tick)
+                    m.d.sync += gap.eq(~in_tick)
                     with m.If(wptr == _FULL - 1):
                         m.next = "SEND"
                     with m.Elif(in_tick):
@@ -205,7 +250,8 @@ class SpikeEncoder(wiring.Component):
                 m.d.comb += [tx.send.valid.eq(1), tx.send.payload.eq(wptr)]
                 with m.If(tx.send.ready):
                     m.d.comb += credit_dec.eq(1)
-                    m.d.sync += [seq.eq(seq + 1), frame_open.eq(0)]
+                    m.d.comb += frame_sent.eq(1)
+                    m.d.sync += frame_open.eq(0)
                     with m.If(in_tick):
                         m.next = "TICK"
                     with m.Else():
