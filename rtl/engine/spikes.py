@@ -139,9 +139,8 @@ class SpikeEncoder(wiring.Component):
         # adds the amount, a lone decrement adds 0xFFFF (-1). A decrement in the cycle of a grant is
         # kept in `dec_pending` for the next cycle (no frame opens meanwhile), unless the grant
         # saturated: then the exact result, min(credit + amount - 1, 0xFFFF), is 0xFFFF as well.
-        credit_dec = Signal()
         dec_pending = Signal()
-        dec = credit_dec | dec_pending
+        dec = frame_sent | dec_pending
         credit_sum = Signal(17)
         m.d.comb += credit_sum.eq(credit + Mux(ctl.credit_add, ctl.credit_amount, 0xFFFF))
         with m.If(ctl.credit_add):
@@ -237,9 +236,8 @@ class SpikeEncoder(wiring.Component):
                 m.d.comb += [tx.w_en.eq(1), tx.w_data.eq(rec_data)]
                 m.d.sync += [wptr.eq(wptr + 1), rec_byte.eq(rec_byte + 1)]
                 with m.If(rec_byte == P.SPIKE_RECORD_BYTES - 1):
-                    m.d.comb += self.spikes.ready.eq(in_tick)
-                    m.d.comb += spike_done.eq(in_tick)
-                    m.d.sync += gap.eq(~in_tick)
+                    m.d.comb += [self.spikes.ready.eq(in_tick), spike_done.eq(in_tick)]
+                    m.d.sync += gap.eq(~in_tick)  # 0 after a spike, 256 - 255 after a SKIP
                     with m.If(wptr == _FULL - 1):
                         m.next = "SEND"
                     with m.Elif(in_tick):
@@ -249,7 +247,6 @@ class SpikeEncoder(wiring.Component):
             with m.State("SEND"):
                 m.d.comb += [tx.send.valid.eq(1), tx.send.payload.eq(wptr)]
                 with m.If(tx.send.ready):
-                    m.d.comb += credit_dec.eq(1)
                     m.d.comb += frame_sent.eq(1)
                     m.d.sync += frame_open.eq(0)
                     with m.If(in_tick):
