@@ -5,27 +5,39 @@ core's spikes (tick, neuron) into SPIKES frames of tick-delta records, and ends 
 It takes a spike only into an open frame, and opens a frame only while it holds credit: without
 credit the core waits at its spike output (back-pressure), so no spike is ever dropped.
 
-Records: `prev` is the tick of the last record (at the start of a run, the run's first tick). Before
+Records: prev is the tick of the last record (at the start of a run, the run's first tick). Before
 each tick T is issued, while T - prev > 255 (the ticks prev+1 .. T-1, at least 255 of them, were
 silent) a SKIP record (delta 255, neuron 0xFFFF) is written and prev advances by 255; so every spike
 of tick T has a delta T - prev <= 255. A frame is sent when it holds SPIKES_PER_FRAME records, and at
-the end of the run; its tick base is the `prev` at which it was opened.
+the end of the run; its tick base is the prev at which it was opened.
+
+The encoder keeps not prev but `gap` = T - prev, T being the tick the core runs next (or now runs):
+it never exceeds 256, so a 9-bit counter holds it (+1 per tick, 0 after a spike record, 1 after a
+SKIP, which happens at 256). This relies on the core stamping a spike with the tick it is running,
+`core_ticks` until the tick ends. A frame's header (seq, and tick base T - gap) is written when the
+frame opens, and the byte count written so far is the buffer address and, at the end, the length.
+A record is written while its spike waits at the input; the spike is taken with the record's last
+byte. The 32-bit fields are written a byte per cycle in step with a free-running byte counter, so
+that the counters only written out (ticks run, spikes sent, seq) can be rings of bytes and the tick
+base a serial subtraction.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from lifstp import protocol as P
 from lifstp.rtl.config import CoreConfig, spike_layout
 
-from .cobs import tx_source_signature
+from .cobs import ADDR_BITS, tx_source_signature
 
 __all__ = ["SpikeEncoder", "run_control_signature"]
 
 _REC0 = P.HEADER_BYTES + P.SPIKES_HEADER.size  # offset of the first record in the frame body
+_FULL = _REC0 + P.SPIKES_PER_FRAME * P.SPIKE_RECORD_BYTES  # length of a full SPIKES frame body
+_DONE_LEN = P.HEADER_BYTES + P.RUN_DONE_PAYLOAD.size  # length of the RUN_DONE body
 
 
 def run_control_signature() -> wiring.Signature:
@@ -43,6 +55,27 @@ def run_control_signature() -> wiring.Signature:
     })
 
 
+def _byte_ring(m: Module, n_bytes: int, phase: Signal, clear, inc, name: str) -> Signal:
+    """A counter of `n_bytes` bytes kept as a ring that rotates by one byte a cycle; returns the byte
+    at the head, byte `phase` mod n_bytes of the count (`phase` counts cycles).
+
+    The carry of an increment ripples a byte per cycle: a request (`inc`, a pulse) is added when the
+    least significant byte is at the head and is complete n_bytes - 1 cycles later, so requests must
+    come at least n_bytes cycles apart. `clear` zeroes the count.
+    """
+    ring = Signal(8 * n_bytes, name=name)
+    pending = Signal(name=f"{name}_pending")  # an increment waits for its least significant byte
+    carry = Signal(name=f"{name}_carry")  # into the byte at the head
+    lsb = phase[:(n_bytes - 1).bit_length()] == 0
+    head = ring[:8]
+    head_next = Signal(9)
+    m.d.comb += head_next.eq(head + Mux(lsb, pending | inc, carry))
+    m.d.sync += [ring.eq(Cat(ring[8:], head_next[:8])), carry.eq(head_next[8]), pending.eq((pending | inc) & ~lsb)]
+    with m.If(clear):
+        m.d.sync += [ring.eq(0), carry.eq(0), pending.eq(0)]
+    return head
+
+
 class SpikeEncoder(wiring.Component):
     """Runs the core tick by tick and streams its spikes as SPIKES frames.
 
@@ -50,8 +83,8 @@ class SpikeEncoder(wiring.Component):
 
     - ``ctl`` (In `run_control_signature`): start, credit, stop, from the executor.
     - ``run`` (Out stream): to the core's run port; one tick (payload 1) at a time.
-    - ``spikes`` (In stream of `spike_layout`): the core's spikes; ready only with room in an open
-      frame (credit), so the core stalls otherwise.
+    - ``spikes`` (In stream of `spike_layout`): the core's spikes, stamped with the tick being run
+      (`core_ticks`); ready only with room in an open frame (credit), so the core stalls otherwise.
     - ``core_busy`` (In): the core is running a tick.
     - ``core_ticks`` (In): the core's tick counter (ticks done = the next tick's number).
     - ``tx`` (Out `tx_source_signature`): the frame buffer of SPIKES and RUN_DONE frames.
@@ -72,61 +105,109 @@ class SpikeEncoder(wiring.Component):
         m = Module()
         ctl, tx = self.ctl, self.tx
         running = Signal()
-        left = Signal(32)
-        ticks_run = Signal(32)
         stop_req = Signal()
         credit = Signal(16)
-        seq = Signal(16)
-        prev = Signal(32)
-        base = Signal(32)
-        records = Signal(range(P.SPIKES_PER_FRAME + 1))
-        spikes_sent = Signal(32)
+        gap = Signal(range(P.SPIKE_MAX_DELTA + 2))  # T - prev (see the module docstring)
         frame_open = Signal()
-        rec = Signal(24)  # delta (8) and neuron (16) of the record being written
-        rec_is_spike = Signal()
-        in_tick = Signal()  # return to TICK (else to RUN) after a record or a frame
-        finishing = Signal()
-        byte = Signal(range(32))
+        in_tick = Signal()  # a tick was issued and has not ended: return to TICK, not RUN
+        wptr = Signal(ADDR_BITS)  # bytes of the body written so far: the next write address
+        rec_byte = Signal(range(P.SPIKE_RECORD_BYTES))  # byte of the record being written
         now = Signal(32)
         m.d.comb += [ctl.running.eq(running), now.eq(self.core_ticks)]
 
-        # Credit: +credit_amount (saturating), -1 per SPIKES frame sent.
-        credit_dec = Signal()
-        credit_sum = Signal(18)
-        m.d.comb += credit_sum.eq(credit + Mux(ctl.credit_add, ctl.credit_amount, 0) - credit_dec)
-        m.d.sync += credit.eq(Mux(credit_sum > 0xFFFF, 0xFFFF, credit_sum))
+        # The multi-byte fields of the frames are handled a byte at a time: `phase` counts cycles mod 4,
+        # and a frame's header and RUN_DONE are written in step with it, so that byte k of a 32-bit
+        # field is written when phase = k (and byte k of seq when phase = 2 + k). Counters that are
+        # only written out are byte rings (no byte multiplexer); their increments come at least four
+        # cycles apart (a tick: RUN, ISSUE, TICK while the core is busy, and a record: 3 bytes and TICK).
+        phase = Signal(2)
+        m.d.sync += phase.eq(phase + 1)
+        run_start = Signal()
+        tick_done = Signal()
+        spike_done = Signal()
+        frame_sent = Signal()
+        ticks_run = _byte_ring(m, 4, phase, run_start, tick_done, "ticks_run")
+        spikes_sent = _byte_ring(m, 4, phase, run_start, spike_done, "spikes_sent")
+        seq = _byte_ring(m, 2, phase, ctl.clear_seq, frame_sent, "seq")
+        ticks_left = Signal(32)
+        with m.If(run_start):
+            m.d.sync += ticks_left.eq(ctl.ticks)
+        with m.Elif(tick_done):
+            m.d.sync += ticks_left.eq(ticks_left - 1)
+
+        # Credit: +credit_amount (saturating), -1 per SPIKES frame sent. One adder does both: a grant
+        # adds the amount, a lone decrement adds 0xFFFF (-1). A decrement in the cycle of a grant is
+        # kept in `dec_pending` for the next cycle (no frame opens meanwhile), unless the grant
+        # saturated: then the exact result, min(credit + amount - 1, 0xFFFF), is 0xFFFF as well.
+        dec_pending = Signal()
+        dec = frame_sent | dec_pending
+        credit_sum = Signal(17)
+        m.d.comb += credit_sum.eq(credit + Mux(ctl.credit_add, ctl.credit_amount, 0xFFFF))
+        with m.If(ctl.credit_add):
+            m.d.sync += [credit.eq(Mux(credit_sum[16], 0xFFFF, credit_sum[:16])),
+                         dec_pending.eq(dec & ~credit_sum[16])]
+        with m.Elif(dec):
+            m.d.sync += [credit.eq(credit_sum[:16]), dec_pending.eq(0)]
+        has_credit = (credit != 0) & ~dec_pending
+
         with m.If(ctl.stop & running):
             m.d.sync += stop_req.eq(1)
-        with m.If(ctl.clear_seq):
-            m.d.sync += seq.eq(0)
 
-        spike_hdr = Cat(Const(P.Msg.SPIKES, 8), Const(0, 8), seq, base)
-        done_body = Cat(Const(P.Msg.RUN_DONE, 8), Const(0, 8), ticks_run, now, spikes_sent, ctl.dropped,
-                        stop_req, Const(0, 7))
-        done_len = P.HEADER_BYTES + P.RUN_DONE_PAYLOAD.size
+        # Body bytes. `now_minus_gap` is byte `phase` of now - gap, by a serial subtractor (the borrow
+        # restarts at phase 0): the tick base in a SPIKES header, `now` in RUN_DONE (gap is 0 then).
+        now_byte = now.word_select(phase, 8)
+        gap_byte = Mux(phase == 0, gap[:8], Mux(phase == 1, gap[8], 0))
+        borrow = Signal()
+        diff = Signal(9)
+        m.d.comb += diff.eq(now_byte - gap_byte - (borrow & (phase != 0)))
+        m.d.sync += borrow.eq(diff[8])
+        now_minus_gap = diff[:8]
+        # The SPIKES header: opcode, seq 0, stream seq, tick base.
+        hdr_byte = Signal(8)
+        with m.Switch(wptr[:3]):
+            with m.Case(0):
+                m.d.comb += hdr_byte.eq(P.Msg.SPIKES)
+            with m.Case(2, 3):
+                m.d.comb += hdr_byte.eq(seq)
+            with m.Case(4, 5, 6, 7):
+                m.d.comb += hdr_byte.eq(now_minus_gap)
+        # A record: delta (gap) and neuron; SKIP's bytes are all 0xFF.
+        spike_rec = Cat(gap[:8], self.spikes.payload.neuron.as_unsigned()[:16])
+        rec_data = Mux(in_tick, spike_rec.word_select(rec_byte, 8), 0xFF)
+        # RUN_DONE: opcode, seq 0, ticks run, next tick, spikes sent, dropped, stopped.
+        done_byte = Signal(8)
+        done_fields = [ticks_run, now_minus_gap, spikes_sent, ctl.dropped.word_select(phase, 8)]
+        with m.Switch(wptr[:5]):
+            with m.Case(0):
+                m.d.comb += done_byte.eq(P.Msg.RUN_DONE)
+            for i, field in enumerate(done_fields):
+                with m.Case(*(P.HEADER_BYTES + 4 * i + k for k in range(4))):
+                    m.d.comb += done_byte.eq(field)
+            with m.Case(_DONE_LEN - 1):
+                m.d.comb += done_byte.eq(stop_req)
+        m.d.comb += tx.w_addr.eq(wptr)
 
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(ctl.start):
-                    m.d.sync += [running.eq(1), left.eq(ctl.ticks), ticks_run.eq(0), stop_req.eq(0),
-                                 credit.eq(ctl.credit), prev.eq(now), frame_open.eq(0), records.eq(0),
-                                 spikes_sent.eq(0), finishing.eq(0)]
+                    m.d.comb += run_start.eq(1)
+                    m.d.sync += [running.eq(1), stop_req.eq(0), credit.eq(ctl.credit),
+                                 dec_pending.eq(0), gap.eq(0), frame_open.eq(0), in_tick.eq(0)]
                     m.next = "RUN"
             with m.State("RUN"):  # between ticks
-                m.d.sync += in_tick.eq(0)
-                with m.If(stop_req | (left == 0)):
-                    m.d.sync += [finishing.eq(1), byte.eq(0)]
+                with m.If(stop_req | (ticks_left == 0)):
                     with m.If(frame_open):
-                        m.next = "HEADER"
-                    with m.Else():
+                        m.next = "SEND"  # and back here, to RUN_DONE
+                    with m.Elif(phase == 1):  # its byte 2, the first of a field, at phase 0
+                        m.d.sync += [wptr.eq(0), gap.eq(0)]
                         m.next = "DONE_BODY"
-                with m.Elif((now - prev)[:32] > P.SPIKE_MAX_DELTA):  # 255 silent ticks: a SKIP record
-                    with m.If(frame_open | (credit != 0)):
-                        m.d.sync += [rec.eq(Cat(Const(P.SPIKE_MAX_DELTA, 8), Const(P.SPIKE_SKIP, 16))),
-                                     rec_is_spike.eq(0), prev.eq(prev + P.SPIKE_MAX_DELTA), byte.eq(0)]
-                        with m.If(~frame_open):
-                            m.d.sync += [frame_open.eq(1), base.eq(prev), records.eq(0)]
+                with m.Elif(gap[8]):  # 256: 255 silent ticks, a SKIP record
+                    with m.If(frame_open):
+                        m.d.sync += rec_byte.eq(0)
                         m.next = "RECORD"
+                    with m.Elif(has_credit & (phase == 3)):  # the header starts at phase 0
+                        m.d.sync += [frame_open.eq(1), wptr.eq(0)]
+                        m.next = "HEADER"
                 with m.Else():
                     m.next = "ISSUE"
             with m.State("ISSUE"):
@@ -135,55 +216,50 @@ class SpikeEncoder(wiring.Component):
                     m.d.sync += in_tick.eq(1)
                     m.next = "TICK"
             with m.State("TICK"):
-                sp = self.spikes.payload
                 with m.If(self.spikes.valid):
                     with m.If(frame_open):
-                        m.d.comb += self.spikes.ready.eq(1)
-                        m.d.sync += [rec.eq(Cat((sp.tick - prev)[:8], sp.neuron.as_unsigned()[:16])),
-                                     rec_is_spike.eq(1), prev.eq(sp.tick), byte.eq(0)]
+                        m.d.sync += rec_byte.eq(0)
                         m.next = "RECORD"
-                    with m.Elif(credit != 0):
-                        m.d.sync += [frame_open.eq(1), base.eq(prev), records.eq(0)]
-                with m.Elif(~self.core_busy):
-                    m.d.sync += [left.eq(left - 1), ticks_run.eq(ticks_run + 1)]
-                    m.next = "RUN"
-            with m.State("RECORD"):
-                m.d.comb += [tx.w_en.eq(1), tx.w_addr.eq(_REC0 + records * P.SPIKE_RECORD_BYTES + byte),
-                             tx.w_data.eq(rec.word_select(byte[:2], 8))]
-                m.d.sync += byte.eq(byte + 1)
-                with m.If(byte == P.SPIKE_RECORD_BYTES - 1):
-                    m.d.sync += [records.eq(records + 1), spikes_sent.eq(spikes_sent + rec_is_spike)]
-                    with m.If(records == P.SPIKES_PER_FRAME - 1):
+                    with m.Elif(has_credit & (phase == 3)):  # the header starts at phase 0
+                        m.d.sync += [frame_open.eq(1), wptr.eq(0)]
                         m.next = "HEADER"
-                        m.d.sync += byte.eq(0)
+                with m.Elif(~self.core_busy):
+                    m.d.comb += tick_done.eq(1)
+                    m.d.sync += [gap.eq(gap + 1), in_tick.eq(0)]
+                    m.next = "RUN"
+            with m.State("HEADER"):  # then the record that opened the frame
+                m.d.comb += [tx.w_en.eq(1), tx.w_data.eq(hdr_byte)]
+                m.d.sync += [wptr.eq(wptr + 1), rec_byte.eq(0)]
+                with m.If(wptr == _REC0 - 1):
+                    m.next = "RECORD"
+            with m.State("RECORD"):  # the spike waits at the input until its record is written
+                m.d.comb += [tx.w_en.eq(1), tx.w_data.eq(rec_data)]
+                m.d.sync += [wptr.eq(wptr + 1), rec_byte.eq(rec_byte + 1)]
+                with m.If(rec_byte == P.SPIKE_RECORD_BYTES - 1):
+                    m.d.comb += [self.spikes.ready.eq(in_tick), spike_done.eq(in_tick)]
+                    m.d.sync += gap.eq(~in_tick)  # 0 after a spike, 256 - 255 after a SKIP
+                    with m.If(wptr == _FULL - 1):
+                        m.next = "SEND"
                     with m.Elif(in_tick):
                         m.next = "TICK"
                     with m.Else():
                         m.next = "RUN"
-            with m.State("HEADER"):
-                m.d.comb += [tx.w_en.eq(1), tx.w_addr.eq(byte), tx.w_data.eq(spike_hdr.word_select(byte[:3], 8))]
-                m.d.sync += byte.eq(byte + 1)
-                with m.If(byte == _REC0 - 1):
-                    m.next = "SEND"
             with m.State("SEND"):
-                m.d.comb += [tx.send.valid.eq(1), tx.send.payload.eq(_REC0 + records * P.SPIKE_RECORD_BYTES)]
+                m.d.comb += [tx.send.valid.eq(1), tx.send.payload.eq(wptr)]
                 with m.If(tx.send.ready):
-                    m.d.comb += credit_dec.eq(1)
-                    m.d.sync += [seq.eq(seq + 1), frame_open.eq(0), records.eq(0)]
-                    with m.If(finishing):
-                        m.d.sync += byte.eq(0)
-                        m.next = "DONE_BODY"
-                    with m.Elif(in_tick):
+                    m.d.comb += frame_sent.eq(1)
+                    m.d.sync += frame_open.eq(0)
+                    with m.If(in_tick):
                         m.next = "TICK"
                     with m.Else():
                         m.next = "RUN"
             with m.State("DONE_BODY"):
-                m.d.comb += [tx.w_en.eq(1), tx.w_addr.eq(byte), tx.w_data.eq(done_body.word_select(byte, 8))]
-                m.d.sync += byte.eq(byte + 1)
-                with m.If(byte == done_len - 1):
+                m.d.comb += [tx.w_en.eq(1), tx.w_data.eq(done_byte)]
+                m.d.sync += wptr.eq(wptr + 1)
+                with m.If(wptr == _DONE_LEN - 1):
                     m.next = "DONE_SEND"
             with m.State("DONE_SEND"):
-                m.d.comb += [tx.send.valid.eq(1), tx.send.payload.eq(done_len)]
+                m.d.comb += [tx.send.valid.eq(1), tx.send.payload.eq(wptr)]
                 with m.If(tx.send.ready):
                     m.d.sync += running.eq(0)
                     m.next = "IDLE"
