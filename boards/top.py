@@ -60,8 +60,10 @@ BOARDS = {
     # iCEBreaker: 12 MHz oscillator, FT2232H; 3 Mbaud = 12 MHz / 4.
     # synth_opts -dsp: multiplications go to the 8 SB_MAC16 (without it Yosys builds them from LUTs,
     # which takes over 10 minutes and does not fit either). The weights live in SPRAM (BoardTop).
+    # N = 256, L = 1 (shared multiplier): 95 % of the logic cells, 16.6 MHz (docs/boards.md); N = 512
+    # needs 16 SPRAM blocks (the device has 4), L = 2 twelve SB_MAC16 (it has 8).
     "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6, 3_000_000,
-                        ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 64, 1, synth_opts="-dsp",
+                        ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 256, 1, synth_opts="-dsp",
                         shared_multiplier=True),
     # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum). The PLL makes 30 MHz (25 / 5 * 6, VCO
     # 30 * 20 = 600 MHz), where 3 Mbaud is divisor 10 exactly (from 25 MHz only 1 Mbaud is within 2 %).

@@ -43,6 +43,10 @@ __all__ = ["Core", "status_layout", "update_unit", "update_latency", "cycles_per
            "DELIVERY_LATENCY"]
 
 
+#: Yosys attribute of a memory that is never read and written at one address in one cycle.
+_NO_RW_CHECK = {"no_rw_check": 1}
+
+
 def update_unit(cfg: CoreConfig) -> type[NeuronUpdate]:
     """The neuron update each lane of this core uses."""
     return SharedNeuronUpdate if cfg.shared_multiplier else NeuronUpdate
@@ -149,7 +153,12 @@ class Core(wiring.Component):
         for b in range(lanes):
             rp_lane, wp_lane = {}, {}
             for f in NeuronField:
-                mem = Memory(shape=cfg.field_shape(f), depth=depth, init=[])
+                # No field memory but ACC is ever read and written at one address in one cycle (the
+                # update reads an address several cycles before it writes it back, the host reads and
+                # writes in separate cycles), so Yosys need not add logic for such a collision
+                # (no_rw_check). ACC's delivery read-modify-write needs its transparency.
+                mem = Memory(shape=cfg.field_shape(f), depth=depth, init=[],
+                             attrs={} if f == NeuronField.ACC else _NO_RW_CHECK)
                 m.submodules[f"{f.name.lower()}_{b}"] = mem
                 wp = mem.write_port()
                 # acc: a delivery write and the next row's read of the same address can meet when M = 1.
@@ -298,7 +307,8 @@ class Core(wiring.Component):
         # The shared update unit reads its multiplier operands from it while the neurons are updated.
         reg_word = register_word_shape(fmt)
         reg_bits = (len(REGISTER_NAMES) - 1).bit_length()
-        m.submodules.reg_copy = reg_copy = Memory(shape=reg_word, depth=len(REGISTER_NAMES), init=[])
+        m.submodules.reg_copy = reg_copy = Memory(shape=reg_word, depth=len(REGISTER_NAMES), init=[],
+                                                  attrs=_NO_RW_CHECK)  # written only while idle
         reg_copy_wp, reg_copy_rp = reg_copy.write_port(), reg_copy.read_port()
         m.d.comb += [reg_copy_wp.addr.eq(wr.addr), reg_copy_wp.data.eq(wr.data),
                      reg_copy_wp.en.eq(wr_fire & (wr.space == Space.REG)), reg_copy_rp.addr.eq(h_addr)]
@@ -306,7 +316,7 @@ class Core(wiring.Component):
             # The noise thresholds as pairs (T_e[m], T_i[m]), one pair per cycle for the shared unit.
             half = NOISE_UNIFORM_BITS + 1
             m.submodules.thresholds = thr = Memory(shape=threshold_pair_width(), depth=NOISE_COUNT_MAX, init=[],
-                                                   attrs={"ram_style": "block"})  # not 136 flip-flops
+                                                   attrs={"ram_style": "block", **_NO_RW_CHECK})  # not 136 flip-flops
             thr_wp, thr_rp = thr.write_port(granularity=half), thr.read_port()
             m.d.comb += [thr_wp.data.eq(Cat(wr.data[:half], wr.data[:half])), thr_rp.addr.eq(updates[0].thr_index)]
             with m.If(wr_fire & (wr.space == Space.REG)):

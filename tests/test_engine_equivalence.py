@@ -165,3 +165,16 @@ def test_credit_stall_and_stop():
     assert stopped == 1 and 0 < ran < 100000 and next_tick == ran and sent == len(t) and dropped == 0
     gt, gn = gc.run(ran)
     assert np.array_equal(t, gt) and np.array_equal(n, gn)
+
+
+def test_frames_rejected_counts_across_bytes_and_saturates():
+    """FRAMES_REJECTED, which the executor updates a byte at a time: a carry out of the low byte, and
+    saturation at 2^32 - 1, as the golden device counts (the Tee compares every STATUS reply)."""
+    tee, client = make()
+    for start, errors in ((0xFF, 2), (0xFFFF_FFFE, 3)):
+        client.write(P.Space.STATUS, 0, P.StatusCounter.FRAMES_REJECTED, np.array([start], dtype=np.int64))
+        for k in range(errors):
+            raw(tee, 0x00, 40 + k)  # an unknown opcode: one ERROR each
+        counters = client.status()
+        assert counters["frames_rejected"] == min(start + errors, 0xFFFF_FFFF)
+    tee.check()
