@@ -34,9 +34,10 @@ class Board:
     #: the core's lanes update their neurons on one shared multiplier (`CoreConfig.shared_multiplier`):
     #: for devices with too few DSP blocks for the full-throughput pipeline
     shared_multiplier: bool = False
-    #: ECP5 EHXPLLL dividers (CLKI_DIV, CLKFB_DIV, CLKOP_DIV) that clock the design from the oscillator
-    #: (output clk_hz / CLKI_DIV * CLKFB_DIV, VCO that times CLKOP_DIV in 400..800 MHz); None: the
-    #: oscillator clocks the design
+    #: PLL dividers that clock the design from the oscillator; None: the oscillator clocks the design.
+    #: ECP5 EHXPLLL (CLKI_DIV, CLKFB_DIV, CLKOP_DIV): output clk_hz / CLKI_DIV * CLKFB_DIV, the VCO
+    #: (output * CLKOP_DIV) in 400..800 MHz. iCE40 SB_PLL40_PAD in simple feedback (DIVR, DIVF, DIVQ):
+    #: output clk_hz * (DIVF + 1) / (DIVR + 1) / 2^DIVQ, the VCO (output * 2^DIVQ) in 533..1066 MHz.
     pll: tuple[int, int, int] | None = None
 
     @property
@@ -44,6 +45,9 @@ class Board:
         """The clock the design runs at (the UART divisor and the timing target are taken from it)."""
         if self.pll is None:
             return self.clk_hz
+        if self.family == "ice40":
+            divr, divf, divq = self.pll
+            return self.clk_hz * (divf + 1) / (divr + 1) / 2 ** divq
         clki_div, clkfb_div, _ = self.pll
         return self.clk_hz / clki_div * clkfb_div
 
@@ -57,14 +61,15 @@ class Board:
 
 
 BOARDS = {
-    # iCEBreaker: 12 MHz oscillator, FT2232H; 3 Mbaud = 12 MHz / 4.
+    # iCEBreaker: 12 MHz oscillator, FT2232H. The PLL makes 15 MHz (12 * 80 / 64, VCO 960 MHz): the
+    # design reaches 16.6 MHz, and 3 Mbaud is divisor 5 of 15 MHz exactly.
     # synth_opts -dsp: multiplications go to the 8 SB_MAC16 (without it Yosys builds them from LUTs,
     # which takes over 10 minutes and does not fit either). The weights live in SPRAM (BoardTop).
-    # N = 256, L = 1 (shared multiplier): 95 % of the logic cells, 16.6 MHz (docs/boards.md); N = 512
-    # needs 16 SPRAM blocks (the device has 4), L = 2 twelve SB_MAC16 (it has 8).
+    # N = 256, L = 1 (shared multiplier): 95 % of the logic cells (docs/boards.md); N = 512 needs 16
+    # SPRAM blocks (the device has 4), L = 2 twelve SB_MAC16 (it has 8).
     "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6, 3_000_000,
                         ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 256, 1, synth_opts="-dsp",
-                        shared_multiplier=True),
+                        shared_multiplier=True, pll=(0, 79, 6)),
     # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum). The PLL makes 30 MHz (25 / 5 * 6, VCO
     # 30 * 20 = 600 MHz), where 3 Mbaud is divisor 10 exactly (from 25 MHz only 1 Mbaud is within 2 %).
     # N = 256, L = 4: built at 45.5 MHz (docs/boards.md); N = 512 needs more block RAM than the device
@@ -135,7 +140,7 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         if self.board.pll is not None:
-            self._pll(m, platform)
+            (self._pll_ice40 if self.board.family == "ice40" else self._pll)(m, platform)
         m.submodules.bridge = self.bridge
         uart = platform.request("uart", 0)
         m.d.comb += [self.bridge.rx.eq(uart.rx.i), uart.tx.o.eq(self.bridge.tx)]
@@ -145,6 +150,22 @@ class BoardTop(Elaboratable):
         m.d.comb += [platform.request(*self.board.alive_led).o.eq(heartbeat[-1]),
                      platform.request(*self.board.busy_led).o.eq(self.bridge.busy)]
         return m
+
+    def _pll_ice40(self, m, platform):
+        """The sync domain from an iCE40 SB_PLL40_PAD on the oscillator's pin (simple feedback), held in
+        reset until the PLL locks."""
+        divr, divf, divq = self.board.pll
+        m.domains.sync = sync = ClockDomain("sync")
+        pin = platform.request(platform.default_clk, dir="-")  # the PLL takes the pad itself
+        # (nextpnr derives the output clock's constraint from the pad's through the PLL)
+        locked = Signal()
+        m.submodules.pll = Instance(
+            "SB_PLL40_PAD",
+            p_FEEDBACK_PATH="SIMPLE", p_DIVR=divr, p_DIVF=divf, p_DIVQ=divq,
+            p_FILTER_RANGE=1,  # for a 10..19 MHz reference (12 MHz / (DIVR + 1))
+            i_PACKAGEPIN=pin.io, i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=sync.clk, o_LOCK=locked,
+        )
+        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
 
     def _pll(self, m, platform):
         """The sync domain from an ECP5 EHXPLLL (feedback from CLKOP, the usual configuration of
