@@ -62,7 +62,7 @@ class Board:
 
 BOARDS = {
     # iCEBreaker: 12 MHz oscillator, FT2232H. The PLL makes 15 MHz (12 * 80 / 64, VCO 960 MHz): the
-    # design reaches 16.6 MHz, and 3 Mbaud is divisor 5 of 15 MHz exactly.
+    # design reaches 16.1 MHz, and 3 Mbaud is divisor 5 of 15 MHz exactly.
     # synth_opts -dsp: multiplications go to the 8 SB_MAC16 (without it Yosys builds them from LUTs,
     # which takes over 10 minutes and does not fit either). The weights live in SPRAM (BoardTop).
     # N = 256, L = 1 (shared multiplier): 95 % of the logic cells (docs/boards.md); N = 512 needs 16
@@ -72,7 +72,7 @@ BOARDS = {
                         shared_multiplier=True, pll=(0, 79, 6)),
     # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum). The PLL makes 30 MHz (25 / 5 * 6, VCO
     # 30 * 20 = 600 MHz), where 3 Mbaud is divisor 10 exactly (from 25 MHz only 1 Mbaud is within 2 %).
-    # N = 256, L = 4: built at 45.5 MHz (docs/boards.md); N = 512 needs more block RAM than the device
+    # N = 256, L = 4: reaches 42.9 MHz (docs/boards.md); N = 512 needs more block RAM than the device
     # has, L = 8 more multipliers.
     "ulx3s-85f": Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform", 25e6, 3_000_000,
                        ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 4, pll=(5, 6, 20)),

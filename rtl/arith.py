@@ -38,10 +38,12 @@ def rnd(x: Value, s: int, bias: int = 0) -> Value:
 
 
 def rnd_half(x: Value, s: int) -> Value:
-    """q = x >> (s-1) (s >= 1): what `add_rnd_half` needs of x, narrow enough to be registered."""
-    if s < 1:
-        raise ValueError(f"rnd_half: shift {s} < 1")
-    return as_signed(x).shift_right(s - 1)
+    """q = x >> (s-1): what `add_rnd_half` and `sub_rnd` need of x, narrow enough to be registered.
+    (For s = 0, where rnd(x, 0) = x, q = 2x - 1, which keeps both identities exact.)"""
+    if s < 0:
+        raise ValueError(f"rnd_half: negative shift {s}")
+    x = as_signed(x)
+    return x.shift_right(s - 1) if s else Cat(Const(1, 1), x).as_signed() - 2
 
 
 def add_rnd_half(y: Value, q: Value) -> Value:
@@ -50,20 +52,18 @@ def add_rnd_half(y: Value, q: Value) -> Value:
     return (Cat(Const(1, 1), as_signed(y)).as_signed() + q).shift_right(1)
 
 
-def add_rnd(y: Value, x: Value, s: int) -> Value:
-    """y + rnd(x, s) with one adder (`add_rnd_half`)."""
-    if s == 0:
-        return as_signed(y) + as_signed(x)
+def add_rnd(y: Value, x: Value, s: int, bias: int = 0) -> Value:
+    """y + rnd(x, s) with one adder (`add_rnd_half`); with a `bias` (the mutation test only) the plain
+    sum y + rnd(x, s, bias)."""
+    if bias:
+        return as_signed(y) + rnd(x, s, bias)
     return add_rnd_half(y, rnd_half(x, s))
 
 
 def sub_rnd(y: Value, x: Value, s: int) -> Value:
-    """y - rnd(x, s) with one adder: with q = x >> (s-1), rnd(x, s) = floor((q + 1) / 2) = ceil(q / 2),
+    """y - rnd(x, s) with one adder: with q = rnd_half(x, s), rnd(x, s) = floor((q + 1) / 2) = ceil(q / 2),
     so y - rnd(x, s) = floor((2y - q) / 2) = (2y - q) >> 1 exactly."""
-    y, x = as_signed(y), as_signed(x)
-    if s == 0:
-        return y - x
-    return (Cat(Const(0, 1), y).as_signed() - x.shift_right(s - 1)).shift_right(1)
+    return (Cat(Const(0, 1), as_signed(y)).as_signed() - rnd_half(x, s)).shift_right(1)
 
 
 def fits(x: Value, width: int) -> Value:

@@ -21,9 +21,13 @@ from lifstp.protocol import NeuronField, Space, StatusCounter
 from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGISTER_NAMES, Formats
 
 __all__ = [
-    "ConfigError", "CoreConfig", "bits_for", "Space", "NeuronField", "StatusCounter", "MUTATIONS",
+    "ConfigError", "CoreConfig", "bits_for", "NO_RW_CHECK", "Space", "NeuronField", "StatusCounter", "MUTATIONS",
     "register_shapes", "register_word_shape", "threshold_pair_width", "write_layout", "read_layout", "spike_layout",
 ]
+
+#: Yosys attribute of a memory that is never read and written at one address in one cycle: synthesis
+#: then adds no logic to define the read data of such a collision (iCE40: flip-flops and LUTs per port).
+NO_RW_CHECK = {"no_rw_check": 1}
 
 #: Width of the generator state (the model's xorshift64).
 RNG_WIDTH = 64

@@ -31,8 +31,8 @@ from amaranth.lib.wiring import In, Out
 
 from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGISTER_NAMES
 
-from .config import (DATA_WIDTH, CoreConfig, NeuronField, Space, StatusCounter, read_layout, register_word_shape,
-                     spike_layout, threshold_pair_width, write_layout)
+from .config import (DATA_WIDTH, NO_RW_CHECK, CoreConfig, NeuronField, Space, StatusCounter, bits_for, read_layout,
+                     register_word_shape, spike_layout, threshold_pair_width, write_layout)
 from .arith import add_rnd_half, rnd_half
 from .delivery import DeliveryScheduler, event_shift
 from .neuron import NeuronUpdate, register_layout
@@ -41,10 +41,6 @@ from .weights import WeightBank
 
 __all__ = ["Core", "status_layout", "update_unit", "update_latency", "cycles_per_tick", "CYCLE_OVERHEAD",
            "DELIVERY_LATENCY"]
-
-
-#: Yosys attribute of a memory that is never read and written at one address in one cycle.
-_NO_RW_CHECK = {"no_rw_check": 1}
 
 
 def update_unit(cfg: CoreConfig) -> type[NeuronUpdate]:
@@ -158,7 +154,7 @@ class Core(wiring.Component):
                 # writes in separate cycles), so Yosys need not add logic for such a collision
                 # (no_rw_check). ACC's delivery read-modify-write needs its transparency.
                 mem = Memory(shape=cfg.field_shape(f), depth=depth, init=[],
-                             attrs={} if f == NeuronField.ACC else _NO_RW_CHECK)
+                             attrs={} if f == NeuronField.ACC else NO_RW_CHECK)
                 m.submodules[f"{f.name.lower()}_{b}"] = mem
                 wp = mem.write_port()
                 # acc: a delivery write and the next row's read of the same address can meet when M = 1.
@@ -266,9 +262,8 @@ class Core(wiring.Component):
             shift = event_shift(fmt, cfg.mutation)
             d3_event = Signal(signed(cfg.acc_width + 2), name=f"d3_event_{b}")
             m.d.sync += [d2_prod.eq(wbanks[b].rdata * d1_eff),
-                         d3_event.eq(rnd_half(d2_prod, shift) if shift else d2_prod)]
-            acc_plus_event = add_rnd_half(rports[b][NeuronField.ACC].data, d3_event) if shift else \
-                rports[b][NeuronField.ACC].data + d3_event
+                         d3_event.eq(rnd_half(d2_prod, shift))]
+            acc_plus_event = add_rnd_half(rports[b][NeuronField.ACC].data, d3_event)
             for f in NeuronField:
                 rp, wp = rports[b][f], wports[b][f]
                 m.d.comb += [rp.addr.eq(h_laddr), rp.en.eq(~hold_reads | in_update)]
@@ -306,9 +301,9 @@ class Core(wiring.Component):
         # command engine has checked its range, so that is the register's value sign- or zero-extended).
         # The shared update unit reads its multiplier operands from it while the neurons are updated.
         reg_word = register_word_shape(fmt)
-        reg_bits = (len(REGISTER_NAMES) - 1).bit_length()
+        reg_bits = bits_for(len(REGISTER_NAMES))
         m.submodules.reg_copy = reg_copy = Memory(shape=reg_word, depth=len(REGISTER_NAMES), init=[],
-                                                  attrs=_NO_RW_CHECK)  # written only while idle
+                                                  attrs=NO_RW_CHECK)  # written only while idle
         reg_copy_wp, reg_copy_rp = reg_copy.write_port(), reg_copy.read_port()
         m.d.comb += [reg_copy_wp.addr.eq(wr.addr), reg_copy_wp.data.eq(wr.data),
                      reg_copy_wp.en.eq(wr_fire & (wr.space == Space.REG)), reg_copy_rp.addr.eq(h_addr)]
@@ -316,17 +311,15 @@ class Core(wiring.Component):
             # The noise thresholds as pairs (T_e[m], T_i[m]), one pair per cycle for the shared unit.
             half = NOISE_UNIFORM_BITS + 1
             m.submodules.thresholds = thr = Memory(shape=threshold_pair_width(), depth=NOISE_COUNT_MAX, init=[],
-                                                   attrs={"ram_style": "block", **_NO_RW_CHECK})  # not 136 flip-flops
+                                                   attrs={"ram_style": "block", **NO_RW_CHECK})  # not 136 flip-flops
             thr_wp, thr_rp = thr.write_port(granularity=half), thr.read_port()
             m.d.comb += [thr_wp.data.eq(Cat(wr.data[:half], wr.data[:half])), thr_rp.addr.eq(updates[0].thr_index)]
             with m.If(wr_fire & (wr.space == Space.REG)):
                 with m.Switch(wr.addr[:reg_bits]):
-                    for k, name in enumerate(REGISTER_NAMES):
-                        for source, lane in (("exc", 0), ("inh", 1)):
-                            if name.startswith(f"noise_thr_{source}"):
-                                with m.Case(k):
-                                    m.d.comb += [thr_wp.addr.eq(int(name[len(f"noise_thr_{source}"):])),
-                                                 thr_wp.en.eq(1 << lane)]
+                    for pair in range(NOISE_COUNT_MAX):
+                        for half_index, source in enumerate(("exc", "inh")):  # low half, high half
+                            with m.Case(REGISTER_NAMES.index(f"noise_thr_{source}{pair}")):
+                                m.d.comb += [thr_wp.addr.eq(pair), thr_wp.en.eq(1 << half_index)]
             with m.If(hold_reads):
                 m.d.comb += reg_copy_rp.addr.eq(updates[0].reg_index)
             for upd in updates:

@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from lifstp.golden_model.spec import ClampMode
 
-from .arith import add_rnd, rnd, sat, sub_rnd
+from .arith import add_rnd, sat, sub_rnd
 from .config import RNG_WIDTH, CoreConfig, NeuronField, register_shapes
 from .stp import efficacy
 from .xorshift import noise_count, noise_uniforms, xorshift64_step
@@ -152,9 +152,7 @@ class NeuronUpdate(wiring.Component):
         #    below). Step 4: u decays, plus last tick's recurrent input and this tick's background.
         # (mutation test only: the rounding constant 2^(frac_k-1) moved up one bit, to 2^frac_k)
         leak_bias = 1 << (fmt.frac_k - 1) if mutation == "leak_round" else 0
-        v_sum = (s2.v + rnd(s2.p_leak, fmt.frac_k, leak_bias) + s2.u if leak_bias
-                 else add_rnd(s2.v + s2.u, s2.p_leak, fmt.frac_k))
-        v_free, v_sat = sat(v_sum, fmt.v_min, fmt.v_max)
+        v_free, v_sat = sat(add_rnd(s2.v + s2.u, s2.p_leak, fmt.frac_k, leak_bias), fmt.v_min, fmt.v_max)
         u_new, u_sat = sat(sub_rnd(s2.u + s2.acc + s2.noise, s2.p_syn, fmt.frac_k), fmt.v_min, fmt.v_max)
         r_rec = add_rnd(s2.res, s2.p_rec, fmt.frac_k)
         # Saturated V and u fit width_v; R stays within [0, ONE_R] (recovery is bounded by construction).

@@ -43,7 +43,7 @@ from amaranth.lib.wiring import In, Out
 
 from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGISTER_NAMES
 
-from .arith import add_rnd, as_signed, rnd, sat, sub_rnd
+from .arith import add_rnd, as_signed, sat, sub_rnd
 from .config import CoreConfig, register_word_shape, threshold_pair_width
 from .neuron import NeuronUpdate, finish, spike_decision
 from .stp import efficacy
@@ -132,7 +132,7 @@ class SharedNeuronUpdate(NeuronUpdate):
 
         # Exact sums (one bit over the widest expression that NeuronUpdate forms).
         leak_bias = 1 << (fmt.frac_k - 1) if mutation == "leak_round" else 0
-        v_expr = v + rnd(p, fmt.frac_k, leak_bias) + u if leak_bias else add_rnd(v + u, p, fmt.frac_k)
+        v_expr = add_rnd(v + u, p, fmt.frac_k, leak_bias)
         v_sum = Signal(signed(Value.cast(v_expr).shape().width + 1))
         # A noise product k * w (k <= NOISE_COUNT_MAX) fits width_v + bits of NOISE_COUNT_MAX: only those
         # low bits of P enter u_sum, which keeps its adders narrow.

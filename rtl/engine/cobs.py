@@ -19,6 +19,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from lifstp import protocol as P
+from lifstp.rtl.config import NO_RW_CHECK
 
 __all__ = ["RX_DEPTH", "TX_DEPTH", "ADDR_BITS", "rx_result_layout", "FrameReceiver", "FrameTransmitter"]
 
@@ -30,11 +31,6 @@ TX_DEPTH = P.HEADER_BYTES + P.MAX_PAYLOAD + P.CRC_BYTES
 ADDR_BITS = max(RX_DEPTH, TX_DEPTH).bit_length()
 #: Longest COBS block of data bytes.
 _COBS_BLOCK = 254
-#: The frame buffers are never read where and when they are written (the receiver writes only while no
-#: frame waits, and the executor reads only while one does; a source writes its transmit buffer only
-#: while the transmitter does not send from it), so Yosys need not emulate a read of the old value on
-#: a collision: without this attribute it adds a bypass of about 27 flip-flops and 20 LUTs per buffer.
-_NO_RW_CHECK = {"no_rw_check": 1}
 
 
 def rx_result_layout() -> data.StructLayout:
@@ -125,7 +121,11 @@ class FrameReceiver(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = Memory(shape=8, depth=RX_DEPTH, init=[], attrs=_NO_RW_CHECK)
+        # The frame buffers are never read where and when they are written (the receiver writes only
+        # while no frame waits, and the executor reads only while one does; a source writes its transmit
+        # buffer only while the transmitter does not send from it): NO_RW_CHECK spares Yosys's bypass of
+        # about 27 flip-flops and 20 LUTs per buffer.
+        m.submodules.mem = mem = Memory(shape=8, depth=RX_DEPTH, init=[], attrs=NO_RW_CHECK)
         m.submodules.crc = crc = _ByteCRC()
         wp, rp = mem.write_port(), mem.read_port()
         m.d.comb += [rp.addr.eq(self.rd_addr), self.rd_data.eq(rp.data)]
@@ -232,7 +232,7 @@ class FrameTransmitter(wiring.Component):
         rdata = Signal(8)
 
         for k, src in enumerate(srcs):
-            mem = Memory(shape=8, depth=TX_DEPTH, init=[], attrs=_NO_RW_CHECK)
+            mem = Memory(shape=8, depth=TX_DEPTH, init=[], attrs=NO_RW_CHECK)  # (as the receiver's)
             m.submodules[f"mem{k}"] = mem
             wp, rp = mem.write_port(), mem.read_port()
             m.d.comb += [wp.addr.eq(src.w_addr), wp.data.eq(src.w_data), wp.en.eq(src.w_en), rp.addr.eq(raddr)]
