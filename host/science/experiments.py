@@ -12,15 +12,20 @@ from pathlib import Path
 import numpy as np
 
 from lifstp.errors import InputError
+from lifstp.fitting import Fit, FitError, FitSettings
 from lifstp.progress import progress_bar
+from lifstp.reference import Reference, tempering_reference
 
 from .digits import N_CLASSES, imbalance, load_digits_binary, split
-from .measures import class_frequencies, classify, fit_classifier, summarise
+from .measures import class_frequencies, classify, fidelity, fit_classifier, summarise, total_variation
 from .rbm import RBM, TrainConfig, load_machine, save_machine, train_images
-from .samplers import check_name, run_sampler
-from .spiking import MIXING_STP, classify_clamped, lif_params
+from .samplers import check_name, run_sampler, sampler
+from .spiking import MIXING_STP, PAPER_STP, classify_clamped, fit_rbm, lif_params
 
-MIXING_SAMPLERS = ("gibbs", "gibbs100", "ast", "lif", "lif_stp", "lif_stp_paper")
+#: The mixing experiment's samplers: classical, heated controls (constant temperature; lif_b: the fitted
+#: machine scaled by β, no depression), spiking with and without fit, with depression fitted and not.
+MIXING_SAMPLERS = ("gibbs", "gibbs100", "gibbs100_b0.9", "gibbs100_b0.8", "ast", "lif_unfitted", "lif", "lif_b0.9",
+                   "lif_b0.8", "lif_stp", "lif_stp_norefit", "lif_stp_paper")
 
 
 @dataclass
@@ -36,13 +41,16 @@ class Scale:
     sweep_tau: tuple
     sweep_samples: int
     isl_counts: tuple
+    fit: FitSettings
 
 
 FULL = Scale(epochs=TrainConfig.epochs, n_samples=10_000, n_reference=50_000, n_classify=359, classify_ms=200.0,
              sweep_u=(0.003, 0.01, 0.03, 0.1, 0.3, 1.0), sweep_tau=(10.0, 30.0, 100.0, 280.0, 1000.0),
-             sweep_samples=5000, isl_counts=(100, 1000, 10_000))
+             sweep_samples=5000, isl_counts=(100, 1000, 10_000),
+             fit=FitSettings(steps=40, duration_ms=100_000.0, lr=0.5))
 QUICK = Scale(epochs=40, n_samples=1000, n_reference=3000, n_classify=100, classify_ms=100.0,
-              sweep_u=(0.1, 1.0), sweep_tau=(10.0, 280.0), sweep_samples=1000, isl_counts=(100, 1000))
+              sweep_u=(0.1, 1.0), sweep_tau=(10.0, 280.0), sweep_samples=1000, isl_counts=(100, 1000),
+              fit=FitSettings(steps=16, duration_ms=20_000.0, lr=0.5, final_duration_ms=20_000.0))
 
 
 def scale_for(quick: bool) -> Scale:
@@ -106,9 +114,10 @@ def _aggregate(per_seed: list[dict], keys) -> dict:
     return out
 
 
-TABLE_KEYS = ("switches_per_1000", "confident_switches_per_1000", "confident_switches_per_1e6_sweeps",
-              "classes_visited", "classes_visited_confident", "tv_to_train", "tv_to_model", "isl@100",
-              "isl@1000", "isl@10000", "sweeps", "wall_s")
+TABLE_KEYS = ("marginal_mae", "pair_cov_mae", "label_one_hot", "tv_to_model", "tv_to_train",
+              "switches_per_1000", "confident_switches_per_1000", "confident_switches_per_1000_confident",
+              "confident_switches_per_1e9_ops", "classes_visited", "classes_visited_confident", "isl@100",
+              "isl@1000", "isl@10000", "operations", "wall_s")
 
 
 def _markdown(title: str, agg: dict, keys, notes: str = "") -> str:
@@ -128,6 +137,14 @@ def _markdown(title: str, agg: dict, keys, notes: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _reference_note(meta: list) -> str:
+    """What the fidelity columns are measured against, and how far the reference itself disagrees."""
+    r = [m["reference"] for m in meta]
+    return (f"Fidelity (marginal_mae, pair_cov_mae, label_one_hot, tv_to_model) against {r[0]['source']}; "
+            f"its two runs disagree by marginal {np.mean([x['marginal_mae'] for x in r]):.4f}, pair covariance "
+            f"{np.mean([x['pair_cov_mae'] for x in r]):.4f}, class TV {np.mean([x['tv_between_runs'] for x in r]):.3f}.")
+
+
 def _write_tables(out: Path, stem: str, result: dict, md: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.json").write_text(json.dumps(_jsonable(result), indent=1))
@@ -135,24 +152,96 @@ def _write_tables(out: Path, stem: str, result: dict, md: str) -> list[Path]:
     return [out / f"{stem}.json", out / f"{stem}.md"]
 
 
+class FitCache:
+    """The machine fitted to the device, once per set of core parameters (renewing or depressing), for
+    one RBM against one reference; FitError if a fit does not converge."""
+
+    def __init__(self, rbm: RBM, device, reference: Reference, settings: FitSettings, seed: int,
+                 show_progress: bool = False):
+        self.rbm, self.device, self.reference, self.settings, self.seed = rbm, device, reference, settings, seed
+        self.show_progress = show_progress
+        self.fits: dict = {}
+
+    def __call__(self, params) -> Fit:
+        if params not in self.fits:
+            fit = fit_rbm(self.rbm, self.device, params, self.reference, self.settings, self.seed, self.show_progress)
+            if not fit.converged:
+                raise FitError(f"the fit of the digits machine (U = {params.stp_u:g}, τ_rec = {params.stp_tau_rec_ms:g} ms) "
+                               f"did not converge: unit-mean error {fit.final_mean_error:.3g} > "
+                               f"{fit.settings.tolerance:g}")
+            self.fits[params] = fit
+        return self.fits[params]
+
+    def summary(self) -> dict:
+        """Per fit: the parameters, the final errors and the error history."""
+        return {f"U={p.stp_u:g},tau_rec={p.stp_tau_rec_ms:g}": {
+            "final_mean_error": f.final_mean_error, "final_pair_error": f.final_pair_error,
+            "history": [(h.step, h.mean_error, h.pair_error) for h in f.history]} for p, f in self.fits.items()}
+
+
+@dataclass
+class ModelReference:
+    """The model's reference for one machine: visible samples of two independent parallel-tempering
+    runs, their class frequencies, and how far the two runs disagree (the reference's own error)."""
+
+    reference: Reference
+    visible: np.ndarray
+    class_frequencies: np.ndarray
+    convergence: dict
+
+
+def model_reference(rbm: RBM, n: int, seed: int, clf) -> ModelReference:
+    """Parallel tempering of the full machine (two runs of n states); the measures between the two runs
+    say how far the reference itself can be trusted."""
+    ref = tempering_reference(rbm.to_bm(), n, seed)
+    vis = [r.states[:, :rbm.n_visible] for r in ref.runs]
+    freqs = [class_frequencies(classify(clf, x[:, :rbm.n_pixels])[0]) for x in vis]
+    conv = dict(fidelity(vis[0], vis[1], rbm.n_pixels), tv_between_runs=total_variation(*freqs),
+                source=ref.source, swap_acceptance_min=float(min(r.swap_acceptance.min() for r in ref.runs)))
+    both = np.concatenate(vis)
+    return ModelReference(ref, both, class_frequencies(classify(clf, both[:, :rbm.n_pixels])[0]), conv)
+
+
 def compare_samplers(rbm: RBM, samplers, n_samples: int, seed: int, device, clf, test, references: dict,
-                     isl_counts, out: Path | None = None, stp=MIXING_STP, show_progress=False, tag: str = ""):
+                     isl_counts, out: Path | None = None, stp=MIXING_STP, show_progress=False, tag: str = "",
+                     fits: FitCache | None = None, reference_v=None):
     """Run each sampler once and summarise; samples saved under out/samples when out is given."""
     results, samples = {}, {}
     for name in samplers:
-        v, stats = run_sampler(name, rbm, n_samples, seed=seed, device=device, stp=stp, show_progress=show_progress)
-        results[name] = summarise(v, rbm.n_pixels, clf, test, stats, references, isl_counts)
+        v, stats = run_sampler(name, rbm, n_samples, seed=seed, device=device, stp=stp, show_progress=show_progress,
+                               fits=fits)
+        results[name] = summarise(v, rbm.n_pixels, clf, test, stats, references, isl_counts, reference_v)
         results[name]["stats"] = {k: val for k, val in stats.items() if k not in ("log_weights",)}
+        results[name]["description"] = sampler(name, stp).describe()
         samples[name] = v
         if out is not None:
             _save_samples(out, name + tag, v, stats)
     return results, samples
 
 
-def model_class_distribution(rbm: RBM, n: int, seed: int, clf) -> np.ndarray:
-    """The model's own class distribution, estimated by a long tempering run."""
-    v, _ = run_sampler("ast", rbm, n, seed=seed + 10_000)
-    return class_frequencies(classify(clf, v[:, :rbm.n_pixels])[0])
+def depression_verdict(summary: dict, depressed: str = "lif_stp") -> str:
+    """Does depression help? Only where `depressed` beats the best heated control (gibbs…_b…, lif_b…) on
+    ISL and on TV to the model among the controls whose confident switch rate is at least its own
+    (matched or more mixing); with no such control, against the fastest-switching one."""
+    isl_key = max((k for k in summary.get(depressed, {}) if k.startswith("isl@")), key=lambda k: int(k[4:]), default=None)
+    if depressed not in summary or isl_key is None or "tv_to_model" not in summary[depressed]:
+        return ""
+    heated = [n for n in summary if "_b" in n and isl_key in summary[n] and "tv_to_model" in summary[n]]
+    if not heated:
+        return f"No heated control was run, so nothing is said about whether depression ({depressed}) helps."
+    m = lambda n, k: summary[n][k]["mean"]  # noqa: E731
+    rate = m(depressed, "confident_switches_per_1000")
+    matched = [n for n in heated if m(n, "confident_switches_per_1000") >= rate]
+    pool = matched or [max(heated, key=lambda n: m(n, "confident_switches_per_1000"))]
+    best = max(pool, key=lambda n: (m(n, isl_key), -m(n, "tv_to_model")))
+    wins = m(depressed, isl_key) > m(best, isl_key) and m(depressed, "tv_to_model") < m(best, "tv_to_model")
+    how = "at a matched or higher" if matched else "at the highest available (lower than its)"
+    return (f"Depression ({depressed}: {m(depressed, 'confident_switches_per_1000'):.1f} confident switches per 1000, "
+            f"{isl_key} {m(depressed, isl_key):.2f}, TV to model {m(depressed, 'tv_to_model'):.3f}) against the best "
+            f"heated control {how} confident switch rate ({best}: {m(best, 'confident_switches_per_1000'):.1f}, "
+            f"{m(best, isl_key):.2f}, {m(best, 'tv_to_model'):.3f}): depression "
+            + ("helps here (better on both ISL and TV to the model)." if wins else
+               "does not help here (it does not beat that control on both ISL and TV to the model)."))
 
 
 def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False, samplers=MIXING_SAMPLERS,
@@ -168,12 +257,15 @@ def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False
     for k in range(n_seeds):
         s = seed + k
         train, train_used, test, rbm, clf = prepare(s, quick, bm_path=bm_path, show_progress=show_progress)
-        model_freq = model_class_distribution(rbm, sc.n_reference, s, clf)
-        refs = {"train": train_used.class_frequencies(), "model": model_freq}
+        mref = model_reference(rbm, sc.n_reference, s, clf)
+        fits = FitCache(rbm, device, mref.reference, sc.fit, s, show_progress)
+        refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
         res, samples = compare_samplers(rbm, samplers, sc.n_samples, s, device, clf, test, refs, sc.isl_counts,
-                                        out, stp, show_progress, tag="" if k == 0 else f"_seed{s}")
+                                        out, stp, show_progress, tag="" if k == 0 else f"_seed{s}", fits=fits,
+                                        reference_v=mref.visible)
         res["_meta"] = {"seed": s, "classifier_accuracy": float(clf.score(test.x, test.y)),
-                        "rbm_test_accuracy": rbm.accuracy(test), "model_class_frequencies": model_freq.tolist()}
+                        "rbm_test_accuracy": rbm.accuracy(test), "model_class_frequencies": mref.class_frequencies.tolist(),
+                        "reference": mref.convergence, "fits": fits.summary()}
         if k == 0:
             save_machine(out / "bm.npz", rbm)
             first = (rbm, samples, clf, res)
@@ -187,7 +279,8 @@ def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False
     notes = (f"device {device.name}, seeds {seed}..{seed + n_seeds - 1}, {sc.n_samples} samples per sampler, "
              f"LIF+STP U={stp[0]}, τ_rec={stp[1]} ms; image classifier accuracy "
              f"{np.mean([m['classifier_accuracy'] for m in meta]):.3f}, RBM exact-posterior accuracy "
-             f"{np.mean([m['rbm_test_accuracy'] for m in meta]):.3f}. Mean ± std over seeds.")
+             f"{np.mean([m['rbm_test_accuracy'] for m in meta]):.3f}. Mean ± std over seeds. "
+             + _reference_note(meta) + " " + depression_verdict(agg))
     md = _markdown("Mixing", agg, TABLE_KEYS, notes)
     _write_tables(out, "mixing", result, md)
     from .figures import plot_class_traces, plot_isl, plot_sample_grid
@@ -200,10 +293,11 @@ def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False
 
 
 IMBALANCED_SKEWS = ("cut5-9", "linear")
+IMBALANCED_SAMPLERS = ("gibbs100_b0.8", "ast", "lif", "lif_b0.8", "lif_stp", "lif_stp_norefit", "lif_stp_paper")
 
 
 def run_imbalanced(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False,
-                   samplers=("ast", "lif", "lif_stp", "lif_stp_paper"), skews=IMBALANCED_SKEWS, stp=MIXING_STP,
+                   samplers=IMBALANCED_SAMPLERS, skews=IMBALANCED_SKEWS, stp=MIXING_STP,
                    show_progress: bool = False) -> dict:
     """Train on class-skewed data; how close are generated class frequencies to the training ones?"""
     for s in samplers:
@@ -219,11 +313,16 @@ def run_imbalanced(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = F
         for k in range(n_seeds):
             s = seed + k
             train, train_used, test, rbm, clf = prepare(s, quick, skew=skew, show_progress=show_progress)
-            refs = {"train": train_used.class_frequencies()}
+            mref = model_reference(rbm, sc.n_reference, s, clf)
+            fits = FitCache(rbm, device, mref.reference, sc.fit, s, show_progress)
+            refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
             res, samples = compare_samplers(rbm, samplers, sc.n_samples, s, device, clf, test, refs, sc.isl_counts,
-                                            out, stp, show_progress, tag=f"_{skew}" + ("" if k == 0 else f"_seed{s}"))
+                                            out, stp, show_progress, tag=f"_{skew}" + ("" if k == 0 else f"_seed{s}"),
+                                            fits=fits, reference_v=mref.visible)
             res["_meta"] = {"seed": s, "train_class_frequencies": refs["train"].tolist(),
-                            "rbm_test_accuracy": rbm.accuracy(test)}
+                            "model_class_frequencies": mref.class_frequencies.tolist(),
+                            "rbm_test_accuracy": rbm.accuracy(test), "reference": mref.convergence,
+                            "fits": fits.summary()}
             if k == 0:
                 save_machine(out / f"bm_{skew}.npz", rbm)
                 if skew == skews[0]:
@@ -231,13 +330,17 @@ def run_imbalanced(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = F
                 from .figures import plot_class_frequencies
 
                 plot_class_frequencies(samples, clf, rbm.n_pixels, refs["train"], out / f"imbalanced_{skew}.png",
-                                       f"trained on skew {skew}")
+                                       f"trained on skew {skew}", model=mref.class_frequencies)
             per_seed.append(res)
         agg = _aggregate([{n: r for n, r in ps.items() if n != "_meta"} for ps in per_seed], TABLE_KEYS)
         result["skews"][skew] = {"per_seed": per_seed, "summary": agg}
+        meta = [ps["_meta"] for ps in per_seed]
         md_parts.append(_markdown(f"Imbalanced data: {skew}", agg, TABLE_KEYS,
                                   f"training class frequencies (seed {seed}): "
-                                  + ", ".join(f"{x:.3f}" for x in per_seed[0]['_meta']['train_class_frequencies'])))
+                                  + ", ".join(f"{x:.3f}" for x in meta[0]['train_class_frequencies'])
+                                  + "; the model's own (reference): "
+                                  + ", ".join(f"{x:.3f}" for x in meta[0]['model_class_frequencies'])
+                                  + ". " + _reference_note(meta) + " " + depression_verdict(agg)))
     result["wall_s"] = time.perf_counter() - t0
     _write_tables(out, "imbalanced", result, "\n".join(md_parts))
     return result
@@ -249,7 +352,10 @@ def run_sweep(device, out, seed: int = 0, quick: bool = False, bm_path=None, sho
     sc = scale_for(quick)
     train, train_used, test, rbm, clf = prepare(seed, quick, bm_path=bm_path, show_progress=show_progress)
     save_machine(out / "bm.npz", rbm)
-    refs = {"train": train_used.class_frequencies()}
+    mref = model_reference(rbm, sc.n_reference, seed, clf)
+    fits = FitCache(rbm, device, mref.reference, sc.fit, seed, show_progress)
+    renewing = fits(lif_params(None))  # every point runs the renewing fit with its depression: no refit
+    refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
     grid = {}
     t0 = time.perf_counter()
     from .spiking import spiking_samples
@@ -257,26 +363,29 @@ def run_sweep(device, out, seed: int = 0, quick: bool = False, bm_path=None, sho
     with progress_bar(len(sc.sweep_u) * len(sc.sweep_tau), "sweep", "point", enabled=show_progress) as bar:
         for u in sc.sweep_u:
             for tau in sc.sweep_tau:
-                v, stats = spiking_samples(rbm, device, lif_params((u, tau)), sc.sweep_samples, seed=seed)
-                summ = summarise(v, rbm.n_pixels, clf, test, stats, refs, sc.isl_counts)
+                v, stats = spiking_samples(rbm, device, lif_params((u, tau)), sc.sweep_samples, seed=seed, fit=renewing)
+                summ = summarise(v, rbm.n_pixels, clf, test, stats, refs, sc.isl_counts, mref.visible)
                 grid[f"{u:g},{tau:g}"] = summ
                 _save_samples(out, f"lif_stp_U{u:g}_tau{tau:g}", v, stats)
                 bar.update(1)
-    v, stats = spiking_samples(rbm, device, lif_params(None), sc.sweep_samples, seed=seed)
-    base = summarise(v, rbm.n_pixels, clf, test, stats, refs, sc.isl_counts)
+    v, stats = spiking_samples(rbm, device, lif_params(None), sc.sweep_samples, seed=seed, fit=renewing)
+    base = summarise(v, rbm.n_pixels, clf, test, stats, refs, sc.isl_counts, mref.visible)
     _save_samples(out, "lif", v, stats)
     result = {"experiment": "sweep", "device": device.name, "seed": seed, "quick": quick, "U": list(sc.sweep_u),
-              "tau_rec_ms": list(sc.sweep_tau), "grid": grid, "lif_renewing": base, "wall_s": time.perf_counter() - t0}
+              "tau_rec_ms": list(sc.sweep_tau), "grid": grid, "lif_renewing": base, "reference": mref.convergence,
+              "fits": fits.summary(), "chosen": list(MIXING_STP), "paper": list(PAPER_STP),
+              "wall_s": time.perf_counter() - t0}
     isl_key = str(max(n for n in sc.isl_counts if n <= sc.sweep_samples))
     lines = ["# Sweep of LIF + STP over U × τ_rec", "",
-             f"device {device.name}, seed {seed}, {sc.sweep_samples} samples per point. Cells: confident switches "
-             f"per 1000 samples / ISL@{isl_key} (nats). Renewing LIF (U=1, τ_rec=10 ms): "
-             f"{base['confident_switches_per_1000']:.1f} / {base['isl'][isl_key]:.2f}.", "",
+             f"device {device.name}, seed {seed}, {sc.sweep_samples} samples per point, every point on the renewing "
+             f"fit (no refit). Cells: confident switches per 1000 samples / ISL@{isl_key} (nats) / TV to the model. "
+             f"Renewing LIF (U=1, τ_rec=10 ms): {base['confident_switches_per_1000']:.1f} / {base['isl'][isl_key]:.2f} / "
+             f"{base['tv_to_model']:.3f}.", "",
              "| U \\ τ_rec (ms) | " + " | ".join(f"{t:g}" for t in sc.sweep_tau) + " |",
              "| --- |" + " --- |" * len(sc.sweep_tau)]
     for u in sc.sweep_u:
-        cells = [f"{grid[f'{u:g},{t:g}']['confident_switches_per_1000']:.1f} / {grid[f'{u:g},{t:g}']['isl'][isl_key]:.2f}"
-                 for t in sc.sweep_tau]
+        cells = [f"{g['confident_switches_per_1000']:.1f} / {g['isl'][isl_key]:.2f} / {g['tv_to_model']:.3f}"
+                 for g in (grid[f"{u:g},{t:g}"] for t in sc.sweep_tau)]
         lines.append(f"| {u:g} | " + " | ".join(cells) + " |")
     _write_tables(out, "sweep", result, "\n".join(lines) + "\n")
     from .figures import plot_sweep
@@ -297,17 +406,17 @@ def run_classify(device, out, seed: int = 0, quick: bool = False, stp=MIXING_STP
     result = {"experiment": "classify", "device": device.name, "seed": seed, "quick": quick, "n_test": n,
               "exact_posterior_accuracy": float(np.mean(rbm.classify(x) == y)),
               "image_classifier_accuracy": float(clf.score(x, y)), "duration_ms": sc.classify_ms}
-    from .spiking import PAPER_STP
-
+    mref = model_reference(rbm, sc.n_reference, seed, clf)
+    renewing = FitCache(rbm, device, mref.reference, sc.fit, seed, show_progress)(lif_params(None))
     for name, s in (("lif", None), ("lif_stp", stp), ("lif_stp_paper", PAPER_STP)):
         pred, counts, stats = classify_clamped(rbm, device, lif_params(s), x, seed=seed, duration_ms=sc.classify_ms,
-                                               show_progress=show_progress)
+                                               show_progress=show_progress, fit=renewing)
         result[f"{name}_accuracy"] = float(np.mean(pred == y))
         result[f"{name}_stats"] = stats
         result[f"{name}_label_rate_hz"] = float(counts.sum(axis=1).mean() / rbm.n_labels / (sc.classify_ms * 1e-3))
     md = ("# Classification\n\n"
           f"device {device.name}, seed {seed}, {n} test images, {sc.classify_ms:g} ms per image after 20 ms burn-in, "
-          f"LIF+STP U={stp[0]}, τ_rec={stp[1]} ms.\n\n| method | accuracy |\n| --- | --- |\n"
+          f"LIF+STP U={stp[0]}, τ_rec={stp[1]} ms; every LIF network is the renewing fit of the machine.\n\n| method | accuracy |\n| --- | --- |\n"
           f"| exact label posterior | {result['exact_posterior_accuracy']:.3f} |\n"
           f"| LIF, renewing synapses (clamped) | {result['lif_accuracy']:.3f} |\n"
           f"| LIF + STP, U={stp[0]:g}, τ_rec={stp[1]:g} ms (clamped) | {result['lif_stp_accuracy']:.3f} |\n"

@@ -61,13 +61,16 @@ def plot_sample_grid(samples: dict, n_pixels: int, path, n_show: int = 20, every
     return _save(fig, path)
 
 
-def plot_class_frequencies(samples: dict, clf, n_pixels: int, train_freq, path, title: str = ""):
-    """Generated class frequencies of each sampler next to the training frequencies."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    width = 0.8 / (1 + len(samples))
+def plot_class_frequencies(samples: dict, clf, n_pixels: int, train_freq, path, title: str = "", model=None):
+    """Generated class frequencies of each sampler next to the training frequencies and (if given) the
+    model's own, from its reference sampler."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    refs = [("training", train_freq, "k")] + ([("model (reference)", model, "0.55")] if model is not None else [])
+    width = 0.8 / (len(refs) + len(samples))
     x = np.arange(10)
-    ax.bar(x, train_freq, width, color="k", label="training")
-    for k, (name, v) in enumerate(samples.items(), start=1):
+    for k, (label, freq, colour) in enumerate(refs):
+        ax.bar(x + k * width, freq, width, color=colour, label=label)
+    for k, (name, v) in enumerate(samples.items(), start=len(refs)):
         ax.bar(x + k * width, class_frequencies(classify(clf, v[:, :n_pixels])[0]), width, label=name)
     ax.set_xticks(x + 0.4 - width / 2)
     ax.set_xticklabels([str(i) for i in x])
@@ -97,4 +100,12 @@ def plot_sweep(result: dict, isl_key: str, path):
         for i in range(len(us)):
             for j in range(len(taus)):
                 ax.text(j, i, f"{data[i, j]:.3g}", ha="center", va="center", fontsize=6, color="w")
+        # The chosen default and the paper's point, where they lie on the grid.
+        for key, marker, name in (("chosen", "s", "default"), ("paper", "D", "paper")):
+            point = result.get(key)
+            if point and point[0] in us and point[1] in taus:
+                ax.plot(taus.index(point[1]), us.index(point[0]), marker, mfc="none", mec="r", ms=14, mew=1.5,
+                        label=f"{name} U={point[0]:g}, τ_rec={point[1]:g}")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6, loc="upper left")
     return _save(fig, path)

@@ -57,20 +57,32 @@ def seed_numba(seed):
 
 
 @numba.njit(cache=True)
-def _chain(W, a, c, v, n_samples, k, out):
-    h = np.zeros(W.shape[1])
+def _chain(W, a, c, v, n_samples, k, out, beta):
+    """Run the chain; returns the multiply-adds an event-driven sweep would have spent (each active
+    visible unit adds its row to the hidden inputs, each active hidden unit its column to the visible)."""
+    nv, nh = W.shape
+    h = np.zeros(nh)
+    events = 0
     for s in range(n_samples):
         for _ in range(k):
-            sweep(W, a, c, v, h, 1.0)
+            events += nh * int(v.sum())
+            sweep(W, a, c, v, h, beta)
+            events += nv * int(h.sum())
         for i in range(v.shape[0]):
             out[s, i] = np.uint8(v[i])
+    return events
 
 
-def gibbs_samples(W, a, c, n_samples: int, k: int = 1, seed: int = 0, v0=None, burn_in_sweeps: int = 0):
-    """n_samples visible states (uint8) of one block Gibbs chain, k sweeps apart; returns (v, stats)
-    with stats: sweeps, unit_updates (sweeps × all units), wall_s."""
+def gibbs_samples(W, a, c, n_samples: int, k: int = 1, seed: int = 0, v0=None, burn_in_sweeps: int = 0,
+                  beta: float = 1.0):
+    """n_samples visible states (uint8) of one block Gibbs chain at inverse temperature beta, k sweeps
+    apart; returns (v, stats) with stats: sweeps, unit_updates (sweeps × all units), operations (the
+    multiply-adds of dense sweeps: 2·n_visible·n_hidden each), event_operations (those an event-driven
+    sweep needs: only active units' weights), wall_s."""
     if k < 1 or n_samples < 1:
         raise InputError(f"Gibbs needs k >= 1 sweeps per sample and >= 1 samples, got k={k}, n={n_samples}")
+    if not 0 < beta <= 1:
+        raise InputError(f"Gibbs's inverse temperature must be in (0, 1], got {beta}")
     W = np.ascontiguousarray(W, np.float64)
     a = np.asarray(a, np.float64)
     c = np.asarray(c, np.float64)
@@ -79,8 +91,11 @@ def gibbs_samples(W, a, c, n_samples: int, k: int = 1, seed: int = 0, v0=None, b
     out = np.zeros((n_samples, a.size), np.uint8)
     t0 = time.perf_counter()
     seed_numba(int(rng.integers(2**31)))
+    events = 0
     if burn_in_sweeps:
-        _chain(W, a, c, v, 1, burn_in_sweeps, np.zeros((1, a.size), np.uint8))
-    _chain(W, a, c, v, n_samples, k, out)
+        events += _chain(W, a, c, v, 1, burn_in_sweeps, np.zeros((1, a.size), np.uint8), beta)
+    events += _chain(W, a, c, v, n_samples, k, out, beta)
     sweeps = n_samples * k + burn_in_sweeps
-    return out, {"sweeps": sweeps, "unit_updates": sweeps * (a.size + c.size), "wall_s": time.perf_counter() - t0}
+    return out, {"sweeps": sweeps, "unit_updates": sweeps * (a.size + c.size),
+                 "operations": sweeps * 2 * a.size * c.size, "event_operations": int(events),
+                 "wall_s": time.perf_counter() - t0}

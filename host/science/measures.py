@@ -5,8 +5,11 @@
 - classes visited; generated class frequencies and their total-variation distance to reference ones;
 - the indirect sampling likelihood (ISL, Breuleux, Bengio & Vincent 2011): a product-Bernoulli Parzen
   estimator (β = 0.95) built on the generated images, mean log-likelihood of held-out images;
-- each per sample and per unit of compute (sweeps: one update of every unit; a spiking tick counts as
-  one sweep), with wall time.
+- fidelity to the model, against an independent reference (parallel tempering, lifstp.reference):
+  visible marginal error, error of the pairwise covariances of visible units, fraction of samples whose
+  label units are one-hot, and (with the reference's class frequencies) class-frequency TV to the model;
+- each per sample and per operation (the cost model: neuron updates plus synaptic events for the
+  spiking samplers, multiply-adds of the sweeps for Gibbs and tempering), with wall time.
 """
 
 from __future__ import annotations
@@ -78,10 +81,27 @@ def isl_curve(samples, heldout, counts=(100, 1000, 10000)) -> dict:
     return {int(n): isl(samples[:n], heldout) for n in counts if n <= len(samples)}
 
 
+def fidelity(v, reference_v, n_pixels: int) -> dict:
+    """How close samples `v` (samples × visible, pixels then labels) lie to the model, judged by
+    reference samples of the model's visible units: marginal_mae (mean |⟨v_i⟩ − ⟨v_i⟩_ref|),
+    pair_cov_mae (mean |cov(v_i, v_j) − cov_ref(v_i, v_j)| over pairs i < j), label_one_hot (the
+    fraction of samples with exactly one label unit on)."""
+    v = np.asarray(v, np.float64)
+    r = np.asarray(reference_v, np.float64)
+    if v.ndim != 2 or r.shape[1:] != v.shape[1:] or len(v) < 2 or len(r) < 2:
+        raise InputError(f"fidelity needs samples and reference of the same width, got {v.shape} and {r.shape}")
+    iu = np.triu_indices(v.shape[1], 1)
+    labels = v[:, n_pixels:]
+    return {"marginal_mae": float(np.abs(v.mean(axis=0) - r.mean(axis=0)).mean()),
+            "pair_cov_mae": float(np.abs(np.cov(v.T, bias=True)[iu] - np.cov(r.T, bias=True)[iu]).mean()),
+            "label_one_hot": float(np.mean(labels.sum(axis=1) == 1)) if labels.shape[1] else float("nan")}
+
+
 def summarise(v, n_pixels: int, clf, heldout: ImageSet, compute: dict, references: dict | None = None,
-              isl_counts=(100, 1000, 10000)) -> dict:
+              isl_counts=(100, 1000, 10000), reference_v=None) -> dict:
     """All measures of one sampler's samples `v` (samples × visible, pixels first). `compute` holds
-    sweeps and wall_s (and unit_updates); `references` maps a name to class frequencies to compare with."""
+    sweeps and wall_s (and unit_updates, operations); `references` maps a name to class frequencies to
+    compare with (tv_to_<name>); `reference_v`, reference samples of the model, adds the fidelity."""
     pixels = np.asarray(v)[:, :n_pixels]
     classes, conf = classify(clf, pixels)
     freq = class_frequencies(classes)
@@ -103,6 +123,15 @@ def summarise(v, n_pixels: int, clf, heldout: ImageSet, compute: dict, reference
         "class_frequencies": freq.tolist(),
         "isl": {str(k): val for k, val in isl_curve(pixels, heldout.x, isl_counts).items()},
     }
+    n_conf = int(np.count_nonzero(conf > CONFIDENCE))
+    out["confident_switches_per_1000_confident"] = confident * (n - 1) / max(n_conf - 1, 1) if n_conf > 1 else 0.0
+    if compute.get("operations"):
+        out["operations"] = int(compute["operations"])
+        out["confident_switches_per_1e9_ops"] = confident * (n - 1) / 1000 / float(compute["operations"]) * 1e9
+    if compute.get("event_operations"):
+        out["event_operations"] = int(compute["event_operations"])
     for name, ref in (references or {}).items():
         out[f"tv_to_{name}"] = total_variation(freq, ref)
+    if reference_v is not None:
+        out.update(fidelity(v, reference_v, n_pixels))
     return out

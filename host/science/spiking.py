@@ -13,10 +13,13 @@ import time
 import numpy as np
 
 from lifstp.analysis import sample_states
+from lifstp.bm import BoltzmannMachine
 from lifstp.errors import InputError
 from lifstp.golden_model.spec import ClampMode, ModelParams
+from lifstp.fitting import Fit, FitSettings, fit_machine
 from lifstp.mapping import map_bm
 from lifstp.progress import progress_bar
+from lifstp.reference import Reference
 from lifstp.sampling import calibration_for, sampling_params
 
 from .rbm import RBM
@@ -41,20 +44,41 @@ def lif_params(stp: tuple | None = None) -> ModelParams:
     return sampling_params(u, tau)
 
 
-def network_for(rbm: RBM, device, params: ModelParams):
-    """The calibrated network of the full machine (units: pixels, labels, hidden)."""
-    return map_bm(rbm.to_bm(), params, calibration_for(device, params))
+def network_for(rbm: RBM, device, params: ModelParams, fit: Fit | None = None, beta: float = 1.0):
+    """The network of the full machine (units: pixels, labels, hidden) under `params`: the fitted
+    machine's if a fit is given (lifstp.fitting), else the calibrated mapping of the machine itself;
+    with beta < 1 the (fitted) machine's W and b are scaled by beta (a heated sampler)."""
+    if fit is None:
+        machine, cal = rbm.to_bm(), calibration_for(device, params)
+    else:
+        machine, cal = fit.fitted, fit.calibration
+    if beta != 1.0:
+        machine = BoltzmannMachine(machine.W * beta, machine.b * beta)
+    return map_bm(machine, params, cal)
+
+
+def fit_rbm(rbm: RBM, device, params: ModelParams, reference: Reference, settings: FitSettings = FitSettings(),
+            seed: int = 0, show_progress: bool = False) -> Fit:
+    """The machine fitted to `device` under `params` (renewing or depressing synapses) by moment
+    matching against `reference`. With depression the fit targets the same moments: the run-averaged
+    statistics of the depressing network are made to match the model's, so that depression changes
+    how the sampler moves between modes, not which distribution it visits on average."""
+    bm = rbm.to_bm()
+    return fit_machine(bm, device, params, calibration_for(device, params), reference, settings, seed=seed,
+                       show_progress=show_progress)
 
 
 def spiking_samples(rbm: RBM, device, params: ModelParams, n_samples: int, seed: int = 0,
-                    burn_in_ms: float = 100.0, show_progress: bool = False, desc: str = "LIF"):
+                    burn_in_ms: float = 100.0, show_progress: bool = False, desc: str = "LIF",
+                    fit: Fit | None = None, beta: float = 1.0):
     """n_samples visible states (uint8, pixels then labels) read every τ_ref from one free run after
     burn_in_ms. Returns (v, stats): ticks (= sweeps: a tick updates every neuron once), unit_updates
-    (neuron updates), wall_s (the run only; calibration is cached and reported apart)."""
+    (neuron updates), synaptic_events (spikes × their fan-out), operations (the two summed: the cost
+    model of docs/results.md), wall_s (the run only; calibration is cached and reported apart)."""
     if n_samples < 1:
         raise InputError(f"need at least one sample, got {n_samples}")
     t_cal = time.perf_counter()
-    net = network_for(rbm, device, params)
+    net = network_for(rbm, device, params, fit, beta)
     t_cal = time.perf_counter() - t_cal
     tau = params.tau_ref_ticks
     burn = int(round(burn_in_ms / params.dt_ms))
@@ -65,21 +89,24 @@ def spiking_samples(rbm: RBM, device, params: ModelParams, n_samples: int, seed:
     states = sample_states(run.spike_tick, run.spike_neuron, net.n, n_ticks, tau, start_tick=burn)
     wall = time.perf_counter() - t0
     v = states[:n_samples, :rbm.n_visible]
-    return v, {"sweeps": n_ticks, "unit_updates": n_ticks * net.n, "wall_s": wall, "calibration_s": t_cal,
+    fan_out = np.count_nonzero(net.weights_pa, axis=1)
+    events = int(fan_out[run.spike_neuron].sum())
+    return v, {"sweeps": n_ticks, "unit_updates": n_ticks * net.n, "synaptic_events": events,
+               "operations": n_ticks * net.n + events, "wall_s": wall, "calibration_s": t_cal,
                "model_ms": n_ticks * params.dt_ms, "stp_u": params.stp_u, "stp_tau_rec_ms": params.stp_tau_rec_ms,
                "mean_rate_hz": len(run.spike_tick) / net.n / (n_ticks * params.dt_ms * 1e-3),
                "status": {k: int(v) for k, v in run.status.items()}}
 
 
 def classify_clamped(rbm: RBM, device, params: ModelParams, images, seed: int = 0, duration_ms: float = 200.0,
-                     burn_in_ms: float = 20.0, show_progress: bool = False):
+                     burn_in_ms: float = 20.0, show_progress: bool = False, fit: Fit | None = None):
     """Clamp each binary image onto the pixel neurons (ON where 1, OFF where 0), run, and count the
     label neurons' spikes after burn_in_ms; the class is the label with most spikes (ties: lowest).
     Returns (predicted classes, spike counts images × labels, stats)."""
     images = np.asarray(images)
     if images.ndim != 2 or images.shape[1] != rbm.n_pixels:
         raise InputError(f"images must be n × {rbm.n_pixels} pixels, got shape {images.shape}")
-    net = network_for(rbm, device, params)
+    net = network_for(rbm, device, params, fit)
     n_ticks = int(round((burn_in_ms + duration_ms) / params.dt_ms))
     burn = int(round(burn_in_ms / params.dt_ms))
     labels = np.arange(rbm.n_pixels, rbm.n_pixels + rbm.n_labels)

@@ -103,6 +103,7 @@ def ast_samples(W, a, c, n_samples: int, seed: int = 0, betas=None, gamma0: floa
     kept, steps = _ast(W, a, c, v, betas, g, n_samples, max_sweeps, gamma0, t0, out, visits)
     sweeps = steps + K * (pilot_burn + pilot_avg)
     stats = {"sweeps": int(sweeps), "unit_updates": int(sweeps * (a.size + c.size)),
+             "operations": int(sweeps * 2 * a.size * c.size),
              "wall_s": time.perf_counter() - t_start, "level_visits": (visits / max(steps, 1)).tolist(),
              "log_weights": g.tolist(), "betas": betas.tolist()}
     return out[:kept], stats

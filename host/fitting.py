@@ -1,0 +1,259 @@
+"""Network-specific fitting: the core's parameters adjusted in the loop until the device samples the
+machine it is given (docs/fitting.md).
+
+The calibrated mapping (lifstp.mapping) is right for weakly coupled machines only: real PSPs are not
+rectangular, a refractory neuron ignores its input, noise and recurrent input interact. The fit
+corrects the whole mapping for one machine on one device by moment matching, which is Boltzmann
+learning with the target's own moments as the data:
+
+    b' ← b' + η_t·(⟨z⟩_target − ⟨z⟩_device),    W' ← W' + η_t·M ⊙ (⟨zzᵀ⟩_target − ⟨zzᵀ⟩_device),
+
+where (W', b') is the effective machine handed to the mapping (so the leak potentials and the integer
+weights on the core follow from it), M the machine's own connectivity (a restricted machine stays
+restricted) and the targets exact by enumeration (≤ 20 units) or from the parallel-tempering
+reference (lifstp.reference). The device's moments come from a free run with its states read every
+few ticks. The step falls as η_t = η / (1 + t/t_half) and the result is the average of the iterates of
+the last half of the steps (Polyak averaging), which cancels most of the noise of the moment estimates.
+
+The fitted network is quantised by the device like any other; the fit is judged on the device after
+quantisation, so the last step's error includes what the weight format costs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from lifstp.golden_model.spec import Formats, ModelError, ModelParams
+
+from .analysis import sample_states
+from .bm import BoltzmannMachine
+from .calibration import Calibration
+from .errors import InputError, LifstpError
+from .mapping import map_bm
+from .network import Network
+from .progress import progress_bar
+from .reference import Moments, Reference
+
+#: Version of the FIT.npz layout.
+FIT_FILE_VERSION = 1
+
+
+class FitError(LifstpError):
+    """A fit that did not converge, or a FIT.npz that does not belong to the machine or device."""
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How a fit runs: `steps` updates, each from a free run of `duration_ms` (states read every
+    `every_ticks` ticks after `burn_in_ms`), step size `lr` halving by step `t_half` (default: a quarter
+    of the steps); it has converged when the unit means of the final, averaged machine are within
+    `tolerance` (mean absolute error) of the targets."""
+
+    steps: int = 40
+    duration_ms: float = 20_000.0
+    lr: float = 1.0
+    t_half: float | None = None
+    every_ticks: int = 10
+    burn_in_ms: float = 100.0
+    final_duration_ms: float = 50_000.0
+    tolerance: float = 0.03
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.steps, int) and self.steps >= 1):
+            raise InputError(f"a fit needs at least one step, got steps={self.steps!r}")
+        for name in ("duration_ms", "lr", "final_duration_ms", "tolerance"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise InputError(f"fit setting {name} must be a positive finite number, got {value!r}")
+        if self.every_ticks < 1 or not self.burn_in_ms >= 0:
+            raise InputError(f"fit needs every_ticks >= 1 and burn_in_ms >= 0, got {self.every_ticks}, {self.burn_in_ms}")
+
+
+@dataclass(frozen=True)
+class FitStep:
+    """One step: the error of the device's unit means (mean absolute) and of its pairwise
+    co-activations over the machine's connections (mean absolute), before the update."""
+
+    step: int
+    lr: float
+    mean_error: float
+    pair_error: float
+
+
+def digest(bm: BoltzmannMachine) -> str:
+    """A fingerprint of a machine's W and b: a FIT.npz belongs to exactly one machine."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(bm.W, np.float64).tobytes())
+    h.update(np.ascontiguousarray(bm.b, np.float64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def device_formats(device) -> Formats:
+    """The fixed-point formats of a device (what it quantises a network with)."""
+    return device.info()["formats"]
+
+
+def device_moments(device, network: Network, n_ticks: int, seed: int, every_ticks: int = 10,
+                   burn_in_ticks: int = 0) -> Moments:
+    """Unit means and co-activations of a free run of `network` on `device`, states read every
+    `every_ticks` ticks from `burn_in_ticks` on."""
+    run = device.run(network, n_ticks, seed)
+    states = sample_states(run.spike_tick, run.spike_neuron, network.n, n_ticks, network.params.tau_ref_ticks,
+                           every_ticks=every_ticks, start_tick=burn_in_ticks)
+    return Moments.of_states(states)
+
+
+def moment_errors(target: Moments, got: Moments, mask: np.ndarray) -> tuple[float, float]:
+    """(mean absolute error of the unit means, mean absolute error of ⟨z_i z_j⟩ over the pairs in mask)."""
+    pairs = np.abs(target.second - got.second)[mask]
+    return float(np.abs(target.mean - got.mean).mean()), float(pairs.mean()) if pairs.size else 0.0
+
+
+@dataclass
+class Fit:
+    """A machine fitted to a device: `fitted` is the effective machine (theory units) that the
+    calibrated mapping turns into the network on the core; `bm` the machine it samples."""
+
+    bm: BoltzmannMachine
+    fitted: BoltzmannMachine
+    params: ModelParams
+    calibration: Calibration
+    formats: Formats
+    reference_source: str
+    history: list = field(default_factory=list)
+    final_mean_error: float = float("nan")
+    final_pair_error: float = float("nan")
+    converged: bool = False
+    settings: FitSettings = field(default_factory=FitSettings)
+
+    def network(self) -> Network:
+        """The network the fit found, in physical units."""
+        return map_bm(self.fitted, self.params, self.calibration)
+
+    def save(self, path: str | Path) -> Path:
+        """Write FIT.npz (the fitted machine, what it was fitted for, and its convergence history)."""
+        path = Path(path)
+        meta = {"version": FIT_FILE_VERSION, "bm_digest": digest(self.bm), "params": asdict(self.params),
+                "formats": asdict(self.formats), "reference_source": self.reference_source,
+                "calibration": {"v_p05_mv": self.calibration.v_p05_mv, "alpha_mv": self.calibration.alpha_mv,
+                                "weight_scale": self.calibration.weight_scale},
+                "history": [asdict(s) for s in self.history], "final_mean_error": self.final_mean_error,
+                "final_pair_error": self.final_pair_error, "converged": self.converged,
+                "settings": asdict(self.settings)}
+        with open(path, "wb") as f:  # a file object: numpy writes exactly this path
+            np.savez(f, W=self.fitted.W, b=self.fitted.b, target_W=self.bm.W, target_b=self.bm.b,
+                     calibration_e_l_mv=self.calibration.e_l_mv, calibration_p_on=self.calibration.p_on,
+                     metadata=np.array(json.dumps(meta)))
+        return path
+
+
+def load_fit(path: str | Path, bm: BoltzmannMachine | None = None, formats: Formats | None = None,
+             params: ModelParams | None = None) -> Fit:
+    """Read FIT.npz; FitError if it was made for another machine, formats or parameters than the ones
+    given, or did not converge."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in ("W", "b", "target_W", "target_b", "metadata") if k not in data.files]
+            if missing:
+                raise InputError(f"{path}: not a FIT.npz (missing {', '.join(missing)}); write one with `lifstp fit`")
+            arrays = {k: np.array(data[k]) for k in data.files}
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+    meta = json.loads(str(arrays["metadata"]))
+    if meta.get("version") != FIT_FILE_VERSION:
+        raise InputError(f"{path}: FIT.npz version {meta.get('version')!r}, this lifstp reads {FIT_FILE_VERSION}")
+    target = BoltzmannMachine(arrays["target_W"], arrays["target_b"])
+    if bm is not None and digest(bm) != meta["bm_digest"]:
+        raise FitError(f"{path} was fitted for another machine (fingerprint {meta['bm_digest']}, this machine "
+                       f"{digest(bm)}); fit this one with `lifstp fit`")
+    try:
+        fit_params, fit_formats = ModelParams(**meta["params"]), Formats(**meta["formats"])
+    except (TypeError, ModelError) as exc:
+        raise InputError(f"{path}: its parameters or formats are not valid here ({exc})") from None
+    if formats is not None and fit_formats != formats:
+        raise FitError(f"{path} was fitted for a device with formats {fit_formats}, this device has {formats}")
+    if params is not None and fit_params != params:
+        diff = [k for k, v in asdict(params).items() if meta["params"][k] != v]
+        raise FitError(f"{path} was fitted with other core parameters ({', '.join(diff)}); fit again with these")
+    if not meta["converged"]:
+        raise FitError(f"{path}: this fit did not converge (final unit-mean error {meta['final_mean_error']:.3g} "
+                       f"> tolerance {meta['settings']['tolerance']:g}); fit again with more steps or longer runs")
+    c = meta["calibration"]
+    cal = Calibration(c["v_p05_mv"], c["alpha_mv"], arrays["calibration_e_l_mv"], arrays["calibration_p_on"],
+                      c["weight_scale"])
+    return Fit(target, BoltzmannMachine(arrays["W"], arrays["b"]), fit_params, cal, fit_formats,
+               meta["reference_source"], [FitStep(**s) for s in meta["history"]], meta["final_mean_error"],
+               meta["final_pair_error"], True, FitSettings(**meta["settings"]))
+
+
+def fit_machine(bm: BoltzmannMachine, device, params: ModelParams, calibration: Calibration, reference: Reference,
+                settings: FitSettings = FitSettings(), seed: int = 0, show_progress: bool = False) -> Fit:
+    """Fit the mapping of `bm` to `device` by moment matching in the loop against `reference`.
+
+    Returns the Fit with converged set (never raises for non-convergence: the caller decides; the
+    command line refuses to use an unconverged fit)."""
+    target = reference.moments
+    if target.mean.shape != (bm.n,):
+        raise InputError(f"the reference has {target.mean.size} units, the machine {bm.n}")
+    mask = bm.W != 0
+    W, b = bm.W.copy(), bm.b.copy()
+    tau = params.tau_ref_ticks
+    n_ticks = int(round(settings.duration_ms / params.dt_ms))
+    burn = int(round(settings.burn_in_ms / params.dt_ms))
+    if n_ticks <= burn + settings.every_ticks:
+        raise InputError(f"fit runs of {settings.duration_ms} ms are too short for a burn-in of {settings.burn_in_ms} ms")
+    t_half = settings.t_half or max(settings.steps / 4, 1.0)
+    avg_from = settings.steps // 2
+    W_sum, b_sum, n_avg = np.zeros_like(W), np.zeros_like(b), 0
+    history = []
+    with progress_bar(settings.steps + 1, "fitting", "step", enabled=show_progress) as bar:
+        for t in range(settings.steps):
+            net = map_bm(BoltzmannMachine(W, b), params, calibration)
+            got = device_moments(device, net, n_ticks, seed + 7919 * t, settings.every_ticks, burn)
+            eta = settings.lr / (1 + t / t_half)
+            err = moment_errors(target, got, mask)
+            history.append(FitStep(t, eta, *err))
+            b = b + eta * (target.mean - got.mean)
+            dW = np.where(mask, target.second - got.second, 0.0)
+            W = W + eta * (dW + dW.T) / 2  # symmetric by construction; the average removes rounding asymmetry
+            if t >= avg_from:
+                W_sum += W
+                b_sum += b
+                n_avg += 1
+            bar.set_postfix(mean_err=f"{err[0]:.4f}", pair_err=f"{err[1]:.4f}")
+            bar.update(1)
+        fitted = BoltzmannMachine(W_sum / n_avg, b_sum / n_avg)
+        final_ticks = int(round(settings.final_duration_ms / params.dt_ms))
+        got = device_moments(device, map_bm(fitted, params, calibration), final_ticks, seed + 104_729,
+                             settings.every_ticks, burn)
+        final = moment_errors(target, got, mask)
+        bar.update(1)
+    return Fit(bm, fitted, params, calibration, device_formats(device), reference.source, history, final[0], final[1],
+               final[0] <= settings.tolerance, settings)
+
+
+def check_fit_matches(fit: Fit, bm: BoltzmannMachine, device, params: ModelParams) -> Fit:
+    """FitError unless `fit` belongs to this machine, this device's formats and these parameters."""
+    if digest(fit.bm) != digest(bm):
+        raise FitError("the fit was made for another machine")
+    formats = device_formats(device)
+    if fit.formats != formats:
+        raise FitError(f"the fit was made for a device with formats {fit.formats}, this device has {formats}")
+    if fit.params != params:
+        raise FitError("the fit was made with other core parameters")
+    return fit
+
+
+def with_params(fit: Fit, params: ModelParams) -> Fit:
+    """The same fitted machine under other core parameters (for controls that reuse a fit)."""
+    return replace(fit, params=params)
