@@ -1,8 +1,9 @@
 """The peer simulators, each in a virtual environment of its own, created on first use.
 
 NEST and Brian2 pin numpy versions that conflict with the project's, so they never share its
-environment. Their environments live under $LIFSTP_PEERS_DIR (default ~/.cache/lifstp/peers); a peer
-that cannot be installed is skipped with the reason.
+environment. Their environments live under $LIFSTP_PEERS_DIR (default `peers/` in the user cache
+directory, ~/.cache/lifstp/peers: see lifstp.cache); a peer that cannot be installed is skipped with
+the reason.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 import venv
 from dataclasses import dataclass
 from pathlib import Path
+
+from lifstp.cache import cache_dir
 
 SCRIPTS = Path(__file__).resolve().parent / "peers"
 
@@ -40,7 +43,8 @@ class PeerUnavailable(RuntimeError):
 
 
 def peers_dir() -> Path:
-    return Path(os.environ.get("LIFSTP_PEERS_DIR", Path.home() / ".cache" / "lifstp" / "peers"))
+    """The folder of the peers' environments: $LIFSTP_PEERS_DIR, else `peers/` in the user cache."""
+    return cache_dir("peers", override="LIFSTP_PEERS_DIR")
 
 
 def peer_python(name: str, log=print) -> Path:

@@ -1,5 +1,5 @@
 """Sampling accuracy: D_KL(p_exact ‖ p_sampled) of small random Boltzmann machines against sampling
-time, renewing synapses against plain ones (science.md, experiment 1)."""
+time, renewing synapses against plain ones (docs/results.md, "Sampling accuracy")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Boltzmann machines: the BM.npz file format, its validation, and exact distributions by enumeration.
 
 A Boltzmann machine over binary units z has p(z) ∝ exp(½ zᵀWz + bᵀz), W symmetric with zero diagonal.
-BM.npz holds `W` (n × n) and `b` (n) in these theory units (architecture.md).
+BM.npz holds `W` (n × n) and `b` (n) in these theory units (README, "Command line").
 """
 
 from __future__ import annotations

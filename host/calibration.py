@@ -1,7 +1,7 @@
 """Activation calibration: sweep the leak potential, measure p_on, fit the logistic.
 
 Uncoupled neurons with leak potentials E_L spread across the threshold run side by side on a device;
-p_on = N_spikes · τ_ref / T, fitted by p_on = σ((E_L − v_p05) / α) (science.md). The sweep is one run
+p_on = N_spikes · τ_ref / T, fitted by p_on = σ((E_L − v_p05) / α). The sweep is one run
 of many independent neurons, so it costs about as much as one long run of one neuron.
 """
 

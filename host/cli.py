@@ -1,4 +1,4 @@
-"""The `lifstp` command line: a thin layer over the Python API (architecture.md, "Command line")."""
+"""The `lifstp` command line: a thin layer over the Python API (README, "Command line")."""
 
 from __future__ import annotations
 

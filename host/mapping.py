@@ -1,4 +1,4 @@
-"""From a Boltzmann machine (W, b in theory units) to a network on the core (science.md).
+"""From a Boltzmann machine (W, b in theory units) to a network on the core.
 
 Biases move the leak potentials, E_L,k = v_p05 + α·b_k; weights are chosen so that the PSP averaged
 over τ_ref equals α·W_kj (the rectangular PSP of the theory), for current-based exponential synapses.

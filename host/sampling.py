@@ -15,7 +15,7 @@ from .errors import InputError
 from .mapping import map_bm
 from .progress import progress_bar
 
-#: Keys of RUN.npz (architecture.md); more may follow.
+#: Keys of RUN.npz (README, "Command line"); more may follow.
 RUN_KEYS = ("spike_tick", "spike_neuron", "dt_ms", "tau_ref_ticks", "n_ticks", "n_neurons")
 
 

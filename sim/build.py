@@ -1,8 +1,9 @@
 """Build the core's Verilog for a cocotb simulator once per configuration, and run cocotb testbenches.
 
-A build lives in `sim_build/<simulator>-<hash>/` (at the repository root, or under $LIFSTP_SIM_BUILD),
-where the hash covers the generated Verilog, the simulator and its build arguments: a configuration
-(N, L, formats, mutation) is compiled once and reused by every later test run until the RTL changes.
+A build lives in `<simulator>-<hash>/` under `sim_build_root()` (`sim_build/` in the user cache
+directory, see lifstp.cache, or $LIFSTP_SIM_BUILD), where the hash covers the generated Verilog, the
+simulator and its build arguments: a configuration (N, L, formats, mutation) is compiled once and
+reused by every later test run until the RTL changes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from lifstp.cache import build_lock, cache_dir
 from lifstp.rtl.config import CoreConfig
 from lifstp.rtl.core import Core
 
@@ -36,8 +38,8 @@ TIMESCALE = ("1ns", "1ps")
 
 
 def sim_build_root() -> Path:
-    root = os.environ.get("LIFSTP_SIM_BUILD")
-    return Path(root) if root else Path(__file__).resolve().parents[1] / "sim_build"
+    """The folder of the simulator builds: $LIFSTP_SIM_BUILD, else `sim_build/` in the user cache."""
+    return cache_dir("sim_build", override="LIFSTP_SIM_BUILD")
 
 
 def _tool_path() -> None:
@@ -104,6 +106,16 @@ def build_verilog(text: str, toplevel: str, simulator: str = "verilator",
     stamp_file = build_dir / "built.json"
     if stamp_file.exists():
         return build_dir
+    with build_lock(build_dir):
+        if not stamp_file.exists():
+            _build_once(text, toplevel, simulator, extra, stamp, build_dir)
+    return build_dir
+
+
+def _build_once(text: str, toplevel: str, simulator: str, extra: list[tuple[str, str]], stamp: dict | None,
+                build_dir: Path) -> None:
+    """Build into `build_dir` (under the caller's lock) and write its stamp last."""
+    stamp_file = build_dir / "built.json"
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{toplevel}.v"
     src.write_text(text)
@@ -124,7 +136,6 @@ def build_verilog(text: str, toplevel: str, simulator: str = "verilator",
         else:
             os.environ["MAKEFLAGS"] = old_makeflags
     stamp_file.write_text(json.dumps({"toplevel": toplevel, "simulator": simulator, **(stamp or {})}))
-    return build_dir
 
 
 def _build(runner, sources: list[Path], build_dir: Path, simulator: str, toplevel: str = TOPLEVEL) -> None:

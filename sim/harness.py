@@ -1,6 +1,7 @@
-"""The compiled Verilator harness: a device top level plus sim/harness_cpp/main.cpp, built on first use
-and cached, then driven through a pipe (the `verilator` device) or a pseudo-terminal (the closest thing
-to a board: pyserial opens it like a UART).
+"""The compiled Verilator harness: a device top level plus sim/harness_cpp/main.cpp (package data), built
+on first use and cached in `verilator/` of the user cache directory (lifstp.cache), then driven through
+a pipe (the `verilator` device) or a pseudo-terminal (the closest thing to a board: pyserial opens it
+like a UART).
 
 The top level must be an Amaranth component with ports `rx: In(stream.Signature(8))` (host to device),
 `tx: Out(stream.Signature(8))` (device to host) and `idle: Out(1)` (high when no command or run is in
@@ -18,6 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from lifstp.cache import build_lock
+from lifstp.cache import cache_dir as _user_cache_dir
+
 CPP_MAIN = Path(__file__).resolve().parent / "harness_cpp" / "main.cpp"
 TOP_NAME = "lifstp_top"
 
@@ -27,7 +31,8 @@ class HarnessError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("LIFSTP_CACHE_DIR", Path.home() / ".cache" / "lifstp")) / "verilator"
+    """The folder of the compiled harnesses: `verilator/` in the user cache directory."""
+    return _user_cache_dir("verilator")
 
 
 def verilator_executable() -> str:
@@ -59,6 +64,14 @@ def build(top, name: str = "device", log=None, serial_divisor: int | None = None
     binary = out / "obj" / "harness"
     if binary.exists():
         return binary
+    with build_lock(out):
+        if not binary.exists():
+            _compile(text, out, binary, defines, log)
+    return binary
+
+
+def _compile(text: str, out: Path, binary: Path, defines: str, log) -> None:
+    """Verilate `text` with the harness into `out` (under the caller's lock); HarnessError if it fails."""
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{TOP_NAME}.v").write_text(text)
     if log:
@@ -78,7 +91,6 @@ def build(top, name: str = "device", log=None, serial_divisor: int | None = None
     if proc.returncode != 0 or not binary.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise HarnessError(f"Verilator build failed:\n{tail}")
-    return binary
 
 
 class PipeTransport:

@@ -1,2 +1,2 @@
 """Science: training Boltzmann machines on images, classical and spiking samplers, and the measures
-and experiments that compare them (science.md, experiments 2-5)."""
+and experiments that compare them (docs/results.md, "Science results")."""

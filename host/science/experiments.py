@@ -1,4 +1,4 @@
-"""The science experiments (science.md 2-5): mixing, imbalanced data, the (U, τ_rec) sweep and
+"""The science experiments (docs/results.md): mixing, imbalanced data, the (U, τ_rec) sweep and
 classification. Each writes DIR/bm.npz, DIR/samples/<sampler>.npz (key v: samples × visible, uint8,
 pixels then labels), figures (PNG) and a results table (JSON and Markdown)."""
 

@@ -1,4 +1,4 @@
-"""Measures of generated samples, the same for every sampler (science.md, experiment 2):
+"""Measures of generated samples, the same for every sampler (docs/results.md, "Measures"):
 
 - a classifier for generated images (logistic regression on the real binarised digits);
 - class switches per 1000 samples, raw and counting only confidently classified samples (p > 0.9);
