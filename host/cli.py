@@ -26,16 +26,87 @@ def _add_stp(p: argparse.ArgumentParser) -> None:
                    help="recovery time constant in ms (default tau_syn = 10 ms)")
 
 
+def _add_fit_settings(p: argparse.ArgumentParser) -> None:
+    from .fitting import FitSettings
+
+    d = FitSettings()
+    p.add_argument("--fit-steps", type=int, default=d.steps, help=f"moment-matching steps (default {d.steps})")
+    p.add_argument("--fit-step-ms", type=float, default=d.duration_ms,
+                   help=f"model time of the device run of each step, in ms (default {d.duration_ms:g})")
+    p.add_argument("--fit-lr", type=float, default=d.lr, help=f"initial step size (default {d.lr:g})")
+    p.add_argument("--reference-samples", type=int, default=20_000,
+                   help="states per parallel-tempering run, for machines of more than 20 units (default 20000)")
+
+
+def _run_fit(args, machine, device, params, show_progress: bool):
+    """Fit `machine` to `device` (lifstp fit, lifstp sample --fit); FitError if it does not converge."""
+    from .fitting import FitSettings, fit_machine
+    from .reference import reference_for
+    from .sampling import calibration_for
+
+    settings = FitSettings(steps=args.fit_steps, duration_ms=args.fit_step_ms, lr=args.fit_lr)
+    reference = reference_for(machine, args.reference_samples, args.seed, show_progress=show_progress)
+    if reference.marginal_disagreement > MAX_REFERENCE_DISAGREEMENT:
+        from .fitting import FitError
+
+        raise FitError(f"the reference is too short to trust: its two independent runs disagree by "
+                       f"{reference.marginal_disagreement:.3f} in the unit means (at most {MAX_REFERENCE_DISAGREEMENT} "
+                       f"is needed); raise --reference-samples")
+    fit = fit_machine(machine, device, params, calibration_for(device, params), reference, settings, seed=args.seed,
+                      show_progress=show_progress)
+    print(f"fit against {reference.source}: unit-mean error {fit.history[0].mean_error:.4f} -> "
+          f"{fit.final_mean_error:.4f}, co-activation error {fit.history[0].pair_error:.4f} -> "
+          f"{fit.final_pair_error:.4f} in {settings.steps} steps")
+    return fit
+
+
+#: A reference whose two runs disagree by more than this (mean absolute difference of unit means) is
+#: too short to fit against.
+MAX_REFERENCE_DISAGREEMENT = 0.02
+
+
+def cmd_fit(args) -> int:
+    from . import bm as bm_mod
+    from .device import open_device
+    from .fitting import FitError
+    from .plots import plot_fit
+    from .sampling import sampling_params
+
+    machine = bm_mod.load(args.bm)
+    params = sampling_params(args.stp_u, args.stp_tau_rec_ms)
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise LifstpError(f"--out {out}: not a writable file path (its folder must exist)")
+    device = open_device(args.device)
+    fit = _run_fit(args, machine, device, params, args.progress if args.progress is not None else _stderr_is_tty())
+    fit.save(out)
+    plot = Path(args.plot) if args.plot else out.with_suffix(".png")
+    print(f"wrote {out} and its convergence plot {plot_fit(fit, plot)}")
+    if not fit.converged:
+        raise FitError(f"the fit did not converge: unit-mean error {fit.final_mean_error:.4f} > tolerance "
+                       f"{fit.settings.tolerance:g} ({out} is kept for inspection; `lifstp sample --fit` refuses it); "
+                       "try more --fit-steps or a longer --fit-step-ms")
+    return 0
+
+
 def cmd_sample(args) -> int:
     from . import bm as bm_mod
     from .device import open_device
+    from .fitting import FitError, check_fit_matches, load_fit
     from .sampling import sample, sampling_params
 
     machine = bm_mod.load(args.bm)
     params = sampling_params(args.stp_u, args.stp_tau_rec_ms)
     device = open_device(args.device)
-    run = sample(machine, device, args.duration_ms, args.seed, params=params,
-                 show_progress=args.progress if args.progress is not None else _stderr_is_tty())
+    show = args.progress if args.progress is not None else _stderr_is_tty()
+    fit = None
+    if args.fit is True:
+        fit = _run_fit(args, machine, device, params, show)
+        if not fit.converged:
+            raise FitError(f"the fit did not converge (unit-mean error {fit.final_mean_error:.4f}); nothing sampled")
+    elif args.fit:
+        fit = check_fit_matches(load_fit(args.fit, machine), machine, device, params)
+    run = sample(machine, device, args.duration_ms, args.seed, params=params, show_progress=show, fit=fit)
     out = Path(args.out)
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True)
@@ -191,9 +262,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the noise generators (default 0)")
     _add_stp(p)
     p.add_argument("--out", required=True, help="output RUN.npz")
+    p.add_argument("--fit", nargs="?", const=True, default=None, metavar="FIT.npz",
+                   help="run the network fitted to the device: fit first (no value), or reuse FIT.npz from `lifstp fit`")
+    _add_fit_settings(p)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("fit", help="fit the core's parameters to a machine by moment matching on the device; "
+                                   "write FIT.npz and a convergence plot")
+    p.add_argument("bm", help="BM.npz holding W and b")
+    _add_device(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the reference and of the device runs (default 0)")
+    _add_stp(p)
+    _add_fit_settings(p)
+    p.add_argument("--out", required=True, help="output FIT.npz")
+    p.add_argument("--plot", help="convergence plot (default: FIT.png beside FIT.npz)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: when stderr is a terminal)")
+    p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("info", help="what the device reports (protocol version, N, lanes, formats)")
     _add_device(p)

@@ -88,3 +88,23 @@ def plot_states(states: np.ndarray, dt_ms: float, every_ticks: int, path, max_sa
     ax.set_ylabel("unit")
     ax.set_title(f"states read every {every_ticks * dt_ms:g} ms", fontsize=9)
     return _save(fig, path)
+
+
+def plot_fit(fit, path) -> Path:
+    """Convergence of a network-specific fit: the device's errors in unit means and pairwise
+    co-activations at each step, with the averaged machine's final errors."""
+    steps = [s.step for s in fit.history]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.semilogy(steps, [s.mean_error for s in fit.history], "o-", ms=3, label="unit means (MAE)")
+    ax.semilogy(steps, [max(s.pair_error, 1e-6) for s in fit.history], "s-", ms=3, label="co-activations (MAE)")
+    end = steps[-1] + 1 if steps else 0
+    ax.semilogy([end], [fit.final_mean_error], "o", color="C0", ms=8, mfc="none", label="final, averaged: means")
+    ax.semilogy([end], [max(fit.final_pair_error, 1e-6)], "s", color="C1", ms=8, mfc="none",
+                label="final, averaged: co-activations")
+    ax.axhline(fit.settings.tolerance, color="0.5", ls="--", lw=1, label=f"tolerance {fit.settings.tolerance:g}")
+    ax.set_xlabel("fit step")
+    ax.set_ylabel("error against the reference")
+    ax.set_title(f"fit against {fit.reference_source}", fontsize=7)
+    ax.legend(fontsize=7)
+    ax.grid(True, alpha=0.3)
+    return _save(fig, path)

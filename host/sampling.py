@@ -65,14 +65,18 @@ def sampling_params(stp_u: float | None = None, stp_tau_rec_ms: float | None = N
 
 
 def sample(bm: BoltzmannMachine, device, duration_ms: float, seed: int, params: ModelParams | None = None,
-           calibration: Calibration | None = None, show_progress: bool = False) -> SampleRun:
-    """Calibrate (unless given), map `bm` onto the core and run it for `duration_ms` of model time."""
+           calibration: Calibration | None = None, show_progress: bool = False, fit=None) -> SampleRun:
+    """Calibrate (unless given), map `bm` onto the core and run it for `duration_ms` of model time.
+    With `fit` (a lifstp.fitting.Fit of this machine, device and parameters) the fitted network runs."""
     params = params or sampling_params()
     if not duration_ms > 0:
         raise InputError(f"duration must be positive, got {duration_ms} ms")
-    if calibration is None:
-        calibration = calibration_for(device, params)
-    net = map_bm(bm, params, calibration)
+    if fit is not None:
+        calibration, net = fit.calibration, fit.network()
+    else:
+        if calibration is None:
+            calibration = calibration_for(device, params)
+        net = map_bm(bm, params, calibration)
     n_ticks = int(round(duration_ms / params.dt_ms))
     with progress_bar(n_ticks, "sampling", "tick", enabled=show_progress) as bar:
         run = device.run(net, n_ticks, seed, progress=bar.update)

@@ -14,10 +14,16 @@ from lifstp.device import open_device
 from lifstp.errors import InputError
 from lifstp.science.cli import main
 from lifstp.science.digits import load_digits_binary, split
+from lifstp.fitting import FitSettings
+from lifstp.science.experiments import FitCache, model_reference
 from lifstp.science.measures import fit_classifier, summarise
 from lifstp.science.rbm import TrainConfig, save_machine, train_images
 from lifstp.science.samplers import run_sampler
 from lifstp.science.spiking import classify_clamped, lif_params
+
+
+#: A short fit for the command tests (the full and --quick settings are measured in docs/results.md).
+FAST_FIT = ["--fit-steps", "16", "--fit-duration-ms", "30000"]
 
 
 @pytest.fixture(scope="module")
@@ -44,25 +50,30 @@ def test_clamped_lif_classifies(trained):
 
 
 def test_stp_raises_confident_switch_rate(trained):
-    """Renewing LIF (no depression) against LIF + STP (U = 0.1, τ_rec = 280 ms), two seeds each; measured
-    on this model ≈ 70 against ≈ 105 confident switches per 1000 samples."""
+    """The fitted renewing machine without and with depression (U = 0.1, τ_rec = 280 ms, no refit), two
+    seeds each: depression raises the confident class-switch rate; and the fit brings the visible
+    marginals closer to the parallel-tempering reference than the calibrated mapping alone."""
     train, test, rbm, _ = trained
     clf = fit_classifier(train)
     device = open_device("golden")
+    mref = model_reference(rbm, 3000, 0, clf)
+    fits = FitCache(rbm, device, mref.reference, FitSettings(steps=16, duration_ms=30_000.0, lr=0.5), 0)
     for seed in (0, 1):
-        rates = {}
-        for name in ("lif", "lif_stp"):
-            v, stats = run_sampler(name, rbm, 3000, seed=seed, device=device)
+        res = {}
+        for name in ("lif_unfitted", "lif", "lif_stp_norefit"):
+            v, stats = run_sampler(name, rbm, 3000, seed=seed, device=device, fits=fits)
             assert v.shape == (3000, 74) and v.dtype == np.uint8
-            rates[name] = summarise(v, 64, clf, test, stats)["confident_switches_per_1000"]
-        assert rates["lif_stp"] > 1.2 * rates["lif"], rates
+            res[name] = summarise(v, 64, clf, test, stats, reference_v=mref.visible)
+        rates = {n: r["confident_switches_per_1000"] for n, r in res.items()}
+        assert rates["lif_stp_norefit"] > 1.2 * rates["lif"], rates
+        assert res["lif"]["marginal_mae"] < res["lif_unfitted"]["marginal_mae"], res
 
 
 def test_mixing_command_writes_samples_tables_figures(trained, tmp_path, capsys):
     _, _, rbm, path = trained
     out = tmp_path / "mix"
     rc = main(["experiment", "mixing", "--quick", "--seeds", "1", "--bm", str(path), "--out", str(out),
-               "--samplers", "gibbs,ast,lif,lif_stp", "--no-progress"])
+               "--samplers", "gibbs,gibbs100_b0.8,ast,lif,lif_b0.8,lif_stp", "--no-progress"] + FAST_FIT)
     assert rc == 0
     for name in ("gibbs", "ast", "lif", "lif_stp"):
         with np.load(out / "samples" / f"{name}.npz") as f:
@@ -71,7 +82,13 @@ def test_mixing_command_writes_samples_tables_figures(trained, tmp_path, capsys)
         assert (out / f).exists(), f
     result = json.loads((out / "mixing.json").read_text())
     assert result["summary"]["ast"]["classes_visited"]["mean"] >= 8
-    assert "| lif_stp |" in capsys.readouterr().out
+    for name in ("gibbs", "lif", "lif_stp"):
+        for key in ("marginal_mae", "pair_cov_mae", "label_one_hot", "tv_to_model", "confident_switches_per_1e9_ops"):
+            assert key in result["summary"][name], (name, key)
+    reference = result["per_seed"][0]["_meta"]["reference"]
+    assert reference["marginal_mae"] < 0.03 and "parallel tempering" in reference["source"]
+    printed = capsys.readouterr().out
+    assert "| lif_stp |" in printed and "heated control" in printed
 
 
 def test_train_command(tmp_path, capsys):
@@ -103,18 +120,35 @@ def test_sweep_classify_imbalanced_quick(trained, tmp_path, capsys):
     """The other three experiments in --quick mode write their tables and figures."""
     _, _, _, path = trained
     assert main(["experiment", "sweep", "--quick", "--bm", str(path), "--out", str(tmp_path / "sw"),
-                 "--no-progress"]) == 0
+                 "--no-progress"] + FAST_FIT) == 0
     sweep = json.loads((tmp_path / "sw" / "sweep.json").read_text())
     assert set(sweep["grid"]) == {"0.1,10", "0.1,280", "1,10", "1,280"}
     assert (tmp_path / "sw" / "sweep.png").exists() and (tmp_path / "sw" / "samples" / "lif.npz").exists()
     assert main(["experiment", "classify", "--quick", "--bm", str(path), "--out", str(tmp_path / "cl"),
-                 "--no-progress"]) == 0
+                 "--no-progress"] + FAST_FIT) == 0
     cls = json.loads((tmp_path / "cl" / "classify.json").read_text())
     assert cls["exact_posterior_accuracy"] > 0.8 and cls["lif_accuracy"] > 0.7
     assert main(["experiment", "imbalanced", "--quick", "--seeds", "1", "--skews", "cut5-9",
-                 "--samplers", "ast,lif_stp", "--out", str(tmp_path / "im"), "--no-progress"]) == 0
+                 "--samplers", "ast,lif_stp", "--out", str(tmp_path / "im"), "--no-progress"] + FAST_FIT) == 0
     imb = json.loads((tmp_path / "im" / "imbalanced.json").read_text())
     freq = imb["skews"]["cut5-9"]["per_seed"][0]["_meta"]["train_class_frequencies"]
     assert sum(freq[5:]) < 0.2  # classes 5-9 cut to 20 %: about 1/6 of the training set
     assert (tmp_path / "im" / "imbalanced_cut5-9.png").exists()
     assert (tmp_path / "im" / "samples" / "lif_stp_cut5-9.npz").exists()
+
+
+def test_training_is_reproducible_across_processes(tmp_path):
+    """`lifstp train --seed S` twice, in two processes with different BLAS thread counts: the same bytes."""
+    import os
+    import subprocess
+    import sys
+
+    outs = []
+    for k, threads in enumerate(("1", "2")):
+        out = tmp_path / f"bm{k}.npz"
+        env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
+        subprocess.run([sys.executable, "-m", "lifstp.cli", "train", "--epochs", "3", "--hidden", "20", "--seed", "7",
+                        "--out", str(out), "--no-progress"], check=True, env=env, capture_output=True)
+        outs.append(out)
+    with np.load(outs[0]) as a, np.load(outs[1]) as b:
+        assert a["W"].tobytes() == b["W"].tobytes() and a["b"].tobytes() == b["b"].tobytes()

@@ -93,7 +93,25 @@ def _common(p, seeds: bool = True) -> None:
         p.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; 1 with --quick)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--quick", action="store_true", help="small run of the whole pipeline (a few minutes)")
+    p.add_argument("--fit-steps", type=int, default=None,
+                   help="steps of the network-specific fit of each spiking sampler (default 40; 24 with --quick)")
+    p.add_argument("--fit-duration-ms", type=float, default=None,
+                   help="model time of each fit step in ms (default 1e5; 5e4 with --quick)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+
+
+def _fit(args):
+    """The fit settings of the scale, with --fit-steps / --fit-duration-ms applied (None: the scale's)."""
+    from dataclasses import replace
+
+    from .experiments import scale_for
+
+    if args.fit_steps is None and args.fit_duration_ms is None:
+        return None
+    base = scale_for(args.quick).fit
+    steps = base.steps if args.fit_steps is None else args.fit_steps
+    ms = base.duration_ms if args.fit_duration_ms is None else args.fit_duration_ms
+    return replace(base, steps=steps, duration_ms=ms, final_duration_ms=max(ms, 10_000.0))
 
 
 def _add_stp(p) -> None:
@@ -128,7 +146,7 @@ def cmd_mixing(args) -> int:
 
     samplers = [s for s in args.samplers.split(",") if s]
     run_mixing(open_device(args.device), args.out, seed=args.seed, n_seeds=_seeds(args), quick=args.quick,
-               samplers=samplers, stp=_stp(args), bm_path=args.bm, show_progress=_progress(args))
+               samplers=samplers, stp=_stp(args), bm_path=args.bm, show_progress=_progress(args), fit=_fit(args))
     return _finish(args.out, "mixing")
 
 
@@ -139,7 +157,7 @@ def cmd_imbalanced(args) -> int:
 
     run_imbalanced(open_device(args.device), args.out, seed=args.seed, n_seeds=_seeds(args), quick=args.quick,
                    samplers=[s for s in args.samplers.split(",") if s], skews=[s for s in args.skews.split(",") if s],
-                   stp=_stp(args), show_progress=_progress(args))
+                   stp=_stp(args), show_progress=_progress(args), fit=_fit(args))
     return _finish(args.out, "imbalanced")
 
 
@@ -149,7 +167,7 @@ def cmd_sweep(args) -> int:
     from .experiments import run_sweep
 
     run_sweep(open_device(args.device), args.out, seed=args.seed, quick=args.quick, bm_path=args.bm,
-              show_progress=_progress(args))
+              show_progress=_progress(args), fit=_fit(args))
     return _finish(args.out, "sweep")
 
 
@@ -159,20 +177,21 @@ def cmd_classify(args) -> int:
     from .experiments import run_classify
 
     run_classify(open_device(args.device), args.out, seed=args.seed, quick=args.quick, stp=_stp(args),
-                 bm_path=args.bm, show_progress=_progress(args))
+                 bm_path=args.bm, show_progress=_progress(args), fit=_fit(args))
     return _finish(args.out, "classify")
 
 
 def add_experiments(experiment_subparsers) -> None:
     """Register mixing, imbalanced, sweep and classify on the `lifstp experiment` subparsers."""
-    from .experiments import IMBALANCED_SKEWS, MIXING_SAMPLERS
+    from .experiments import IMBALANCED_SAMPLERS, IMBALANCED_SKEWS, MIXING_SAMPLERS
+    from .samplers import KNOWN
 
     e = experiment_subparsers.add_parser("mixing", help="free-running samplers on the digits RBM: class switches, "
                                                        "classes visited, class frequencies, ISL")
     _common(e)
     _add_stp(e)
     e.add_argument("--samplers", default=",".join(MIXING_SAMPLERS),
-                   help="comma-separated: gibbs, gibbs<k>, ast, lif, lif_stp, lif_stp_paper")
+                   help="comma-separated names of the sampler registry: " + ", ".join(KNOWN))
     e.add_argument("--bm", help="use this BM.npz (with unit groups) instead of training one per seed")
     e.set_defaults(func=cmd_mixing)
 
@@ -180,7 +199,8 @@ def add_experiments(experiment_subparsers) -> None:
                                                            "frequencies against the training ones")
     _common(e)
     _add_stp(e)
-    e.add_argument("--samplers", default="ast,lif,lif_stp,lif_stp_paper")
+    e.add_argument("--samplers", default=",".join(IMBALANCED_SAMPLERS),
+                   help="comma-separated names of the sampler registry: " + ", ".join(KNOWN))
     e.add_argument("--skews", default=",".join(IMBALANCED_SKEWS), help="comma-separated skews (cut5-9, linear)")
     e.set_defaults(func=cmd_imbalanced)
 

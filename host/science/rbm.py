@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from lifstp.bm import BoltzmannMachine, load as load_bm, save as save_bm
 from lifstp.errors import InputError
@@ -198,8 +199,13 @@ def train_pcd(train: ImageSet, config: TrainConfig, test: ImageSet | None = None
 
 def train_images(train: ImageSet, config: TrainConfig, test: ImageSet | None = None,
                  show_progress: bool = False) -> RBM:
-    """train_pcd on `train`, augmented with one-pixel shifts if config.augment."""
-    rbm = train_pcd(augment_shifts(train) if config.augment else train, config, test, show_progress)
+    """train_pcd on `train`, augmented with one-pixel shifts if config.augment.
+
+    BLAS runs on one thread here: a multi-threaded matrix product may sum in an order that depends on
+    the thread count, and training amplifies the last-bit differences, so `--seed S` would not give the
+    same machine on every computer. One thread makes the result a function of the seed alone."""
+    with threadpool_limits(limits=1):
+        rbm = train_pcd(augment_shifts(train) if config.augment else train, config, test, show_progress)
     rbm.meta["n_train_images"] = int(len(train.y))
     rbm.meta["train_class_frequencies"] = train.class_frequencies().tolist()
     return rbm

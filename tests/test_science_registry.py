@@ -1,0 +1,58 @@
+"""The sampler registry and the fidelity measures: names resolve to what they say, bad names and
+temperatures are refused, and the fidelity measures give known values on constructed samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lifstp.errors import InputError
+from lifstp.science.measures import fidelity
+from lifstp.science.samplers import sampler
+from lifstp.science.spiking import PAPER_STP
+
+
+def test_registry_resolves_names():
+    g = sampler("gibbs100_b0.8")
+    assert (g.family, g.sweeps_per_sample, g.beta) == ("gibbs", 100, 0.8)
+    assert sampler("gibbs").sweeps_per_sample == 1 and sampler("gibbs").beta == 1.0
+    assert sampler("lif").fit == "own" and sampler("lif").stp is None
+    assert sampler("lif_unfitted").fit == "none"
+    heated = sampler("lif_b0.9")
+    assert heated.beta == 0.9 and heated.fit == "renewing" and heated.stp is None
+    assert sampler("lif_stp", stp=(0.2, 100.0)).stp == (0.2, 100.0) and sampler("lif_stp").fit == "own"
+    assert sampler("lif_stp_norefit").fit == "renewing"
+    assert sampler("lif_stp_paper").stp == PAPER_STP and sampler("lif_stp_paper").fit == "renewing"
+    assert "W and b × 0.9" in heated.describe() and "no refit" in sampler("lif_stp_paper").describe()
+
+
+@pytest.mark.parametrize("name,match", [("metropolis", "unknown sampler"), ("gibbs0", "unknown sampler"),
+                                        ("gibbs10_b1.5", "inverse temperature"), ("lif_b0", "inverse temperature"),
+                                        ("lif_b1", "inverse temperature")])
+def test_registry_refuses(name, match):
+    with pytest.raises(InputError, match=match):
+        sampler(name)
+
+
+def test_registry_checks_stp_with_one_rule():
+    for stp in ((0.0, 280.0), (1.5, 280.0), (0.1, 0.0)):
+        with pytest.raises(InputError):
+            sampler("lif", stp=stp)
+
+
+def test_fidelity_measures_known_values():
+    rng = np.random.default_rng(0)
+    ref = (rng.random((20_000, 6)) < 0.3).astype(np.uint8)  # 4 pixels, 2 label units
+    same = fidelity(ref, ref, n_pixels=4)
+    assert same["marginal_mae"] == 0 and same["pair_cov_mae"] == 0
+    assert same["label_one_hot"] == pytest.approx(2 * 0.3 * 0.7, abs=0.02)
+    shifted = ref.copy()
+    shifted[:, 0] = 1  # unit 0 always on: its mean moves by 0.7, its covariances vanish
+    f = fidelity(shifted, ref, n_pixels=4)
+    assert f["marginal_mae"] == pytest.approx((1 - ref[:, 0].mean()) / 6, rel=1e-9)
+    assert f["pair_cov_mae"] > 0
+    onehot = np.zeros((10, 6), np.uint8)
+    onehot[:, 4] = 1
+    assert fidelity(onehot, ref[:10], n_pixels=4)["label_one_hot"] == 1.0
+    with pytest.raises(InputError):
+        fidelity(ref[:, :5], ref, n_pixels=4)
