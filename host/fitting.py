@@ -50,8 +50,9 @@ class FitError(LifstpError):
 
 @dataclass(frozen=True)
 class FitSettings:
-    """How a fit runs: `steps` updates, each from a free run of `duration_ms` (states read every
-    `every_ticks` ticks after `burn_in_ms`), step size `lr` halving by step `t_half` (default: a quarter
+    """How a fit runs: `steps` updates, each from `chains` independent free runs (seeds of their own)
+    sharing `duration_ms` of model time (states read every `every_ticks` ticks after `burn_in_ms` in
+    each; several short chains see more of a sticky machine's modes than one long one), step size `lr` halving by step `t_half` (default: a quarter
     of the steps); it has converged when the unit means of the final, averaged machine are within
     `tolerance` (mean absolute error) of the targets, judged on `final_runs` independent runs of
     `final_duration_ms` each, pooled (a slowly mixing sampler's single run says more about which modes
@@ -59,6 +60,7 @@ class FitSettings:
 
     steps: int = 40
     duration_ms: float = 20_000.0
+    chains: int = 1
     lr: float = 1.0
     t_half: float | None = None
     every_ticks: int = 10
@@ -74,7 +76,7 @@ class FitSettings:
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise InputError(f"fit setting {name} must be a positive finite number, got {value!r}")
-        if self.every_ticks < 1 or self.final_runs < 1 or not self.burn_in_ms >= 0:
+        if self.every_ticks < 1 or self.final_runs < 1 or self.chains < 1 or not self.burn_in_ms >= 0:
             raise InputError(f"fit needs every_ticks >= 1 and burn_in_ms >= 0, got {self.every_ticks}, {self.burn_in_ms}")
 
 
@@ -113,6 +115,12 @@ def device_moments(device, network: Network, n_ticks: int, seed: int, every_tick
     states = sample_states(run.spike_tick, run.spike_neuron, network.n, n_ticks, network.params.tau_ref_ticks,
                            every_ticks=every_ticks, start_tick=burn_in_ticks)
     return Moments.of_states(states)
+
+
+def pooled_moments(device, network: Network, n_ticks: int, seeds, every_ticks: int, burn_in_ticks: int) -> Moments:
+    """Moments of independent runs of `network`, one per seed, pooled with equal weight."""
+    runs = [device_moments(device, network, n_ticks, s, every_ticks, burn_in_ticks) for s in seeds]
+    return Moments(np.mean([m.mean for m in runs], axis=0), np.mean([m.second for m in runs], axis=0))
 
 
 def moment_errors(target: Moments, got: Moments, mask: np.ndarray) -> tuple[float, float]:
@@ -215,10 +223,10 @@ def fit_machine(bm: BoltzmannMachine, device, params: ModelParams, calibration: 
     mask = bm.W != 0
     W, b = bm.W.copy(), bm.b.copy()
     tau = params.tau_ref_ticks
-    n_ticks = int(round(settings.duration_ms / params.dt_ms))
     burn = int(round(settings.burn_in_ms / params.dt_ms))
+    n_ticks = burn + int(round(settings.duration_ms / settings.chains / params.dt_ms))
     if n_ticks <= burn + settings.every_ticks:
-        raise InputError(f"fit runs of {settings.duration_ms} ms are too short for a burn-in of {settings.burn_in_ms} ms")
+        raise InputError(f"fit runs of {settings.duration_ms} ms over {settings.chains} chains are too short")
     t_half = settings.t_half or max(settings.steps / 4, 1.0)
     avg_from = settings.steps // 2
     W_sum, b_sum, n_avg = np.zeros_like(W), np.zeros_like(b), 0
@@ -226,7 +234,8 @@ def fit_machine(bm: BoltzmannMachine, device, params: ModelParams, calibration: 
     with progress_bar(settings.steps + 1, "fitting", "step", enabled=show_progress) as bar:
         for t in range(settings.steps):
             net = map_bm(BoltzmannMachine(W, b), params, calibration)
-            got = device_moments(device, net, n_ticks, seed + 7919 * t, settings.every_ticks, burn)
+            got = pooled_moments(device, net, n_ticks, [seed + 7919 * t + c * 31 for c in range(settings.chains)],
+                                 settings.every_ticks, burn)
             eta = settings.lr / (1 + t / t_half)
             err = moment_errors(target, got, mask)
             history.append(FitStep(t, eta, *err))
@@ -240,11 +249,9 @@ def fit_machine(bm: BoltzmannMachine, device, params: ModelParams, calibration: 
             bar.set_postfix(mean_err=f"{err[0]:.4f}", pair_err=f"{err[1]:.4f}")
             bar.update(1)
         fitted = BoltzmannMachine(W_sum / n_avg, b_sum / n_avg)
-        final_ticks = int(round(settings.final_duration_ms / params.dt_ms))
-        net = map_bm(fitted, params, calibration)
-        runs = [device_moments(device, net, final_ticks, seed + 104_729 + r, settings.every_ticks, burn)
-                for r in range(settings.final_runs)]
-        got = Moments(np.mean([m.mean for m in runs], axis=0), np.mean([m.second for m in runs], axis=0))
+        final_ticks = burn + int(round(settings.final_duration_ms / params.dt_ms))
+        got = pooled_moments(device, map_bm(fitted, params, calibration), final_ticks,
+                             [seed + 104_729 + r for r in range(settings.final_runs)], settings.every_ticks, burn)
         final = moment_errors(target, got, mask)
         bar.update(1)
     return Fit(bm, fitted, params, calibration, device_formats(device, bm.n), reference.source, history, final[0], final[1],

@@ -46,13 +46,32 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(n_hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       momentum=args.momentum, weight_decay=args.weight_decay, n_chains=args.chains,
                       disc_weight=args.disc_weight, augment=args.augment, seed=args.seed)
-    rbm = train_images(train, cfg, test, show_progress=_progress(args))
+    negative, device = None, None
+    if args.negative_phase == "lif":
+        from lifstp.device import open_device
+
+        from .spiking import SpikingNegativePhase
+
+        device = open_device(args.device)
+        negative = SpikingNegativePhase(device, duration_ms=args.negative_ms, seed=args.seed)
+    rbm = train_images(train, cfg, test, show_progress=_progress(args), negative_phase=negative)
     rbm.meta.update(skew=args.skew, dataset="mnist" if args.mnist_images else "sklearn-digits",
-                    test_fraction=args.test_fraction)
+                    test_fraction=args.test_fraction, negative_phase=args.negative_phase)
+    if negative is not None:
+        rbm.meta.update(negative_device=device.name, negative_runs=negative.calls, negative_ticks=negative.ticks,
+                        negative_ms_per_update=args.negative_ms)
     out = save_machine(args.out, rbm)
     print(f"wrote {out}: {rbm.n_pixels} pixel + {rbm.n_labels} label + {rbm.n_hidden} hidden units, "
-          f"trained on {len(train.y)} images in {rbm.meta['train_seconds']:.1f} s")
+          f"trained on {len(train.y)} images in {rbm.meta['train_seconds']:.1f} s"
+          + (f", negative phase from {negative.calls} runs of the spiking network on {device.name}" if negative else ""))
     print(f"test accuracy of the exact label posterior: {rbm.meta['test_accuracy']:.4f} ({len(test.y)} held-out images)")
+    if negative is not None:
+        from .spiking import classify_clamped, lif_params
+
+        n = min(100, len(test.y))
+        pred, _, _ = classify_clamped(rbm, device, lif_params(None), test.x[:n], seed=args.seed)
+        print(f"test accuracy of the spiking network, images clamped: {float((pred == test.y[:n]).mean()):.4f} "
+              f"({n} images)")
     return 0
 
 
@@ -82,6 +101,12 @@ def add_commands(subparsers) -> None:
     p.add_argument("--mnist-images", help="MNIST images IDX file (.gz ok) instead of the sklearn digits")
     p.add_argument("--mnist-labels", help="MNIST labels IDX file")
     p.add_argument("--downsample", type=int, default=1, help="MNIST block-mean downsampling factor")
+    p.add_argument("--negative-phase", choices=("gibbs", "lif"), default="gibbs",
+                   help="where the negative phase comes from: persistent Gibbs chains (default), or the spiking "
+                        "network itself on --device (training in the loop)")
+    p.add_argument("--device", default="golden", help="device of --negative-phase lif (default golden)")
+    p.add_argument("--negative-ms", type=float, default=200.0,
+                   help="model time the spiking network runs per update with --negative-phase lif (default 200)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     p.set_defaults(func=cmd_train)
 
@@ -181,6 +206,16 @@ def cmd_classify(args) -> int:
     return _finish(args.out, "classify")
 
 
+def cmd_inloop(args) -> int:
+    from lifstp.device import open_device
+
+    from .experiments import run_inloop
+
+    run_inloop(open_device(args.device), args.out, seed=args.seed, quick=args.quick, negative_ms=args.negative_ms,
+               show_progress=_progress(args), fit=_fit(args))
+    return _finish(args.out, "inloop")
+
+
 def add_experiments(experiment_subparsers) -> None:
     """Register mixing, imbalanced, sweep and classify on the `lifstp experiment` subparsers."""
     from .experiments import IMBALANCED_SAMPLERS, IMBALANCED_SKEWS, MIXING_SAMPLERS
@@ -215,6 +250,13 @@ def add_experiments(experiment_subparsers) -> None:
     _add_stp(e)
     e.add_argument("--bm", help="use this BM.npz instead of training one")
     e.set_defaults(func=cmd_classify)
+
+    e = experiment_subparsers.add_parser("inloop", help="training in the loop (spiking negative phase) against "
+                                                       "classical training then fitting")
+    _common(e, seeds=False)
+    e.add_argument("--negative-ms", type=float, default=200.0,
+                   help="model time of the spiking negative phase per update (default 200)")
+    e.set_defaults(func=cmd_inloop)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,8 @@ from .digits import N_CLASSES, imbalance, load_digits_binary, split
 from .measures import class_frequencies, classify, fidelity, fit_classifier, summarise, total_variation
 from .rbm import RBM, TrainConfig, load_machine, save_machine, train_images
 from .samplers import check_name, run_sampler, sampler
-from .spiking import MIXING_STP, PAPER_STP, classify_clamped, fit_rbm, lif_params
+from .depression import describe as describe_depression, resource_report
+from .spiking import MIXING_STP, PAPER_STP, classify_clamped, fit_rbm, lif_params, network_for
 
 #: The mixing experiment's samplers: classical, heated controls (constant temperature; lif_b: the fitted
 #: machine scaled by β, no depression), spiking with and without fit, with depression fitted and not.
@@ -227,6 +228,19 @@ def compare_samplers(rbm: RBM, samplers, n_samples: int, seed: int, device, clf,
     return results, samples
 
 
+def depression_reports(rbm: RBM, device, samplers, stp, fits: FitCache, n_ticks: int, seed: int) -> dict:
+    """For each depressing spiking sampler: the resource predicted at the rates seen and the resource
+    measured at each spike (science.depression), on the network that sampler ran."""
+    out = {}
+    for name in samplers:
+        spec = sampler(name, stp)
+        if spec.on_device and spec.stp is not None:
+            params = lif_params(spec.stp)
+            fit = None if spec.fit == "none" else fits(params if spec.fit == "own" else lif_params(None))
+            out[name] = resource_report(network_for(rbm, device, params, fit, spec.beta), n_ticks, seed)
+    return out
+
+
 def depression_verdict(summary: dict, depressed: str = "lif_stp") -> str:
     """Does depression help? Only where `depressed` beats the best heated control (gibbs…_b…, lif_b…) on
     ISL and on TV to the model among the controls whose confident switch rate is at least its own
@@ -277,18 +291,20 @@ def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False
         if k == 0:
             save_machine(out / "bm.npz", rbm)
             first = (rbm, samples, clf, res)
+            depression = depression_reports(rbm, device, samplers, stp, fits, sc.n_samples * 100, s)
         per_seed.append(res)
     rows = [{n: r for n, r in ps.items() if n != "_meta"} for ps in per_seed]
     agg = _aggregate(rows, TABLE_KEYS)
     result = {"experiment": "mixing", "device": device.name, "seeds": list(range(seed, seed + n_seeds)),
-              "quick": quick, "stp": list(stp), "per_seed": per_seed, "summary": agg,
+              "quick": quick, "stp": list(stp), "per_seed": per_seed, "summary": agg, "depression": depression,
               "wall_s": time.perf_counter() - t0}
     meta = [ps["_meta"] for ps in per_seed]
     notes = (f"device {device.name}, seeds {seed}..{seed + n_seeds - 1}, {sc.n_samples} samples per sampler, "
              f"LIF+STP U={stp[0]}, τ_rec={stp[1]} ms; image classifier accuracy "
              f"{np.mean([m['classifier_accuracy'] for m in meta]):.3f}, RBM exact-posterior accuracy "
              f"{np.mean([m['rbm_test_accuracy'] for m in meta]):.3f}. Mean ± std over seeds. "
-             + _reference_note(meta) + " " + depression_verdict(agg))
+             + _reference_note(meta) + " " + depression_verdict(agg)
+             + "".join(f"\n\n{name}: {describe_depression(r)}" for name, r in depression.items()))
     md = _markdown("Mixing", agg, TABLE_KEYS, notes)
     _write_tables(out, "mixing", result, md)
     from .figures import plot_class_traces, plot_isl, plot_sample_grid
@@ -431,4 +447,60 @@ def run_classify(device, out, seed: int = 0, quick: bool = False, stp=MIXING_STP
           f"| LIF + STP, paper U=0.01, τ_rec=280 ms (clamped) | {result['lif_stp_paper_accuracy']:.3f} |\n"
           f"| logistic regression on pixels (reference) | {result['image_classifier_accuracy']:.3f} |\n")
     _write_tables(out, "classify", result, md)
+    return result
+
+
+def run_inloop(device, out, seed: int = 0, quick: bool = False, negative_ms: float = 200.0,
+               show_progress: bool = False, fit: FitSettings | None = None) -> dict:
+    """Training in the loop against classical training: the same data, split and settings trained once
+    with persistent Gibbs chains (then fitted to the device) and once with the spiking network's own
+    samples as the negative phase (run as trained, no fit). Both are judged as generators of the data
+    (ISL of held-out images, class TV to the training frequencies, marginal error to the training
+    images, label one-hot fraction) and as classifiers (exact posterior, clamped spiking network)."""
+    from .spiking import SpikingNegativePhase, spiking_samples
+
+    out = Path(out)
+    sc = scale_for(quick, fit)
+    train, test = split(load_digits_binary(), 0.2, seed)
+    clf = fit_classifier(train, seed)
+    cfg = TrainConfig(seed=seed, epochs=sc.epochs)
+    t0 = time.perf_counter()
+    classical = train_images(train, cfg, test, show_progress=show_progress)
+    negative = SpikingNegativePhase(device, duration_ms=negative_ms, seed=seed)
+    inloop = train_images(train, cfg, test, show_progress=show_progress, negative_phase=negative)
+    inloop.meta.update(negative_phase="lif", negative_runs=negative.calls, negative_ticks=negative.ticks)
+    save_machine(out / "bm.npz", classical)
+    save_machine(out / "bm_inloop.npz", inloop)
+    data_v = np.concatenate([train.x, np.eye(N_CLASSES, dtype=np.uint8)[train.y]], axis=1)
+    refs = {"train": train.class_frequencies()}
+    mref = model_reference(classical, sc.n_reference, seed, clf)
+    renewing = FitCache(classical, device, mref.reference, sc.fit, seed, show_progress)(lif_params(None))
+    n = min(sc.n_classify, len(test.y))
+    rows = {}
+    for name, rbm, f in (("classical_fitted", classical, renewing), ("inloop", inloop, None)):
+        v, stats = spiking_samples(rbm, device, lif_params(None), sc.n_samples, seed=seed, fit=f,
+                                   show_progress=show_progress, desc=name)
+        row = summarise(v, rbm.n_pixels, clf, test, stats, refs, sc.isl_counts)
+        row.update({f"data_{k}": val for k, val in fidelity(v, data_v, rbm.n_pixels).items()})
+        pred, _, _ = classify_clamped(rbm, device, lif_params(None), test.x[:n], seed=seed,
+                                      duration_ms=sc.classify_ms, fit=f)
+        row["clamped_accuracy"] = float(np.mean(pred == test.y[:n]))
+        row["exact_posterior_accuracy"] = rbm.accuracy(test)
+        rows[name] = row
+        _save_samples(out, name, v, stats)
+    keys = ("exact_posterior_accuracy", "clamped_accuracy", "data_marginal_mae", "data_pair_cov_mae",
+            "label_one_hot", "tv_to_train", "confident_switches_per_1000", f"isl@{max(sc.isl_counts)}")
+    result = {"experiment": "inloop", "device": device.name, "seed": seed, "quick": quick, "rows": rows,
+              "negative_ms_per_update": negative_ms, "negative_runs": negative.calls,
+              "train_seconds": {"classical": classical.meta["train_seconds"], "inloop": inloop.meta["train_seconds"]},
+              "wall_s": time.perf_counter() - t0}
+    lines = ["# Training in the loop", "",
+             f"device {device.name}, seed {seed}, {sc.epochs} epochs, {sc.n_samples} free samples, {n} clamped test "
+             f"images. classical_fitted: PCD-trained, then fitted to the device; inloop: the negative phase of every "
+             f"update from {negative_ms:g} ms of the spiking network itself ({negative.calls} runs), sampled as trained. "
+             "data_*: fidelity of the generated samples to the training images.", "",
+             "| machine | " + " | ".join(keys) + " |", "| --- |" + " --- |" * len(keys)]
+    for name, row in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{row[k]:.3g}" if k in row else "" for k in keys) + " |")
+    _write_tables(out, "inloop", result, "\n".join(lines) + "\n")
     return result

@@ -25,18 +25,19 @@ def plot_class_traces(samples: dict, clf, n_pixels: int, path, max_samples: int 
 
 
 def plot_isl(per_seed: list, path):
-    """ISL against the number of samples (left) and against compute in sweeps (right; a spiking tick
-    counts as one sweep), one line per sampler (mean over seeds, error bar = std)."""
+    """ISL against the number of samples (left) and against compute in operations (right: neuron
+    updates plus synaptic events for spiking samplers, multiply-adds of the sweeps for Gibbs and
+    tempering), one line per sampler (mean over seeds, error bar = std)."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
     names = [n for n in per_seed[0] if n != "_meta"]
     for name in names:
         ns = sorted(int(k) for k in per_seed[0][name]["isl"])
         vals = np.array([[ps[name]["isl"][str(n)] for n in ns] for ps in per_seed])
-        per_sample = np.mean([ps[name]["sweeps"] / ps[name]["n_samples"] for ps in per_seed])
+        per_sample = np.mean([ps[name]["operations"] / ps[name]["n_samples"] for ps in per_seed])
         for ax, x in ((axes[0], ns), (axes[1], np.array(ns) * per_sample)):
             ax.errorbar(x, vals.mean(axis=0), yerr=vals.std(axis=0), marker="o", capsize=2, label=name)
     axes[0].set_xlabel("number of samples")
-    axes[1].set_xlabel("compute (sweeps; spiking: ticks)")
+    axes[1].set_xlabel("compute (operations)")
     axes[0].set_ylabel("ISL of held-out images (nats)")
     for ax in axes:
         ax.set_xscale("log")

@@ -108,14 +108,11 @@ def summarise(v, n_pixels: int, clf, heldout: ImageSet, compute: dict, reference
     n = len(classes)
     raw = switches_per_1000(classes)
     confident = switches_per_1000(classes, conf)
-    sweeps = max(float(compute["sweeps"]), 1.0)
     wall = max(float(compute["wall_s"]), 1e-9)
     out = {
         "n_samples": n, "sweeps": compute["sweeps"], "unit_updates": compute.get("unit_updates"),
         "wall_s": compute["wall_s"],
         "switches_per_1000": raw, "confident_switches_per_1000": confident,
-        "switches_per_1e6_sweeps": raw * (n - 1) / 1000 / sweeps * 1e6,
-        "confident_switches_per_1e6_sweeps": confident * (n - 1) / 1000 / sweeps * 1e6,
         "switches_per_wall_s": raw * (n - 1) / 1000 / wall,
         "confident_fraction": float(np.mean(conf > CONFIDENCE)) if n else 0.0,
         "classes_visited": int(np.count_nonzero(freq)),

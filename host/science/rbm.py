@@ -146,9 +146,13 @@ def _disc_grad(rbm: RBM, x, y):
 
 
 def train_pcd(train: ImageSet, config: TrainConfig, test: ImageSet | None = None,
-              show_progress: bool = False) -> RBM:
+              show_progress: bool = False, negative_phase=None) -> RBM:
     """Train an RBM with label units on `train` by persistent contrastive divergence (one Gibbs sweep
-    of n_chains persistent chains per update), momentum, L2 weight decay and a linear lr schedule."""
+    of n_chains persistent chains per update), momentum, L2 weight decay and a linear lr schedule.
+
+    negative_phase(rbm) -> (v, h), if given, replaces the persistent chains: binary visible and hidden
+    states sampled from the current machine by some other sampler (the spiking network on a device,
+    spiking.SpikingNegativePhase), so that the machine trained is the one that sampler samples."""
     rng = np.random.default_rng(config.seed)
     data = visible_vectors(train)
     nv, nh = data.shape[1], config.n_hidden
@@ -169,13 +173,16 @@ def train_pcd(train: ImageSet, config: TrainConfig, test: ImageSet | None = None
                 idx = order[k * config.batch_size:(k + 1) * config.batch_size]
                 v0 = data[idx]
                 h0 = sigmoid(v0 @ rbm.W + rbm.c)
-                # Persistent chains: one block Gibbs sweep.
-                hc = (rng.random((len(chains), nh)) < sigmoid(chains @ rbm.W + rbm.c)).astype(np.float64)
-                chains = (rng.random(chains.shape) < sigmoid(hc @ rbm.W.T + rbm.a)).astype(np.float64)
-                hm = sigmoid(chains @ rbm.W + rbm.c)
-                gW = v0.T @ h0 / len(v0) - chains.T @ hm / len(chains) - config.weight_decay * rbm.W
-                ga = v0.mean(axis=0) - chains.mean(axis=0)
-                gc = h0.mean(axis=0) - hm.mean(axis=0)
+                if negative_phase is None:
+                    # Persistent chains: one block Gibbs sweep.
+                    hc = (rng.random((len(chains), nh)) < sigmoid(chains @ rbm.W + rbm.c)).astype(np.float64)
+                    chains = (rng.random(chains.shape) < sigmoid(hc @ rbm.W.T + rbm.a)).astype(np.float64)
+                    v_neg, h_neg = chains, sigmoid(chains @ rbm.W + rbm.c)
+                else:
+                    v_neg, h_neg = (np.asarray(x, np.float64) for x in negative_phase(rbm))
+                gW = v0.T @ h0 / len(v0) - v_neg.T @ h_neg / len(v_neg) - config.weight_decay * rbm.W
+                ga = v0.mean(axis=0) - v_neg.mean(axis=0)
+                gc = h0.mean(axis=0) - h_neg.mean(axis=0)
                 if config.disc_weight:
                     dW, da, dc = _disc_grad(rbm, v0[:, :train.n_pixels], train.y[idx])
                     gW += config.disc_weight * dW
@@ -198,14 +205,14 @@ def train_pcd(train: ImageSet, config: TrainConfig, test: ImageSet | None = None
 
 
 def train_images(train: ImageSet, config: TrainConfig, test: ImageSet | None = None,
-                 show_progress: bool = False) -> RBM:
+                 show_progress: bool = False, negative_phase=None) -> RBM:
     """train_pcd on `train`, augmented with one-pixel shifts if config.augment.
 
     BLAS runs on one thread here: a multi-threaded matrix product may sum in an order that depends on
     the thread count, and training amplifies the last-bit differences, so `--seed S` would not give the
     same machine on every computer. One thread makes the result a function of the seed alone."""
     with threadpool_limits(limits=1):
-        rbm = train_pcd(augment_shifts(train) if config.augment else train, config, test, show_progress)
+        rbm = train_pcd(augment_shifts(train) if config.augment else train, config, test, show_progress, negative_phase)
     rbm.meta["n_train_images"] = int(len(train.y))
     rbm.meta["train_class_frequencies"] = train.class_frequencies().tolist()
     return rbm

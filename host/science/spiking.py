@@ -68,6 +68,32 @@ def fit_rbm(rbm: RBM, device, params: ModelParams, reference: Reference, setting
                        show_progress=show_progress)
 
 
+class SpikingNegativePhase:
+    """The negative phase of training drawn from the spiking network itself: each call maps the
+    current machine onto the device (the calibrated mapping: the network trained is the one that
+    samples, no fit), runs it freely for duration_ms after burn_in_ms and returns the states of all
+    units read every every_ticks ticks, split into visible and hidden. Counts the ticks it ran."""
+
+    def __init__(self, device, params: ModelParams | None = None, duration_ms: float = 200.0,
+                 burn_in_ms: float = 20.0, every_ticks: int = 10, seed: int = 0):
+        if not (duration_ms > 0 and burn_in_ms >= 0 and every_ticks >= 1):
+            raise InputError(f"a spiking negative phase needs duration > 0, burn-in >= 0 and every_ticks >= 1, got "
+                             f"{duration_ms}, {burn_in_ms}, {every_ticks}")
+        self.device, self.params = device, params or lif_params(None)
+        self.burn = int(round(burn_in_ms / self.params.dt_ms))
+        self.n_ticks = self.burn + int(round(duration_ms / self.params.dt_ms))
+        self.every, self.seed, self.calls, self.ticks = every_ticks, seed, 0, 0
+
+    def __call__(self, rbm: RBM):
+        net = network_for(rbm, self.device, self.params)
+        run = self.device.run(net, self.n_ticks, self.seed + self.calls)
+        self.calls += 1
+        self.ticks += self.n_ticks
+        z = sample_states(run.spike_tick, run.spike_neuron, net.n, self.n_ticks, self.params.tau_ref_ticks,
+                          every_ticks=self.every, start_tick=self.burn)
+        return z[:, :rbm.n_visible], z[:, rbm.n_visible:]
+
+
 def spiking_samples(rbm: RBM, device, params: ModelParams, n_samples: int, seed: int = 0,
                     burn_in_ms: float = 100.0, show_progress: bool = False, desc: str = "LIF",
                     fit: Fit | None = None, beta: float = 1.0):
