@@ -368,16 +368,18 @@ def encode_spikes(stream_seq: int, tick_base: int, ticks, neurons) -> bytes:
     pos = np.arange(len(ticks)) + np.cumsum(skips)  # each spike's record follows its SKIPs
     rec_delta[pos] = deltas - skips * SPIKE_MAX_DELTA
     rec_neuron[pos] = neurons
-    records = np.empty((total, SPIKE_RECORD_BYTES), dtype=np.uint8)
-    records[:, 0] = rec_delta
-    records[:, 1] = rec_neuron & 0xFF
-    records[:, 2] = rec_neuron >> 8
+    return encode_spike_records(stream_seq, tick_base, rec_delta, rec_neuron)
+
+
+def encode_spike_records(stream_seq: int, tick_base: int, deltas, neurons) -> bytes:
+    """SPIKES payload of the given records (tick delta 0..SPIKE_MAX_DELTA, neuron or SPIKE_SKIP)."""
+    deltas = np.asarray(deltas, dtype=np.int64)
+    neurons = np.asarray(neurons, dtype=np.int64)
+    records = np.empty((len(deltas), SPIKE_RECORD_BYTES), dtype=np.uint8)
+    records[:, 0] = deltas
+    records[:, 1] = neurons & 0xFF
+    records[:, 2] = neurons >> 8
     return SPIKES_HEADER.pack(stream_seq & 0xFFFF, tick_base & 0xFFFFFFFF) + records.tobytes()
-
-
-def spike_records_needed(prev_tick: int, tick: int) -> int:
-    """Records one spike at `tick` takes after a record at `prev_tick` (SKIPs included)."""
-    return 1 + max(0, (tick - prev_tick - 1) // SPIKE_MAX_DELTA)
 
 
 def decode_spikes(payload: bytes) -> tuple[int, int, np.ndarray, np.ndarray]:
