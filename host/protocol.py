@@ -313,6 +313,8 @@ class FrameSplitter:
 
 BURST_HEADER = struct.Struct("<BBIH")  #: space, field, first address, count
 RUN_PAYLOAD = struct.Struct("<IH")  #: ticks, initial credit
+#: Most ticks of one RUN (its tick count is a u32).
+RUN_MAX_TICKS = 0xFFFFFFFF
 CREDIT_PAYLOAD = struct.Struct("<H")
 SPIKES_HEADER = struct.Struct("<HI")  #: stream seq, tick base
 RUN_DONE_PAYLOAD = struct.Struct("<IIIIB")  #: ticks run, next tick, spikes sent, spikes dropped, stopped
