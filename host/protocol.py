@@ -44,7 +44,7 @@ SPIKE_MAX_DELTA = 0xFF
 class Op(enum.IntEnum):
     """Command opcodes (host to device). A reply carries the command's opcode | REPLY_BIT."""
 
-    RESET = 0x01  #: stop any run, clear the core's state and counters (registers and weights are kept)
+    RESET = 0x01  #: zero the tick number, status counters and stream seq (registers, weights, neuron memories kept); BUSY during a run
     IDENTIFY = 0x02  #: reply: version, N, lanes, formats, MAX_PAYLOAD
     WRITE = 0x03  #: burst write: space, field, first address, count, then count values
     READ = 0x04  #: burst read: space, field, first address, count; reply: count values
@@ -74,7 +74,7 @@ class Err(enum.IntEnum):
     TOO_LONG = 3  #: more than MAX_ENCODED bytes before a delimiter: dropped up to the next delimiter
     UNKNOWN_OPCODE = 4  #: detail: none
     BAD_LENGTH = 5  #: the payload length does not fit the command (detail: expected length, if known)
-    BAD_ADDRESS = 6  #: a space, field or address range outside the device (detail: first bad address)
+    BAD_ADDRESS = 6  #: a space, field or range outside the device (detail: first address, or min(range end, 0xFFFF))
     BAD_VALUE = 7  #: a value outside its field's range (detail: index of the value in the burst)
     BUSY = 8  #: a command other than CREDIT, STOP, STATUS during a run
 
