@@ -292,12 +292,13 @@ def quantise_potentials(values_mv: np.ndarray, formats: Formats, name: str = "E_
     values = np.asarray(values_mv, dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise ModelError(f"{name} contains NaN or infinite values")
-    q = np.round(values * (1 << formats.frac_v)).astype(np.int64)
-    bad = (q < formats.v_min) | (q > formats.v_max)
+    with np.errstate(over="ignore"):  # compared as floats first: no overflowing cast to int64
+        scaled = np.round(values * (1 << formats.frac_v))
+    bad = ~((scaled >= formats.v_min) & (scaled <= formats.v_max))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ModelError(f"{name}[{i}]={values.flat[i]!r} mV is outside the potential format")
-    return q
+        raise ModelError(f"{name}[{i}]={float(values.flat[i])!r} mV is outside the potential format")
+    return scaled.astype(np.int64)
 
 
 def quantise_weights(weights_pa: np.ndarray, params: ModelParams, formats: Formats) -> tuple[np.ndarray, int]:

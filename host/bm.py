@@ -68,6 +68,7 @@ def load(path: str | Path) -> BoltzmannMachine:
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path}: not a readable .npz file (an .npz is a zip archive of arrays; save one "
                          "with numpy.savez(path, W=W, b=b))")
+    _check_headers(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("W", "b") if k not in data.files]
@@ -81,6 +82,32 @@ def load(path: str | Path) -> BoltzmannMachine:
         raise InputError(f"{path}: not a readable .npz file ({exc})") from None
     validate(W, b, str(path))
     return BoltzmannMachine(W.astype(np.float64), b.astype(np.float64))
+
+
+def _check_headers(path: Path) -> None:
+    """Refuse an array whose .npy header claims more data than the archive holds (before numpy
+    allocates what the header claims)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0  # versions 2 and 3 share the layout
+                    shape, _, dtype = read(fh)
+                    header_bytes = fh.tell()
+                if dtype.hasobject:
+                    continue  # refused by np.load(allow_pickle=False) with its own message
+                claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if claimed > info.file_size - header_bytes:
+                    raise InputError(f"{path}: {info.filename[:-4]} claims shape {shape} ({claimed} bytes) but "
+                                     f"the file holds {info.file_size - header_bytes} bytes of it")
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
 
 
 def save(path: str | Path, bm: BoltzmannMachine, **extra: np.ndarray) -> None:

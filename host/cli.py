@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -24,6 +26,37 @@ def _add_stp(p: argparse.ArgumentParser) -> None:
                    help="Tsodyks-Markram utilisation U in [0, 1] (default 1: renewing synapses; 0: no depression)")
     p.add_argument("--stp-tau-rec-ms", type=float, default=None,
                    help="recovery time constant in ms (default tau_syn = 10 ms)")
+
+
+def _check_out(path: str) -> Path:
+    """The output file, checked before any work: not a folder, and its folder writable (or creatable)."""
+    out = Path(path)
+    if out.is_dir() or path.endswith(os.sep):
+        raise LifstpError(f"--out {path}: is a folder; give the path of the file to write")
+    try:  # the folder made and a file created in it: what the write after the run will need
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as exc:
+        raise LifstpError(f"--out {path}: cannot write there ({exc.strerror or exc})") from None
+    return out
+
+
+def _write_exactly(out: Path, save) -> None:
+    """save(file object) into exactly `out` (np.savez given a name would append .npz), atomically: a
+    failure leaves no partial file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            save(fh)
+        os.replace(tmp, out)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise LifstpError(f"--out {out}: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _add_fit_settings(p: argparse.ArgumentParser) -> None:
@@ -72,14 +105,12 @@ def cmd_fit(args) -> int:
     from .plots import plot_fit
     from .sampling import sampling_params
 
+    out = _check_out(args.out)
     machine = bm_mod.load(args.bm)
     params = sampling_params(args.stp_u, args.stp_tau_rec_ms)
-    out = Path(args.out)
-    if out.is_dir() or not out.parent.is_dir():
-        raise LifstpError(f"--out {out}: not a writable file path (its folder must exist)")
     device = open_device(args.device)
     fit = _run_fit(args, machine, device, params, args.progress if args.progress is not None else _stderr_is_tty())
-    fit.save(out)
+    _write_exactly(out, fit.save)
     plot = Path(args.plot) if args.plot else out.with_suffix(".png")
     print(f"wrote {out} and its convergence plot {plot_fit(fit, plot)}")
     if not fit.converged:
@@ -93,12 +124,14 @@ def cmd_sample(args) -> int:
     from . import bm as bm_mod
     from .device import open_device
     from .fitting import FitError, check_fit_matches, load_fit
-    from .sampling import sample, sampling_params
+    from .sampling import sample, sample_ticks, sampling_params
 
+    out = _check_out(args.out)
     machine = bm_mod.load(args.bm)
     params = sampling_params(args.stp_u, args.stp_tau_rec_ms)
     device = open_device(args.device)
     show = args.progress if args.progress is not None else _stderr_is_tty()
+    sample_ticks(args.duration_ms, params.dt_ms)  # a bad duration is refused before any fit or run
     fit = None
     if args.fit is True:
         fit = _run_fit(args, machine, device, params, show)
@@ -107,10 +140,7 @@ def cmd_sample(args) -> int:
     elif args.fit:
         fit = check_fit_matches(load_fit(args.fit, machine), machine, device, params)
     run = sample(machine, device, args.duration_ms, args.seed, params=params, show_progress=show, fit=fit)
-    out = Path(args.out)
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True)
-    run.save(out)
+    _write_exactly(out, run.save)
     rates = len(run.spike_tick) / max(run.n_neurons, 1) / (run.n_ticks * run.dt_ms * 1e-3)
     print(f"wrote {out}: {len(run.spike_tick)} spikes from {run.n_neurons} neurons over {run.n_ticks} ticks "
           f"({rates:.1f} Hz mean); calibration v_p05={run.calibration.v_p05_mv:.3f} mV, "

@@ -15,8 +15,12 @@ from lifstp.golden_model.spec import Formats, ModelParams, quantise
 from . import protocol as P
 from .errors import InputError
 
-#: Ticks the emulator runs between checks for new spike frames to send.
+#: Ticks the golden core computes at a time during a run (at least 256: the encoder's last SKIP or
+#: spike always lies within the last two chunks, so a STOP can bring the core back to it).
 RUN_CHUNK_TICKS = 2000
+#: Chunks of ticks one feed() call computes at most, so that every call returns in bounded time and
+#: the host's STOP or CREDIT gets in; the host's reads (feed(b"")) carry the run on.
+FEED_CHUNKS = 4
 #: Counter ceiling (counters saturate at the width of the STATUS reply).
 COUNTER_MAX = (1 << (8 * P.COUNTER_BYTES)) - 1
 
@@ -41,14 +45,14 @@ class GoldenEmulator:
         self.spikes_dropped = 0
         self.cycles_last_tick = 0  #: the golden model has no clock: 0 unless written
         self.stream_seq = 0
-        self._run_left = 0
         self._running = False
-        self._credit = 0
-        self._pending_t: list[np.ndarray] = []
-        self._pending_n: list[np.ndarray] = []
-        self._run_spikes = 0
-        self._run_ticks = 0
-        self._stop = False
+        self._stalled = False
+
+    @property
+    def waiting(self) -> bool:
+        """Nothing to do until bytes arrive: no run, or a run stalled for credit (as the RTL's idle,
+        which also stays low while a run waits)."""
+        return not self._running or self._stalled
 
     # -- byte interface --------------------------------------------------------------------------
     def feed(self, data: bytes) -> bytes:
@@ -100,10 +104,9 @@ class GoldenEmulator:
     def _reset(self, f: P.Frame) -> None:
         if not self._expect_len(f, 0):
             return
-        self._running = False
-        self._pending_t, self._pending_n = [], []
         self.core.tick = 0
         self.core.counters[:] = 0
+        self.cycles_last_tick = 0  # the RTL's RESET writes 0 to all four of the core's counters
         self.frames_rejected = 0
         self.spikes_dropped = 0
         self.stream_seq = 0
@@ -193,7 +196,8 @@ class GoldenEmulator:
 
     def _counter(self, which: P.StatusCounter) -> int:
         c = self.core
-        value = {P.StatusCounter.TICKS: c.tick, P.StatusCounter.CYCLES_LAST_TICK: self.cycles_last_tick,
+        # During a run the core may have computed ahead: TICKS is where the RTL would be.
+        value = {P.StatusCounter.TICKS: self._pos if self._running else c.tick, P.StatusCounter.CYCLES_LAST_TICK: self.cycles_last_tick,
                  P.StatusCounter.SATURATED_V: int(c.counters[0]), P.StatusCounter.SATURATED_U: int(c.counters[1]),
                  P.StatusCounter.SPIKES_DROPPED: self.spikes_dropped,
                  P.StatusCounter.FRAMES_REJECTED: self.frames_rejected}[which]
@@ -226,12 +230,16 @@ class GoldenEmulator:
         ticks, credit = P.RUN_PAYLOAD.unpack(f.payload)
         self._send(P.Op.RUN | P.REPLY_BIT, f.seq)
         self._running = True
-        self._run_left = ticks
+        self._start = self.core.tick
+        self._end = self._start + ticks
+        self._prev = self._pos = self._start
+        self._in_tick = False
         self._credit = credit
         self._run_spikes = 0
-        self._run_ticks = 0
         self._stop = False
-        self._pending_t, self._pending_n = [], []
+        self._frame = None
+        self._pend_t, self._pend_n, self._pend_i = np.empty(0, np.int64), np.empty(0, np.int32), 0
+        self._saved = []
 
     def _add_credit(self, f: P.Frame) -> None:
         if not self._expect_len(f, P.CREDIT_PAYLOAD.size):
@@ -243,53 +251,112 @@ class GoldenEmulator:
         if not self._expect_len(f, 0):
             return
         if self._running:
+            # The RTL ends the run at the next tick boundary: before the tick it waits to issue, or
+            # after the tick whose spikes it is writing (those are all sent first).
             self._stop = True
+            self._end = min(self._end, self._pos + 1 if self._in_tick else self._pos)
+            self._rewind(self._end)
 
-    # -- the run: ticks advance only while spike frames can be sent (credit), like the core stalls ----
-    def _pending_count(self) -> int:
-        return sum(len(t) for t in self._pending_t)
+    # -- the run: the RTL's spike encoder (rtl/engine/spikes.py), record for record -----------------
+    # The core computes ticks ahead in chunks; records are written as the RTL writes them: a spike's
+    # delta counts from the last record (`_prev`), a SKIP is written before issuing tick prev + 256,
+    # a frame opens (at base `_prev`) only with credit and is sent at SPIKES_PER_FRAME records or at
+    # the end of the run. Where the RTL would stall for credit, the emulator stalls at the same
+    # record, so both send the same bytes and STATUS sees the same tick.
+    def _save(self) -> None:
+        c = self.core
+        self._saved = self._saved[-1:] + [(c.tick, c.v.copy(), c.u.copy(), c.ref.copy(), c.res.copy(),
+                                           c.rng.copy(), c.acc.copy(), c.counters.copy())]
+
+    def _rewind(self, tick: int) -> None:
+        """Bring the core back to `tick` (it may have computed ahead), keeping the spikes before it."""
+        c = self.core
+        if c.tick <= tick:
+            return
+        saved = [s for s in self._saved if s[0] <= tick]
+        if not saved:  # chunks are long enough that the last two always reach back to the encoder
+            raise RuntimeError(f"the golden device cannot return to tick {tick} (core at {c.tick})")
+        c.tick, v, u, ref, res, rng, acc, counters = saved[-1]
+        for name, arr in (("v", v), ("u", u), ("ref", ref), ("res", res), ("rng", rng), ("acc", acc)):
+            getattr(c, name)[:] = arr
+        c.counters[:] = counters
+        c.run(tick - c.tick)  # the same spikes again: those before `tick` are still pending
+        keep = self._pend_t[self._pend_i:] < tick
+        self._pend_t, self._pend_n = self._pend_t[self._pend_i:][keep], self._pend_n[self._pend_i:][keep]
+        self._pend_i = 0
 
     def _pump(self) -> None:
+        """Advance the run until it stalls for credit, ends, or has done FEED_CHUNKS chunks of ticks."""
+        chunks = 0
+        self._stalled = False
+        skip_gap = P.SPIKE_MAX_DELTA + 1
         while self._running:
-            if self._pending_count() < P.SPIKES_PER_FRAME and self._run_left > 0 and not self._stop:
-                t, n = self.core.run(min(RUN_CHUNK_TICKS, self._run_left))
-                done = min(RUN_CHUNK_TICKS, self._run_left)
-                self._run_left -= done
-                self._run_ticks += done
-                if len(t):
-                    self._pending_t.append(t)
-                    self._pending_n.append(n)
+            pending = self._pend_i < len(self._pend_t)
+            if pending and int(self._pend_t[self._pend_i]) - self._prev < skip_gap:
+                if not self._open_frame(int(self._pend_t[self._pend_i]), in_tick=True):
+                    return
+                self._write_spikes()
                 continue
-            finished = self._run_left == 0 or self._stop
-            if self._pending_count() == 0 and finished:
-                self._finish_run()
-                return
-            if self._credit == 0:
-                return  # stalled until the host grants credit
-            if self._pending_count() < P.SPIKES_PER_FRAME and not finished:
+            skip_at = self._prev + skip_gap
+            if pending or skip_at < self.core.tick:  # ticks prev+1 .. skip_at-1 were silent
+                if not self._open_frame(skip_at, in_tick=False):
+                    return
+                self._append(np.array([P.SPIKE_MAX_DELTA]), np.array([P.SPIKE_SKIP]))
+                self._prev += P.SPIKE_MAX_DELTA
+                self._pos, self._in_tick = skip_at, False
                 continue
-            self._send_spike_frame()
+            if self.core.tick < self._end:
+                if chunks == FEED_CHUNKS:
+                    return  # bounded work per call: the host's next bytes (STOP, CREDIT) get in
+                self._save()
+                self._pend_t, self._pend_n = self.core.run(min(RUN_CHUNK_TICKS, self._end - self.core.tick))
+                self._pend_i = 0
+                chunks += 1
+                continue
+            if self._frame is not None:
+                self._send_frame()
+            self._finish_run()
 
-    def _send_spike_frame(self) -> None:
-        ticks = np.concatenate(self._pending_t)
-        neurons = np.concatenate(self._pending_n)
-        base = int(ticks[0])
-        records, prev, k = 0, base, 0
-        while k < len(ticks):
-            need = P.spike_records_needed(prev, int(ticks[k])) if k else 1
-            if records + need > P.SPIKES_PER_FRAME:
-                break
-            records += need
-            prev = int(ticks[k])
-            k += 1
-        self._send(P.Msg.SPIKES, 0, P.encode_spikes(self.stream_seq, base, ticks[:k], neurons[:k]))
+    def _open_frame(self, tick: int, in_tick: bool) -> bool:
+        """A frame to write the record at `tick` into; False (stalled there) without one or credit."""
+        if self._frame is None:
+            if self._credit == 0:
+                self._pos, self._in_tick, self._stalled = tick, in_tick, True
+                return False
+            self._frame = (self._prev, [], [])
+        return True
+
+    def _write_spikes(self) -> None:
+        """Records for the pending spikes that need no SKIP before them, up to the frame's end."""
+        _, deltas, _ = self._frame
+        room = P.SPIKES_PER_FRAME - sum(len(d) for d in deltas)
+        t = self._pend_t[self._pend_i:self._pend_i + room]
+        d = np.diff(t, prepend=np.int64(self._prev))
+        k = int(np.argmax(d > P.SPIKE_MAX_DELTA)) if (d > P.SPIKE_MAX_DELTA).any() else len(t)
+        self._append(d[:k], self._pend_n[self._pend_i:self._pend_i + k])
+        self._pend_i += k
+        self._run_spikes += k
+        self._prev = self._pos = int(t[k - 1])
+        self._in_tick = True
+
+    def _append(self, deltas, neurons) -> None:
+        self._frame[1].append(np.asarray(deltas, np.int64))
+        self._frame[2].append(np.asarray(neurons, np.int64))
+        if sum(len(d) for d in self._frame[1]) == P.SPIKES_PER_FRAME:
+            self._send_frame()
+
+    def _send_frame(self) -> None:
+        if self._frame is None:
+            return
+        base, deltas, neurons = self._frame
+        self._send(P.Msg.SPIKES, 0, P.encode_spike_records(self.stream_seq, base, np.concatenate(deltas),
+                                                           np.concatenate(neurons)))
         self.stream_seq = (self.stream_seq + 1) & 0xFFFF
         self._credit -= 1
-        self._run_spikes += k
-        self._pending_t, self._pending_n = ([ticks[k:]], [neurons[k:]]) if k < len(ticks) else ([], [])
+        self._frame = None
 
     def _finish_run(self) -> None:
         self._running = False
         self._send(P.Msg.RUN_DONE, 0, P.RUN_DONE_PAYLOAD.pack(
-            self._run_ticks & 0xFFFFFFFF, self.core.tick & 0xFFFFFFFF, self._run_spikes & 0xFFFFFFFF,
+            (self._end - self._start) & 0xFFFFFFFF, self.core.tick & 0xFFFFFFFF, self._run_spikes & 0xFFFFFFFF,
             self.spikes_dropped & 0xFFFFFFFF, int(self._stop)))

@@ -150,9 +150,9 @@ class Fit:
         """The network the fit found, in physical units."""
         return map_bm(self.fitted, self.params, self.calibration)
 
-    def save(self, path: str | Path) -> Path:
-        """Write FIT.npz (the fitted machine, what it was fitted for, and its convergence history)."""
-        path = Path(path)
+    def save(self, path) -> None:
+        """Write FIT.npz (the fitted machine, what it was fitted for, and its convergence history) to a
+        path (exactly that name) or an open binary file."""
         meta = {"version": FIT_FILE_VERSION, "bm_digest": digest(self.bm), "params": asdict(self.params),
                 "formats": asdict(self.formats), "reference_source": self.reference_source,
                 "calibration": {"v_p05_mv": self.calibration.v_p05_mv, "alpha_mv": self.calibration.alpha_mv,
@@ -160,11 +160,14 @@ class Fit:
                 "history": [asdict(s) for s in self.history], "final_mean_error": self.final_mean_error,
                 "final_pair_error": self.final_pair_error, "converged": self.converged,
                 "settings": asdict(self.settings)}
-        with open(path, "wb") as f:  # a file object: numpy writes exactly this path
-            np.savez(f, W=self.fitted.W, b=self.fitted.b, target_W=self.bm.W, target_b=self.bm.b,
-                     calibration_e_l_mv=self.calibration.e_l_mv, calibration_p_on=self.calibration.p_on,
-                     metadata=np.array(json.dumps(meta)))
-        return path
+        arrays = dict(W=self.fitted.W, b=self.fitted.b, target_W=self.bm.W, target_b=self.bm.b,
+                      calibration_e_l_mv=self.calibration.e_l_mv, calibration_p_on=self.calibration.p_on,
+                      metadata=np.array(json.dumps(meta)))
+        if hasattr(path, "write"):
+            np.savez(path, **arrays)
+        else:
+            with open(path, "wb") as f:  # a file object: numpy writes exactly this path, no ".npz" added
+                np.savez(f, **arrays)
 
 
 def load_fit(path: str | Path, bm: BoltzmannMachine | None = None, formats: Formats | None = None,

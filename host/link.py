@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lifstp.golden_model.spec import Formats
+from lifstp.golden_model.spec import Formats, ModelError
 
 from . import protocol as P
 from .errors import LifstpError
@@ -177,11 +177,17 @@ class DeviceClient:
 
     # -- commands ----------------------------------------------------------------------------------
     def identify(self) -> DeviceInfo:
-        version, n, lanes, *rest = P.IDENTIFY_PAYLOAD.unpack(self.command(P.Op.IDENTIFY))
+        payload = self.command(P.Op.IDENTIFY)
+        if len(payload) != P.IDENTIFY_PAYLOAD.size:
+            raise DeviceError(f"the device's IDENTIFY reply has {len(payload)} bytes, not {P.IDENTIFY_PAYLOAD.size}")
+        version, n, lanes, *rest = P.IDENTIFY_PAYLOAD.unpack(payload)
         fields, max_payload = rest[:8], rest[8]
         if version != P.PROTOCOL_VERSION:
             raise DeviceError(f"the device speaks protocol version {version}, this host {P.PROTOCOL_VERSION}")
-        fmt = Formats(*fields)
+        try:
+            fmt = Formats(*fields)
+        except ModelError as exc:
+            raise DeviceError(f"the device reports formats this host cannot use: {exc}") from None
         self.info = DeviceInfo(version, n, lanes, fmt, max_payload)
         return self.info
 
@@ -231,8 +237,8 @@ class DeviceClient:
     def run(self, n_ticks: int, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
         """Run n_ticks ticks; returns (spike ticks, spike neurons, RUN_DONE fields). progress(k) is
         called with the number of ticks newly covered as spike frames arrive."""
-        if not 0 <= n_ticks <= 0xFFFFFFFF:
-            raise LifstpError(f"a run is 0 .. 2^32-1 ticks, got {n_ticks}")
+        if not 0 <= n_ticks <= P.RUN_MAX_TICKS:
+            raise LifstpError(f"a run is 0 .. {P.RUN_MAX_TICKS} ticks, got {n_ticks}")
         seq = self.send(P.Op.RUN, P.RUN_PAYLOAD.pack(n_ticks, CREDIT_WINDOW))
         self.wait_reply(P.Op.RUN, seq)
         ticks: list[np.ndarray] = []

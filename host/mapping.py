@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 
 from lifstp.golden_model.spec import ModelParams
 
 from .bm import BoltzmannMachine
+from .errors import InputError
 from .calibration import Calibration
 from .network import Network
 
@@ -26,6 +28,11 @@ def pa_per_theory_weight(params: ModelParams, alpha_mv: float) -> float:
 
 def map_bm(bm: BoltzmannMachine, params: ModelParams, cal: Calibration) -> Network:
     """The network that samples from `bm` with neurons calibrated by `cal`."""
-    e_l = cal.v_p05_mv + cal.alpha_mv * bm.b
-    weights = bm.W * (cal.weight_scale * pa_per_theory_weight(params, cal.alpha_mv))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, not as a warning
+        e_l = cal.v_p05_mv + cal.alpha_mv * bm.b
+        weights = bm.W * (cal.weight_scale * pa_per_theory_weight(params, cal.alpha_mv))
+    for name, theory, mapped in (("b", bm.b, e_l), ("W", bm.W, weights)):
+        if not np.isfinite(mapped).all():
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(mapped))[0])
+            raise InputError(f"{name}{list(idx)} = {float(theory[idx]):g} is too large to map onto a neuron")
     return Network(params, e_l, weights)

@@ -44,7 +44,7 @@ SPIKE_MAX_DELTA = 0xFF
 class Op(enum.IntEnum):
     """Command opcodes (host to device). A reply carries the command's opcode | REPLY_BIT."""
 
-    RESET = 0x01  #: stop any run, clear the core's state and counters (registers and weights are kept)
+    RESET = 0x01  #: zero the tick number, status counters and stream seq (registers, weights, neuron memories kept); BUSY during a run
     IDENTIFY = 0x02  #: reply: version, N, lanes, formats, MAX_PAYLOAD
     WRITE = 0x03  #: burst write: space, field, first address, count, then count values
     READ = 0x04  #: burst read: space, field, first address, count; reply: count values
@@ -74,7 +74,7 @@ class Err(enum.IntEnum):
     TOO_LONG = 3  #: more than MAX_ENCODED bytes before a delimiter: dropped up to the next delimiter
     UNKNOWN_OPCODE = 4  #: detail: none
     BAD_LENGTH = 5  #: the payload length does not fit the command (detail: expected length, if known)
-    BAD_ADDRESS = 6  #: a space, field or address range outside the device (detail: first bad address)
+    BAD_ADDRESS = 6  #: a space, field or range outside the device (detail: first address, or min(range end, 0xFFFF))
     BAD_VALUE = 7  #: a value outside its field's range (detail: index of the value in the burst)
     BUSY = 8  #: a command other than CREDIT, STOP, STATUS during a run
 
@@ -313,6 +313,8 @@ class FrameSplitter:
 
 BURST_HEADER = struct.Struct("<BBIH")  #: space, field, first address, count
 RUN_PAYLOAD = struct.Struct("<IH")  #: ticks, initial credit
+#: Most ticks of one RUN (its tick count is a u32).
+RUN_MAX_TICKS = 0xFFFFFFFF
 CREDIT_PAYLOAD = struct.Struct("<H")
 SPIKES_HEADER = struct.Struct("<HI")  #: stream seq, tick base
 RUN_DONE_PAYLOAD = struct.Struct("<IIIIB")  #: ticks run, next tick, spikes sent, spikes dropped, stopped
@@ -368,16 +370,18 @@ def encode_spikes(stream_seq: int, tick_base: int, ticks, neurons) -> bytes:
     pos = np.arange(len(ticks)) + np.cumsum(skips)  # each spike's record follows its SKIPs
     rec_delta[pos] = deltas - skips * SPIKE_MAX_DELTA
     rec_neuron[pos] = neurons
-    records = np.empty((total, SPIKE_RECORD_BYTES), dtype=np.uint8)
-    records[:, 0] = rec_delta
-    records[:, 1] = rec_neuron & 0xFF
-    records[:, 2] = rec_neuron >> 8
+    return encode_spike_records(stream_seq, tick_base, rec_delta, rec_neuron)
+
+
+def encode_spike_records(stream_seq: int, tick_base: int, deltas, neurons) -> bytes:
+    """SPIKES payload of the given records (tick delta 0..SPIKE_MAX_DELTA, neuron or SPIKE_SKIP)."""
+    deltas = np.asarray(deltas, dtype=np.int64)
+    neurons = np.asarray(neurons, dtype=np.int64)
+    records = np.empty((len(deltas), SPIKE_RECORD_BYTES), dtype=np.uint8)
+    records[:, 0] = deltas
+    records[:, 1] = neurons & 0xFF
+    records[:, 2] = neurons >> 8
     return SPIKES_HEADER.pack(stream_seq & 0xFFFF, tick_base & 0xFFFFFFFF) + records.tobytes()
-
-
-def spike_records_needed(prev_tick: int, tick: int) -> int:
-    """Records one spike at `tick` takes after a record at `prev_tick` (SKIPs included)."""
-    return 1 + max(0, (tick - prev_tick - 1) // SPIKE_MAX_DELTA)
 
 
 def decode_spikes(payload: bytes) -> tuple[int, int, np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from lifstp.golden_model.spec import ModelError, ModelParams
 
+from . import protocol as P
 from .bm import BoltzmannMachine
 from .calibration import Calibration, calibrate
 from .errors import InputError
@@ -69,19 +71,28 @@ def sample(bm: BoltzmannMachine, device, duration_ms: float, seed: int, params: 
     """Calibrate (unless given), map `bm` onto the core and run it for `duration_ms` of model time.
     With `fit` (a lifstp.fitting.Fit of this machine, device and parameters) the fitted network runs."""
     params = params or sampling_params()
-    if not duration_ms > 0:
-        raise InputError(f"duration must be positive, got {duration_ms} ms")
+    n_ticks = sample_ticks(duration_ms, params.dt_ms)
     if fit is not None:
         calibration, net = fit.calibration, fit.network()
     else:
         if calibration is None:
             calibration = calibration_for(device, params)
         net = map_bm(bm, params, calibration)
-    n_ticks = int(round(duration_ms / params.dt_ms))
     with progress_bar(n_ticks, "sampling", "tick", enabled=show_progress) as bar:
         run = device.run(net, n_ticks, seed, progress=bar.update)
     return SampleRun(run.spike_tick, run.spike_neuron, params.dt_ms, params.tau_ref_ticks, n_ticks, bm.n,
                      calibration, run.status)
+
+
+def sample_ticks(duration_ms: float, dt_ms: float) -> int:
+    """Ticks of a run of `duration_ms`; InputError unless that is 1 .. 2^32 - 1 ticks (one RUN)."""
+    if not (math.isfinite(duration_ms) and duration_ms > 0):
+        raise InputError(f"duration must be a positive number of ms, got {duration_ms} ms")
+    n_ticks = round(duration_ms / dt_ms)
+    if not 1 <= n_ticks <= P.RUN_MAX_TICKS:
+        raise InputError(f"a duration of {duration_ms:g} ms is {n_ticks} ticks of {dt_ms:g} ms; a run is "
+                         f"1 .. {P.RUN_MAX_TICKS} ticks")
+    return n_ticks
 
 
 _CALIBRATIONS: dict = {}

@@ -24,6 +24,10 @@ from lifstp.cache import cache_dir as _user_cache_dir
 
 CPP_MAIN = Path(__file__).resolve().parent / "harness_cpp" / "main.cpp"
 TOP_NAME = "lifstp_top"
+#: Largest core the `verilator` device builds. CoreConfig accepts up to 2^20 neurons, but Verilator
+#: flattens the N x N weight memory into the C++ model: its build time and memory grow with N^2 (past
+#: 10 GB at N = 5000). 1024 is four times the largest board's core.
+VERILATOR_MAX_NEURONS = 1024
 
 
 class HarnessError(RuntimeError):
@@ -185,7 +189,13 @@ class VerilatorDevice:
         from lifstp.device import ProtocolDevice
         from lifstp.link import DeviceClient
 
-        binary = device_binary(self._size(n_neurons), self.lanes, log=self.log)
+        n = self._size(n_neurons)
+        if n > VERILATOR_MAX_NEURONS:
+            from lifstp.errors import InputError
+
+            raise InputError(f"the verilator device builds cores of up to {VERILATOR_MAX_NEURONS} neurons; "
+                             f"this network needs {n}")
+        binary = device_binary(n, self.lanes, log=self.log)
         return ProtocolDevice(self.name, DeviceClient(PipeTransport(binary), timeout_s=30.0))
 
     def info(self, n_neurons: int = 256) -> dict:

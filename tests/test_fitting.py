@@ -97,7 +97,8 @@ def test_fit_file_round_trip_and_refusals(golden, tmp_path):
     device, params, cal = golden
     bm = random_bm(5, np.random.default_rng(MACHINE_SEED + 3), sigma=1.0)
     fit = fit_machine(bm, device, params, cal, reference_for(bm), FitSettings(steps=6), seed=0)
-    path = fit.save(tmp_path / "fit.npz")
+    path = tmp_path / "fit.npz"
+    fit.save(path)
     back = load_fit(path, bm, fit.formats, params)
     np.testing.assert_array_equal(back.network().weights_pa, fit.network().weights_pa)
     np.testing.assert_array_equal(back.network().e_l_mv, fit.network().e_l_mv)

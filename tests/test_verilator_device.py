@@ -4,6 +4,8 @@ without depression; and the serial device reaches the same harness through a pse
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,28 @@ def test_board_uart_path_through_a_pseudo_terminal(tmp_path):
         proc.wait(5)
     said = proc.stderr.read()
     assert "framing_errors=0" in said
+
+
+def test_harness_takes_a_flood_without_being_read():
+    """20000 READs written before a single byte is read (several times what the pipes hold, each
+    way): the harness keeps taking input while its answers wait, and every answer equals the golden
+    device's."""
+    from lifstp import protocol as P
+    from lifstp.emulator import GoldenEmulator
+    from lifstp.sim.harness import PipeTransport
+
+    # The counters after CYCLES_LAST_TICK (the golden device has no clock), 16 bytes a reply.
+    read = P.BURST_HEADER.pack(P.Space.STATUS, 0, P.StatusCounter.SATURATED_V, 4)
+    flood = b"".join(P.encode_frame(P.Op.READ, k & 0xFF, read) for k in range(20000))
+    expected = GoldenEmulator(5).feed(flood)
+    assert len(flood) > 4 * 65536 and len(expected) > 4 * 65536  # more than a pipe holds, each way
+    pipe = PipeTransport(device_binary(5))
+    try:
+        pipe.write(flood)  # DeviceTimeout if the harness stopped reading
+        answer = bytearray()
+        deadline = time.monotonic() + 60
+        while len(answer) < len(expected) and time.monotonic() < deadline:
+            answer += pipe.read(0.5)
+    finally:
+        pipe.close()
+    assert bytes(answer) == expected and expected.count(bytes([P.DELIMITER])) == 20000

@@ -56,7 +56,10 @@ int main(int argc, char** argv) {
         fflush(stdout);
         in_fd = out_fd = master;
     }
+    // Both ends non-blocking: a host that writes without reading must never stop the harness taking
+    // its input (the device's output waits in tx_buf, however much of it there is).
     fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
+    fcntl(out_fd, F_SETFL, fcntl(out_fd, F_GETFL) | O_NONBLOCK);
 
     auto ctx = std::make_unique<VerilatedContext>();
     auto top = std::make_unique<HARNESS_MODEL>(ctx.get());
@@ -70,7 +73,8 @@ int main(int argc, char** argv) {
 
     std::vector<unsigned char> rx_buf;  // bytes from the host not yet taken by the device
     size_t rx_pos = 0;
-    std::vector<unsigned char> tx_buf;  // bytes from the device not yet written to the host
+    std::vector<unsigned char> tx_buf;  // bytes from the device; those from tx_pos on not yet written
+    size_t tx_pos = 0;
     unsigned long long cycles = 0, quiet = 0, busy_cycles = 0, last_check = 0;
 #ifdef HARNESS_SERIAL_DIVISOR
     int line_out_bit = -1, line_out_timer = 0, line_out_word = 0;  // host -> device line
@@ -95,22 +99,30 @@ int main(int argc, char** argv) {
             }
             last_check = cycles;
             last_time = now;
-            if (!tx_buf.empty()) {
-                ssize_t w = write(out_fd, tx_buf.data(), tx_buf.size());
-                if (w > 0) tx_buf.erase(tx_buf.begin(), tx_buf.begin() + w);
+            if (tx_pos < tx_buf.size()) {
+                ssize_t w = write(out_fd, tx_buf.data() + tx_pos, tx_buf.size() - tx_pos);
+                if (w > 0) tx_pos += w;
+                if (tx_pos == tx_buf.size()) { tx_buf.clear(); tx_pos = 0; }
+                else if (tx_pos >= (1u << 20)) { tx_buf.erase(tx_buf.begin(), tx_buf.begin() + tx_pos); tx_pos = 0; }
             }
-            if (input_open && rx_pos >= rx_buf.size()) {
+            bool want_in = input_open && rx_pos >= rx_buf.size();
+            if (want_in) {
                 rx_buf.clear();
                 rx_pos = 0;
-                int timeout_ms = (can_sleep && tx_buf.empty()) ? 1 : 0;
-                struct pollfd p = {in_fd, POLLIN, 0};
-                if (poll(&p, 1, timeout_ms) > 0) {
+            }
+            if (want_in || (can_sleep && !tx_buf.empty())) {
+                // Sleep (1 ms at most) only when idle, until the host sends or takes bytes.
+                struct pollfd p[2] = {{in_fd, (short)(want_in ? POLLIN : 0), 0},
+                                      {out_fd, (short)(tx_buf.empty() ? 0 : POLLOUT), 0}};
+                int nfds = (in_fd == out_fd) ? 1 : 2;
+                if (nfds == 1) p[0].events |= p[1].events;
+                if (poll(p, nfds, can_sleep ? 1 : 0) > 0 && want_in && (p[0].revents & (POLLIN | POLLHUP))) {
                     ssize_t r = read(in_fd, chunk, sizeof chunk);
                     if (r > 0) { rx_buf.assign(chunk, chunk + r); quiet = 0; }
                     else if (r == 0 && !use_pty) input_open = false;
                 }
             }
-            if (!input_open && tx_buf.empty() && can_sleep) break;
+            if (!input_open && tx_buf.empty() && can_sleep) break;  // tx_buf is empty once all is written
         }
 #ifndef HARNESS_SERIAL_DIVISOR
         // Drive the streams for this cycle (values sampled at the rising edge).
@@ -176,7 +188,14 @@ int main(int argc, char** argv) {
         cycles++;
         quiet = (took || gave) ? 0 : quiet + 1;  // cycles without a byte moving
     }
-    if (!tx_buf.empty()) { ssize_t w = write(out_fd, tx_buf.data(), tx_buf.size()); (void)w; }
+    // What is left for the host, given 1 s to take it (a host that has gone does not hold the exit up).
+    for (int waited = 0; tx_pos < tx_buf.size() && waited < 1000; waited++) {
+        ssize_t w = write(out_fd, tx_buf.data() + tx_pos, tx_buf.size() - tx_pos);
+        if (w > 0) { tx_pos += w; continue; }
+        if (w < 0 && errno != EAGAIN && errno != EINTR) break;
+        struct pollfd p = {out_fd, POLLOUT, 0};
+        poll(&p, 1, 1);
+    }
     top->final();
     fprintf(stderr, "cycles=%llu busy_cycles=%llu busy_seconds=%.6f", cycles, busy_cycles, busy_seconds);
 #ifdef HARNESS_SERIAL_DIVISOR
