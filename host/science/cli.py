@@ -169,9 +169,12 @@ def cmd_mixing(args) -> int:
 
     from .experiments import run_mixing
 
+    from .experiments import Dataset
+
     samplers = [s for s in args.samplers.split(",") if s]
     run_mixing(open_device(args.device), args.out, seed=args.seed, n_seeds=_seeds(args), quick=args.quick,
-               samplers=samplers, stp=_stp(args), bm_path=args.bm, show_progress=_progress(args), fit=_fit(args))
+               samplers=samplers, stp=_stp(args), bm_path=args.bm, show_progress=_progress(args), fit=_fit(args),
+               dataset=Dataset(paper=args.paper_size or args.mnist is not None, mnist=args.mnist))
     return _finish(args.out, "mixing")
 
 
@@ -228,6 +231,11 @@ def add_experiments(experiment_subparsers) -> None:
     e.add_argument("--samplers", default=",".join(MIXING_SAMPLERS),
                    help="comma-separated names of the sampler registry: " + ", ".join(KNOWN))
     e.add_argument("--bm", help="use this BM.npz (with unit groups) instead of training one per seed")
+    e.add_argument("--paper-size", action="store_true",
+                   help="the paper's size: 784 + 10 visible, 500 hidden units (MNIST with --mnist, else the digits "
+                        "upsampled to 28×28, said in every table)")
+    e.add_argument("--mnist", metavar="DIR", help="a folder with MNIST's train-images-idx3-ubyte and "
+                                                  "train-labels-idx1-ubyte (.gz ok); implies --paper-size")
     e.set_defaults(func=cmd_mixing)
 
     e = experiment_subparsers.add_parser("imbalanced", help="train on class-skewed digits; generated class "

@@ -17,7 +17,8 @@ from lifstp.fitting import Fit, FitSettings
 from lifstp.progress import progress_bar
 from lifstp.reference import Reference, tempering_reference
 
-from .digits import N_CLASSES, imbalance, load_digits_binary, split
+from .digits import N_CLASSES, ImageSet, imbalance, load_digits_binary, load_digits_upsampled, split
+from .idx import load_mnist_dir
 from .measures import class_frequencies, classify, fidelity, fit_classifier, summarise, total_variation
 from .rbm import RBM, TrainConfig, load_machine, save_machine, train_images
 from .samplers import check_name, run_sampler, sampler
@@ -61,10 +62,39 @@ def scale_for(quick: bool, fit: FitSettings | None = None) -> Scale:
     return sc if fit is None else replace(sc, fit=fit)
 
 
-def prepare(seed: int, quick: bool, skew: str = "balanced", bm_path=None, show_progress=False, config=None):
+@dataclass(frozen=True)
+class Dataset:
+    """The images an experiment trains on: the 8×8 digits (default), or the paper's size (784 pixel +
+    10 label + 500 hidden units) on MNIST files when given, else the digits upsampled to 28×28."""
+
+    paper: bool = False
+    mnist: str | None = None
+
+    @property
+    def n_hidden(self) -> int:
+        return 500 if self.paper else TrainConfig.n_hidden
+
+    def describe(self) -> str:
+        if not self.paper:
+            return "sklearn 8×8 digits, 100 hidden units"
+        if self.mnist:
+            return f"MNIST ({self.mnist}), 784 + 10 visible and 500 hidden units"
+        return "sklearn digits UPSAMPLED to 28×28 (not MNIST), 784 + 10 visible and 500 hidden units"
+
+    def load(self) -> ImageSet:
+        if self.mnist:
+            return load_mnist_dir(self.mnist)
+        return load_digits_upsampled(28) if self.paper else load_digits_binary()
+
+
+DIGITS = Dataset()
+
+
+def prepare(seed: int, quick: bool, skew: str = "balanced", bm_path=None, show_progress=False, config=None,
+            dataset: Dataset = DIGITS):
     """Data split (seed), training set (skewed), the machine (trained, or loaded from bm_path), and the
     image classifier trained on the real (balanced) training images."""
-    train, test = split(load_digits_binary(), 0.2, seed)
+    train, test = split(dataset.load(), 0.2, seed)
     train_used = imbalance(train, skew, seed) if skew != "balanced" else train
     if bm_path is not None:
         rbm = load_machine(bm_path)
@@ -72,7 +102,7 @@ def prepare(seed: int, quick: bool, skew: str = "balanced", bm_path=None, show_p
             raise InputError(f"{bm_path}: expected {train.n_pixels} pixel and {N_CLASSES} label units, "
                              f"got {rbm.n_pixels} and {rbm.n_labels}")
     else:
-        cfg = config or TrainConfig(seed=seed, epochs=scale_for(quick).epochs)
+        cfg = config or TrainConfig(seed=seed, epochs=scale_for(quick).epochs, n_hidden=dataset.n_hidden)
         rbm = train_images(train_used, cfg, test, show_progress=show_progress)
         rbm.meta["skew"] = skew
         rbm.meta["train_class_frequencies"] = train_used.class_frequencies().tolist()
@@ -267,7 +297,8 @@ def depression_verdict(summary: dict, depressed: str = "lif_stp") -> str:
 
 
 def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False, samplers=MIXING_SAMPLERS,
-               stp=MIXING_STP, bm_path=None, show_progress: bool = False, fit: FitSettings | None = None) -> dict:
+               stp=MIXING_STP, bm_path=None, show_progress: bool = False, fit: FitSettings | None = None,
+               dataset: Dataset = DIGITS) -> dict:
     """Free-running samplers on the digits machine: switches, classes, class frequencies, ISL; over
     n_seeds seeds (each seed: its own split, training run and sampler seeds; with bm_path one machine)."""
     for s in samplers:
@@ -278,7 +309,8 @@ def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False
     t0 = time.perf_counter()
     for k in range(n_seeds):
         s = seed + k
-        train, train_used, test, rbm, clf = prepare(s, quick, bm_path=bm_path, show_progress=show_progress)
+        train, train_used, test, rbm, clf = prepare(s, quick, bm_path=bm_path, show_progress=show_progress,
+                                                    dataset=dataset)
         mref = model_reference(rbm, sc.n_reference, s, clf)
         fits = FitCache(rbm, device, mref.reference, sc.fit, s, show_progress)
         refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
@@ -296,10 +328,12 @@ def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False
     rows = [{n: r for n, r in ps.items() if n != "_meta"} for ps in per_seed]
     agg = _aggregate(rows, TABLE_KEYS)
     result = {"experiment": "mixing", "device": device.name, "seeds": list(range(seed, seed + n_seeds)),
+              "dataset": dataset.describe(),
               "quick": quick, "stp": list(stp), "per_seed": per_seed, "summary": agg, "depression": depression,
               "wall_s": time.perf_counter() - t0}
     meta = [ps["_meta"] for ps in per_seed]
-    notes = (f"device {device.name}, seeds {seed}..{seed + n_seeds - 1}, {sc.n_samples} samples per sampler, "
+    notes = (f"{dataset.describe()}; device {device.name}, seeds {seed}..{seed + n_seeds - 1}, "
+             f"{sc.n_samples} samples per sampler, "
              f"LIF+STP U={stp[0]}, τ_rec={stp[1]} ms; image classifier accuracy "
              f"{np.mean([m['classifier_accuracy'] for m in meta]):.3f}, RBM exact-posterior accuracy "
              f"{np.mean([m['rbm_test_accuracy'] for m in meta]):.3f}. Mean ± std over seeds. "
@@ -488,8 +522,11 @@ def run_inloop(device, out, seed: int = 0, quick: bool = False, negative_ms: flo
         row["exact_posterior_accuracy"] = rbm.accuracy(test)
         rows[name] = row
         _save_samples(out, name, v, stats)
+    isl_key = str(max(n for n in sc.isl_counts if n <= sc.n_samples))
+    for row in rows.values():
+        row[f"isl@{isl_key}"] = row["isl"][isl_key]
     keys = ("exact_posterior_accuracy", "clamped_accuracy", "data_marginal_mae", "data_pair_cov_mae",
-            "label_one_hot", "tv_to_train", "confident_switches_per_1000", f"isl@{max(sc.isl_counts)}")
+            "data_label_one_hot", "tv_to_train", "confident_switches_per_1000", f"isl@{isl_key}")
     result = {"experiment": "inloop", "device": device.name, "seed": seed, "quick": quick, "rows": rows,
               "negative_ms_per_update": negative_ms, "negative_runs": negative.calls,
               "train_seconds": {"classical": classical.meta["train_seconds"], "inloop": inloop.meta["train_seconds"]},

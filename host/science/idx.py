@@ -72,3 +72,20 @@ def load_mnist(images_path, labels_path, factor: int = 1, threshold: float = 128
     small = downsample(images.astype(np.float64), factor)
     x = (small >= threshold).astype(np.uint8).reshape(len(small), -1)
     return ImageSet(x, labels.astype(np.int64), small.shape[1:])
+
+
+#: The MNIST training files looked for in a folder given with --mnist (each may be gzipped).
+MNIST_TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+
+
+def load_mnist_dir(folder, factor: int = 1) -> ImageSet:
+    """MNIST's training images and labels from a folder holding the IDX files (plain or .gz)."""
+    folder = Path(folder)
+    found = []
+    for name in MNIST_TRAIN_FILES:
+        hits = [folder / n for n in (name, name + ".gz") if (folder / n).exists()]
+        if not hits:
+            raise InputError(f"{folder}: no {name} (or {name}.gz); --mnist needs a folder with "
+                             f"{' and '.join(MNIST_TRAIN_FILES)}")
+        found.append(hits[0])
+    return load_mnist(found[0], found[1], factor=factor)
