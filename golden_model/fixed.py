@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 from .rng import noise_uniforms, seed_states, xorshift64_step
-from .spec import NOISE_COUNT_MAX, ClampMode, FixedParams, Formats, ModelError
+from .spec import NOISE_COUNT_MAX, REGISTERS, ClampMode, FixedParams, Formats, ModelError
 
 if NOISE_COUNT_MAX != 4:  # run_ticks unrolls the threshold comparisons
     raise ImportError("golden_model.fixed.run_ticks is written for NOISE_COUNT_MAX = 4")
@@ -36,23 +36,52 @@ def format_array(fmt: Formats) -> np.ndarray:
     )
 
 
-@numba.njit(cache=True, nogil=True)
+def _register_slots() -> list[tuple[str, object]]:
+    """(kernel argument, position or positions in the registers array) for each argument: one per
+    register, one per tuple of registers (the noise thresholds, in the order of their index)."""
+    slots: dict[str, list[tuple[int, int]]] = {}
+    for k, q in enumerate(REGISTERS):
+        slots.setdefault(q.attribute, []).append((-1 if q.index is None else q.index, k))
+    return [(name, pos[0][1] if pos[0][0] < 0 else np.array([k for _, k in sorted(pos)]))
+            for name, pos in slots.items()]
+
+
+_REGISTER_SLOTS = _register_slots()
+
+
+def register_arguments(regs: np.ndarray) -> dict[str, object]:
+    """The registers array (in the order of spec.REGISTERS) as the kernels' keyword arguments, named
+    after `spec.Quantity.attribute`: a scalar per register, an array per tuple (the thresholds). The
+    kernels thus take each register by name, whatever its position in the table."""
+    return {name: regs[pos] for name, pos in _REGISTER_SLOTS}
+
+
 def run_ticks(regs, fa, e_l, clamp, weights, v, u, ref, res, rng, acc, counters,
               t0, n_ticks, out_tick, out_neuron, out_eff):
     """Advance the core by up to `n_ticks` ticks from tick `t0`, appending spikes to the out arrays.
 
     Stops early (at a tick boundary) when the spike buffers could overflow in the next tick.
-    Returns (ticks done, spikes written). State arrays are updated in place.
+    Returns (ticks done, spikes written). State arrays are updated in place. `regs` is
+    `FixedParams.registers()` (or a device's copy of it), `fa` is `format_array`.
+    """
+    return _run_ticks(fa=fa, e_l=e_l, clamp=clamp, weights=weights, v=v, u=u, ref=ref, res=res, rng=rng,
+                      acc=acc, counters=counters, t0=t0, n_ticks=n_ticks, out_tick=out_tick,
+                      out_neuron=out_neuron, out_eff=out_eff, **register_arguments(regs))
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_ticks(tau_ref_ticks, v_th, v_reset, kappa_m, kappa_syn, kappa_rec, stp_u, noise_w_exc, noise_w_inh,
+               noise_thr_exc, noise_thr_inh, fa, e_l, clamp, weights, v, u, ref, res, rng, acc, counters,
+               t0, n_ticks, out_tick, out_neuron, out_eff):
+    """The kernel of `run_ticks`, taking the registers by name (`register_arguments`).
 
     Phase 1 is written without branches so that the compiler vectorises it across neurons (each
     neuron touches only its own state); the few neurons that fire are then finished one by one.
     """
     n = v.shape[0]
-    tau_ref, v_th, v_reset = regs[0], regs[1], regs[2]
-    kappa_m, kappa_syn, kappa_rec, stp_u = regs[3], regs[4], regs[5], regs[6]
-    w_exc, w_inh = regs[7], regs[8]
-    te0, te1, te2, te3 = regs[9], regs[10], regs[11], regs[12]
-    ti0, ti1, ti2, ti3 = regs[13], regs[14], regs[15], regs[16]
+    tau_ref, w_exc, w_inh = tau_ref_ticks, noise_w_exc, noise_w_inh
+    te0, te1, te2, te3 = noise_thr_exc[0], noise_thr_exc[1], noise_thr_exc[2], noise_thr_exc[3]
+    ti0, ti1, ti2, ti3 = noise_thr_inh[0], noise_thr_inh[1], noise_thr_inh[2], noise_thr_inh[3]
     frac_k, frac_r, frac_e, shift = fa[3], fa[4], fa[5], fa[6]
     v_min, v_max = fa[1], fa[2]
     r_one = numba.int64(1) << frac_r
@@ -94,9 +123,9 @@ def run_ticks(regs, fa, e_l, clamp, weights, v, u, ref, res, rng, acc, counters,
             sat_u += numba.int64(uc != un)
             u[i] = uc
             acc[i] = 0
-            # Spike decision: never while refractory or clamped OFF (2), always when clamped ON (1).
+            # Spike decision: never while refractory or clamped OFF, always when clamped ON.
             c = clamp[i]
-            fire[i] = (not refractory) & (c != 2) & ((c == 1) | (vi >= v_th))
+            fire[i] = (not refractory) & (c != ClampMode.OFF) & ((c == ClampMode.ON) | (vi >= v_th))
         counters[0] += sat_v
         counters[1] += sat_u
         # Finish the neurons that fired: reset, efficacy, depletion.

@@ -13,18 +13,26 @@ import numba
 import numpy as np
 
 from .rng import noise_uniforms, seed_states, xorshift64_step
-from .spec import NOISE_COUNT_MAX, ModelError, ModelParams, noise_cdf_float, weights_to_u_float
+from .fixed import register_arguments
+from .spec import NOISE_COUNT_MAX, REGISTERS, ClampMode, ModelError, ModelParams, noise_cdf_float, weights_to_u_float
+
+
+def run_ticks_float(regs, e_l, clamp, weights, v, u, ref, res, rng, acc, t0, n_ticks, out_tick, out_neuron):
+    """Float twin of `fixed.run_ticks` (same order of operations). Returns (ticks done, spikes).
+    `regs` holds the registers unquantised, in the order of spec.REGISTERS (`FloatCore.regs`)."""
+    return _run_ticks_float(e_l=e_l, clamp=clamp, weights=weights, v=v, u=u, ref=ref, res=res, rng=rng, acc=acc,
+                            t0=t0, n_ticks=n_ticks, out_tick=out_tick, out_neuron=out_neuron,
+                            **register_arguments(regs))
 
 
 @numba.njit(cache=True, nogil=True)
-def run_ticks_float(regs, e_l, clamp, weights, v, u, ref, res, rng, acc, t0, n_ticks, out_tick, out_neuron):
-    """Float twin of `fixed.run_ticks` (same order of operations). Returns (ticks done, spikes)."""
+def _run_ticks_float(tau_ref_ticks, v_th, v_reset, kappa_m, kappa_syn, kappa_rec, stp_u, noise_w_exc, noise_w_inh,
+                     noise_thr_exc, noise_thr_inh, e_l, clamp, weights, v, u, ref, res, rng, acc, t0, n_ticks,
+                     out_tick, out_neuron):
+    """The kernel of `run_ticks_float`, taking the registers by name (`fixed.register_arguments`)."""
     n = v.shape[0]
-    tau_ref = int(regs[0])
-    v_th, v_reset, kappa_m, kappa_syn, kappa_rec, stp_u, w_exc, w_inh = (
-        regs[1], regs[2], regs[3], regs[4], regs[5], regs[6], regs[7], regs[8])
-    thr_e = regs[9:9 + NOISE_COUNT_MAX]
-    thr_i = regs[9 + NOISE_COUNT_MAX:9 + 2 * NOISE_COUNT_MAX]
+    tau_ref = int(tau_ref_ticks)
+    w_exc, w_inh, thr_e, thr_i = noise_w_exc, noise_w_inh, noise_thr_exc, noise_thr_inh
     capacity = out_tick.shape[0]
     spiked = np.empty(n, dtype=np.int64)
     eff = np.empty(n, dtype=np.float64)
@@ -53,9 +61,9 @@ def run_ticks_float(regs, e_l, clamp, weights, v, u, ref, res, rng, acc, t0, n_t
             u[i] = u[i] - u[i] * kappa_syn + acc[i] + k_e * w_exc - k_i * w_inh
             acc[i] = 0.0
             c = clamp[i]
-            if refractory or c == 2:
+            if refractory or c == ClampMode.OFF:
                 fire = False
-            elif c == 1:
+            elif c == ClampMode.ON:
                 fire = True
             else:
                 fire = v[i] >= v_th
@@ -98,12 +106,16 @@ class FloatCore:
         self.weights = np.ascontiguousarray(weights_to_u_float(w, params))
         lam_e, lam_i = params.noise_lambda()
         p21 = params.p21_mv_per_pa
-        self.regs = np.array(
-            [params.tau_ref_ticks, params.v_th_mv, params.v_reset_mv,
-             -math.expm1(-params.dt_ms / params.tau_m_ms), -math.expm1(-params.dt_ms / params.tau_syn_ms),
-             -math.expm1(-params.dt_ms / params.stp_tau_rec_ms), params.stp_u,
-             params.noise_weight_exc_pa * p21, params.noise_weight_inh_pa * p21,
-             *noise_cdf_float(lam_e), *noise_cdf_float(lam_i)], dtype=np.float64)
+        # The registers unquantised, by FixedParams attribute, packed in the order of spec.REGISTERS.
+        unquantised = dict(
+            tau_ref_ticks=params.tau_ref_ticks, v_th=params.v_th_mv, v_reset=params.v_reset_mv,
+            kappa_m=-math.expm1(-params.dt_ms / params.tau_m_ms),
+            kappa_syn=-math.expm1(-params.dt_ms / params.tau_syn_ms),
+            kappa_rec=-math.expm1(-params.dt_ms / params.stp_tau_rec_ms), stp_u=params.stp_u,
+            noise_w_exc=params.noise_weight_exc_pa * p21, noise_w_inh=params.noise_weight_inh_pa * p21,
+            noise_thr_exc=noise_cdf_float(lam_e), noise_thr_inh=noise_cdf_float(lam_i))
+        self.regs = np.array([unquantised[q.attribute] if q.index is None else unquantised[q.attribute][q.index]
+                              for q in REGISTERS], dtype=np.float64)
         self.clamp = np.zeros(n, np.int8) if clamp is None else np.asarray(clamp, dtype=np.int8)
         self.reset(seed)
 

@@ -2,14 +2,17 @@
 
 Everything the golden model, the float reference and the RTL need to agree on is here: the fixed-point
 formats (`Formats`), the physical parameters (`ModelParams`), their quantisation into the integers the
-core works with (`quantise`, giving `FixedParams`), the clamp modes and the noise-count table size.
-This module depends on nothing else in the project.
+core works with (`quantise`, giving `FixedParams`), the clamp modes and the noise-count table size,
+and the table of the core's global registers and per-neuron fields (`REGISTERS`, `NEURON_FIELDS`:
+name, width rule, signedness, limits, meaning), from which the protocol, the RTL and the golden
+kernels take widths, limits and order. This module depends on nothing else in the project.
 """
 
 from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -232,21 +235,121 @@ class FixedParams:
     noise_thr_inh: tuple[int, ...] = field(default=())
 
     def registers(self) -> np.ndarray:
-        """The global registers packed in their fixed order (the kernels take this array)."""
-        return np.array(
-            [
-                self.tau_ref_ticks, self.v_th, self.v_reset, self.kappa_m, self.kappa_syn, self.kappa_rec,
-                self.stp_u, self.noise_w_exc, self.noise_w_inh, *self.noise_thr_exc, *self.noise_thr_inh,
-            ],
-            dtype=np.int64,
-        )
+        """The global registers packed in the order of `REGISTERS` (the array the kernels and the
+        devices take)."""
+        return np.array([r.value_of(self) for r in REGISTERS], dtype=np.int64)
 
+
+# ---------------------------------------------------------------------------------------------------
+# The table of the core's registers and neuron fields: every consumer (the protocol's widths and value
+# limits, the RTL's shapes, the golden kernels' arguments) takes them from here.
+
+
+def _full_range(bits: int, signed: bool) -> tuple[int, int]:
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One global register or one per-neuron field of the core.
+
+    Parameters
+    ----------
+    name : str
+        The register's name (`REGISTER_NAMES`) or the field's (`NEURON_FIELDS`, lower case).
+    signed : bool
+        Two's complement (True) or unsigned.
+    width : callable
+        Width rule ``width(formats, n_neurons) -> bits`` (n_neurons matters only for the input
+        accumulator; registers ignore it).
+    meaning : str
+        What the value is, and its fixed-point format.
+    lowest, highest : callable, optional
+        ``rule(formats) -> int``: the limits a device accepts, where the model narrows the range of
+        the format (None: the end of the format's range).
+    param, index : str, int, optional
+        Registers only: the `FixedParams` attribute the value comes from (default: ``name``), and its
+        position when that attribute is a tuple (the noise thresholds).
+    """
+
+    name: str
+    signed: bool
+    width: Callable[[Formats, int | None], int]
+    meaning: str
+    lowest: Callable[[Formats], int] | None = None
+    highest: Callable[[Formats], int] | None = None
+    param: str | None = None
+    index: int | None = None
+
+    def bits(self, fmt: Formats, n_neurons: int | None = None) -> int:
+        """Width in bits under these formats (and, for the accumulator, this many neurons)."""
+        return self.width(fmt, n_neurons)
+
+    def limits(self, fmt: Formats, n_neurons: int | None = None) -> tuple[int, int]:
+        """(lowest, highest) value a device accepts: the format's range, narrowed where the model needs it."""
+        lo, hi = _full_range(self.bits(fmt, n_neurons), self.signed)
+        return (lo if self.lowest is None else self.lowest(fmt), hi if self.highest is None else self.highest(fmt))
+
+    @property
+    def attribute(self) -> str:
+        """The `FixedParams` attribute (registers) or the kernel argument that holds the value."""
+        return self.param or self.name
+
+    def value_of(self, fixed: "FixedParams") -> int:
+        """A register's value in quantised parameters."""
+        value = getattr(fixed, self.attribute)
+        return value if self.index is None else value[self.index]
+
+
+def _acc_width(fmt: Formats, n_neurons: int | None) -> int:
+    if n_neurons is None:
+        raise ModelError("the width of the input accumulator depends on the number of neurons")
+    return fmt.acc_width(n_neurons)
+
+
+#: Width of the per-neuron generator state (the model's xorshift64).
+RNG_BITS = 64
+#: Width of a noise threshold: T[m] <= 2^NOISE_UNIFORM_BITS, where 2^16 means "never".
+NOISE_THRESHOLD_BITS = NOISE_UNIFORM_BITS + 1
+
+_V = lambda f, n: f.width_v  # noqa: E731  (width rules, shared by several rows)
+_K = lambda f, n: f.frac_k  # noqa: E731
+_R = lambda f, n: f.frac_r + 1  # noqa: E731
+_R_ONE = lambda f: f.r_one  # noqa: E731
+
+#: The global registers, in the order of `FixedParams.registers()` and of the protocol's REG addresses.
+REGISTERS: tuple[Quantity, ...] = (
+    Quantity("tau_ref_ticks", False, lambda f, n: f.width_ref,
+             "refractory period in ticks; the counter is loaded with tau_ref - 1", lowest=lambda f: 1),
+    Quantity("v_th", True, _V, "threshold potential, frac_v"),
+    Quantity("v_reset", True, _V, "reset potential, frac_v"),
+    Quantity("kappa_m", False, _K, "membrane decay increment 1 - exp(-dt/tau_m), frac_k"),
+    Quantity("kappa_syn", False, _K, "synaptic decay increment 1 - exp(-dt/tau_syn), frac_k"),
+    Quantity("kappa_rec", False, _K, "resource recovery increment 1 - exp(-dt/tau_rec), frac_k"),
+    Quantity("stp_u", False, _R, "utilisation U, frac_r (U <= 1)", highest=_R_ONE),
+    Quantity("noise_w_exc", True, _V, "u increment per excitatory background event, frac_v"),
+    Quantity("noise_w_inh", True, _V, "u decrement per inhibitory background event, frac_v"),
+    *(Quantity(f"noise_thr_{src}{m}", False, lambda f, n: NOISE_THRESHOLD_BITS,
+               f"{kind} Poisson-count threshold T[{m}] on a 16-bit uniform (2^16: never)",
+               highest=lambda f: 1 << NOISE_UNIFORM_BITS, param=f"noise_thr_{src}", index=m)
+      for src, kind in (("exc", "excitatory"), ("inh", "inhibitory")) for m in range(NOISE_COUNT_MAX)),
+)
 
 #: Names of the global registers in the order of `FixedParams.registers()`.
-REGISTER_NAMES = (
-    "tau_ref_ticks", "v_th", "v_reset", "kappa_m", "kappa_syn", "kappa_rec", "stp_u", "noise_w_exc",
-    "noise_w_inh", *(f"noise_thr_exc{m}" for m in range(NOISE_COUNT_MAX)),
-    *(f"noise_thr_inh{m}" for m in range(NOISE_COUNT_MAX)),
+REGISTER_NAMES = tuple(r.name for r in REGISTERS)
+
+#: The per-neuron fields, in the order of the protocol's field numbers (protocol.NeuronField).
+NEURON_FIELDS: tuple[Quantity, ...] = (
+    Quantity("v", True, _V, "membrane potential V, frac_v"),
+    Quantity("u", True, _V, "synaptic state u, frac_v"),
+    Quantity("ref", False, lambda f, n: f.width_ref, "refractory counter (ticks left)"),
+    Quantity("res", False, _R, "STP resource R, frac_r (R <= 1)", highest=_R_ONE),
+    Quantity("rng", False, lambda f, n: RNG_BITS, "xorshift64 generator state (never zero: a fixed point)",
+             lowest=lambda f: 1),
+    Quantity("el", True, _V, "leak potential E_L, frac_v"),
+    Quantity("clamp", False, lambda f, n: max(ClampMode).bit_length(), "clamp mode, a ClampMode",
+             highest=lambda f: int(max(ClampMode))),
+    Quantity("acc", True, _acc_width, "recurrent input waiting for the next tick, in the format of u"),
 )
 
 

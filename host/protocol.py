@@ -2,12 +2,15 @@
 
 The host, the golden device emulator and the RTL command engine take every constant from here:
 framing (COBS with a CRC-16), opcodes, error codes, address spaces, field widths on the wire, and the
-spike-stream encoding. This module depends on nothing else in the project but the model's formats.
+spike-stream encoding. The widths and limits of registers and neuron fields are the model's table
+(spec.REGISTERS, spec.NEURON_FIELDS). This module depends on nothing else in the project but the
+model's spec.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import struct
 from dataclasses import dataclass
 
@@ -17,7 +20,7 @@ import numba
 from amaranth.lib.crc import Algorithm, catalog
 from cobs import cobs
 
-from lifstp.golden_model.spec import REGISTER_NAMES, Formats
+from lifstp.golden_model.spec import NEURON_FIELDS, REGISTER_NAMES, REGISTERS, Formats
 
 #: Protocol version reported by IDENTIFY; bumped on any incompatible change.
 PROTOCOL_VERSION = 1
@@ -88,17 +91,10 @@ class Space(enum.IntEnum):
     STATUS = 3  #: status counters; address = StatusCounter (writing sets the counter)
 
 
-class NeuronField(enum.IntEnum):
-    """Per-neuron quantities (space NEURON)."""
-
-    V = 0  #: membrane potential, signed width_v
-    U = 1  #: synaptic state u, signed width_v
-    REF = 2  #: refractory counter, unsigned width_ref
-    RES = 3  #: STP resource R, unsigned, at most 2^frac_r
-    RNG = 4  #: xorshift64 generator state, 64 bits, not zero (seeding writes these)
-    EL = 5  #: leak potential E_L, signed width_v
-    CLAMP = 6  #: clamp mode (spec.ClampMode: 0 free, 1 on, 2 off)
-    ACC = 7  #: recurrent input waiting for the next tick, signed
+#: Per-neuron quantities (space NEURON), numbered in the order of spec.NEURON_FIELDS, which gives each
+#: one's width, signedness, limits and meaning: V, U, REF, RES, RNG, EL, CLAMP, ACC.
+NeuronField = enum.IntEnum("NeuronField", [(q.name.upper(), i) for i, q in enumerate(NEURON_FIELDS)],
+                           module=__name__)
 
 
 class StatusCounter(enum.IntEnum):
@@ -134,32 +130,17 @@ def value_bytes(bits: int) -> int:
 
 
 def neuron_field_bits(field: NeuronField, fmt: Formats, n_neurons: int) -> tuple[int, bool]:
-    """(bits, signed) of a per-neuron field."""
-    return {
-        NeuronField.V: (fmt.width_v, True),
-        NeuronField.U: (fmt.width_v, True),
-        NeuronField.REF: (fmt.width_ref, False),
-        NeuronField.RES: (fmt.frac_r + 1, False),
-        NeuronField.RNG: (64, False),
-        NeuronField.EL: (fmt.width_v, True),
-        NeuronField.CLAMP: (2, False),
-        NeuronField.ACC: (fmt.acc_width(n_neurons), True),
-    }[field]
+    """(bits, signed) of a per-neuron field (spec.NEURON_FIELDS)."""
+    q = NEURON_FIELDS[field]
+    return q.bits(fmt, n_neurons), q.signed
 
 
 def register_bits(name: str, fmt: Formats) -> tuple[int, bool]:
-    """(bits, signed) of a global register."""
-    if name == "tau_ref_ticks":
-        return fmt.width_ref, False
-    if name in ("v_th", "v_reset", "noise_w_exc", "noise_w_inh"):
-        return fmt.width_v, True
-    if name in ("kappa_m", "kappa_syn", "kappa_rec"):
-        return fmt.frac_k, False
-    if name == "stp_u":
-        return fmt.frac_r + 1, False
-    if name.startswith("noise_thr_"):
-        return 17, False
-    raise KeyError(name)
+    """(bits, signed) of a global register (spec.REGISTERS); KeyError for an unknown name."""
+    if name not in REGISTER_NAMES:
+        raise KeyError(name)
+    q = REGISTERS[REGISTER_NAMES.index(name)]
+    return q.bits(fmt), q.signed
 
 
 def space_value_bits(space: Space, field: int, fmt: Formats, n_neurons: int, addr: int = 0) -> tuple[int, bool]:
@@ -174,27 +155,22 @@ def space_value_bits(space: Space, field: int, fmt: Formats, n_neurons: int, add
 
 
 def value_range(bits: int, signed: bool) -> tuple[int, int]:
+    """(lowest, highest) of a two's complement (signed) or unsigned number of `bits` bits."""
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
 
 def value_limits(space: "Space", field: int, addr: int, fmt: Formats, n_neurons: int) -> tuple[int, int, bool]:
     """(lowest, highest, signed) of a value a device accepts at (space, field, addr): the range of its
-    format, narrowed where the model needs it. A WRITE with a value outside gets BAD_VALUE."""
+    format, narrowed where the model needs it (spec.REGISTERS, spec.NEURON_FIELDS). A WRITE with a value
+    outside gets BAD_VALUE."""
+    if space == Space.REG:
+        q = REGISTERS[addr]
+        return (*q.limits(fmt), q.signed)
+    if space == Space.NEURON:
+        q = NEURON_FIELDS[NeuronField(field)]
+        return (*q.limits(fmt, n_neurons), q.signed)
     bits, signed = space_value_bits(space, field, fmt, n_neurons, addr)
-    lo, hi = value_range(bits, signed)
-    if space == Space.NEURON and field == NeuronField.CLAMP:
-        hi = 2  # spec.ClampMode: FREE, ON, OFF
-    elif space == Space.NEURON and field == NeuronField.RES:
-        hi = fmt.r_one  # R <= 1
-    elif space == Space.NEURON and field == NeuronField.RNG:
-        lo = 1  # xorshift's zero state is a fixed point
-    elif space == Space.REG and REGISTER_NAMES[addr] == "stp_u":
-        hi = fmt.r_one  # U <= 1
-    elif space == Space.REG and REGISTER_NAMES[addr].startswith("noise_thr_"):
-        hi = 1 << 16  # a threshold of 2^16 means "never"
-    elif space == Space.REG and REGISTER_NAMES[addr] == "tau_ref_ticks":
-        lo = 1  # the refractory counter is loaded with tau_ref - 1
-    return lo, hi, signed
+    return (*value_range(bits, signed), signed)
 
 
 def space_size(space: Space, n_neurons: int) -> int:
@@ -320,6 +296,23 @@ SPIKES_HEADER = struct.Struct("<HI")  #: stream seq, tick base
 RUN_DONE_PAYLOAD = struct.Struct("<IIIIB")  #: ticks run, next tick, spikes sent, spikes dropped, stopped
 ERROR_PAYLOAD = struct.Struct("<BBH")  #: code, opcode, detail
 IDENTIFY_PAYLOAD = struct.Struct("<BHB8BH")  #: version, N, lanes, 8 format fields, MAX_PAYLOAD
+
+
+def struct_fields(payload: struct.Struct) -> tuple[tuple[int, int], ...]:
+    """(byte offset, bytes) of each field of a little-endian payload struct, in order: where the RTL
+    finds the fields in a frame (a repeat count gives that many fields, e.g. IDENTIFY's 8 formats)."""
+    if not payload.format.startswith("<"):
+        raise ValueError(f"payload format {payload.format!r} is not little-endian without padding ('<')")
+    fields, offset = [], 0
+    for count, code in re.findall(r"(\d*)([a-zA-Z?])", payload.format[1:]):
+        size = struct.calcsize("<" + code)
+        for _ in range(int(count or 1)):
+            fields.append((offset, size))
+            offset += size
+    assert offset == payload.size
+    return tuple(fields)
+
+
 #: Spike records per SPIKES frame.
 SPIKES_PER_FRAME = (MAX_PAYLOAD - SPIKES_HEADER.size) // SPIKE_RECORD_BYTES
 

@@ -3,8 +3,8 @@
 `CoreConfig` holds what is fixed when the core is built: the number of neurons N, the number of lanes
 L and the fixed-point `Formats` of the model (taken from `lifstp.golden_model.spec`, never restated).
 It checks them and raises `ConfigError` naming the offending parameter. The register file's layout
-comes from `spec.REGISTER_NAMES` (the order of `FixedParams.registers()`); the shape of each register
-is derived here from the formats.
+and the shapes of the registers and neuron fields come from the model's table (`spec.REGISTERS`,
+`spec.NEURON_FIELDS`: their width rules under the formats).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from amaranth.lib import data
 # and read ports use the protocol's addresses unchanged. The core holds the counters TICKS,
 # CYCLES_LAST_TICK, SATURATED_V and SATURATED_U; the command engine holds the others.
 from lifstp.protocol import NeuronField, Space, StatusCounter
-from lifstp.golden_model.spec import NOISE_COUNT_MAX, NOISE_UNIFORM_BITS, REGISTER_NAMES, Formats
+from lifstp.golden_model.spec import (NEURON_FIELDS, NOISE_THRESHOLD_BITS, REGISTER_NAMES, REGISTERS, RNG_BITS, Formats,
+                                      Quantity)
 
 __all__ = [
     "ConfigError", "CoreConfig", "bits_for", "NO_RW_CHECK", "Space", "NeuronField", "StatusCounter", "MUTATIONS",
@@ -30,7 +31,7 @@ __all__ = [
 NO_RW_CHECK = {"no_rw_check": 1}
 
 #: Width of the generator state (the model's xorshift64).
-RNG_WIDTH = 64
+RNG_WIDTH = RNG_BITS
 #: Width of the data field of the write and read ports (the widest quantity is the generator state).
 DATA_WIDTH = 64
 
@@ -52,26 +53,13 @@ def bits_for(n: int) -> int:
     return max(1, (n - 1).bit_length())
 
 
+def _shape(q: Quantity, fmt: Formats, n_neurons: int | None = None) -> Shape:
+    return Shape(q.bits(fmt, n_neurons), q.signed)
+
+
 def register_shapes(fmt: Formats) -> dict[str, Shape]:
-    """The shape of each global register (in the order of spec.REGISTER_NAMES), derived from the formats."""
-    by_name = {
-        "tau_ref_ticks": unsigned(fmt.width_ref),
-        "v_th": signed(fmt.width_v),
-        "v_reset": signed(fmt.width_v),
-        "kappa_m": unsigned(fmt.frac_k),
-        "kappa_syn": unsigned(fmt.frac_k),
-        "kappa_rec": unsigned(fmt.frac_k),
-        "stp_u": unsigned(fmt.frac_r + 1),
-        "noise_w_exc": signed(fmt.width_v),
-        "noise_w_inh": signed(fmt.width_v),
-    }
-    for m in range(NOISE_COUNT_MAX):
-        by_name[f"noise_thr_exc{m}"] = unsigned(NOISE_UNIFORM_BITS + 1)
-        by_name[f"noise_thr_inh{m}"] = unsigned(NOISE_UNIFORM_BITS + 1)
-    unknown = [name for name in REGISTER_NAMES if name not in by_name]
-    if unknown:
-        raise ConfigError(f"spec.REGISTER_NAMES holds registers the RTL does not know: {unknown}")
-    return {name: by_name[name] for name in REGISTER_NAMES}
+    """The shape of each global register, in the order of spec.REGISTERS (whose width rules give them)."""
+    return {q.name: _shape(q, fmt) for q in REGISTERS}
 
 
 def register_word_shape(fmt: Formats) -> Shape:
@@ -83,7 +71,7 @@ def register_word_shape(fmt: Formats) -> Shape:
 def threshold_pair_width() -> int:
     """Bits of one entry of the core's threshold memory: the excitatory threshold T_e[m] in the low
     half, the inhibitory T_i[m] in the high half."""
-    return 2 * (NOISE_UNIFORM_BITS + 1)
+    return 2 * NOISE_THRESHOLD_BITS
 
 
 @dataclass(frozen=True)
@@ -120,10 +108,10 @@ class CoreConfig:
         if not isinstance(self.formats, Formats):
             raise ConfigError(f"formats must be a spec.Formats, got {type(self.formats).__name__}")
         fmt = self.formats
-        if fmt.width_ref > DATA_WIDTH or fmt.width_v > DATA_WIDTH or fmt.frac_r + 1 > DATA_WIDTH:
-            raise ConfigError(f"formats: a state width exceeds the {DATA_WIDTH}-bit data port")
-        if fmt.acc_width(n) > DATA_WIDTH:
-            raise ConfigError(f"formats: acc width {fmt.acc_width(n)} for n_neurons={n} exceeds the data port")
+        for q in (*REGISTERS, *NEURON_FIELDS):  # every value travels through the data port
+            if q.bits(fmt, n) > DATA_WIDTH:
+                raise ConfigError(f"formats: {q.name} takes {q.bits(fmt, n)} bits for n_neurons={n}, more than "
+                                  f"the {DATA_WIDTH}-bit data port")
         if fmt.width_w > DATA_WIDTH:
             raise ConfigError(f"formats.width_w={fmt.width_w} exceeds the {DATA_WIDTH}-bit data port")
         for name in ("tick_width", "counter_width"):
@@ -134,7 +122,6 @@ class CoreConfig:
             raise ConfigError(f"shared_multiplier must be True or False, got {self.shared_multiplier!r}")
         if self.mutation is not None and self.mutation not in MUTATIONS:
             raise ConfigError(f"mutation must be None or one of {sorted(MUTATIONS)}, got {self.mutation!r}")
-        register_shapes(fmt)  # raises if the register set is unknown
 
     # Derived sizes -----------------------------------------------------------------------------------
     @property
@@ -161,17 +148,8 @@ class CoreConfig:
         return self.formats.acc_width(self.n_neurons)
 
     def field_shape(self, f: NeuronField) -> Shape:
-        fmt = self.formats
-        return {
-            NeuronField.V: signed(fmt.width_v),
-            NeuronField.U: signed(fmt.width_v),
-            NeuronField.REF: unsigned(fmt.width_ref),
-            NeuronField.RES: unsigned(fmt.frac_r + 1),
-            NeuronField.RNG: unsigned(RNG_WIDTH),
-            NeuronField.EL: signed(fmt.width_v),
-            NeuronField.CLAMP: unsigned(2),
-            NeuronField.ACC: signed(self.acc_width),
-        }[f]
+        """The shape of a per-neuron field (spec.NEURON_FIELDS) in this core."""
+        return _shape(NEURON_FIELDS[f], self.formats, self.n_neurons)
 
     @property
     def port_addr_bits(self) -> int:
@@ -182,8 +160,8 @@ class CoreConfig:
 def write_layout(cfg: CoreConfig) -> data.StructLayout:
     """Payload of the write port: one value into one register, neuron field, weight or counter."""
     return data.StructLayout({
-        "space": unsigned(2),  # a `Space`
-        "field": unsigned(3),  # a `NeuronField` (space NEURON only)
+        "space": unsigned(bits_for(len(Space))),  # a `Space`
+        "field": unsigned(bits_for(len(NeuronField))),  # a `NeuronField` (space NEURON only)
         "addr": unsigned(cfg.port_addr_bits),
         "data": unsigned(DATA_WIDTH),  # the value, two's complement for signed quantities
     })
@@ -192,8 +170,8 @@ def write_layout(cfg: CoreConfig) -> data.StructLayout:
 def read_layout(cfg: CoreConfig) -> data.StructLayout:
     """Payload of a read request (the reply is the value, sign-extended to DATA_WIDTH bits)."""
     return data.StructLayout({
-        "space": unsigned(2),  # a `Space`
-        "field": unsigned(3),  # a `NeuronField` (space NEURON only)
+        "space": unsigned(bits_for(len(Space))),  # a `Space`
+        "field": unsigned(bits_for(len(NeuronField))),  # a `NeuronField` (space NEURON only)
         "addr": unsigned(cfg.port_addr_bits),
     })
 

@@ -31,6 +31,7 @@ from lifstp.rtl.config import DATA_WIDTH, CoreConfig, bits_for, read_layout, wri
 from lifstp.rtl.core import status_layout
 
 from .cobs import ADDR_BITS, rx_result_layout, tx_source_signature
+from .payload import field_width, fields_of
 from .spikes import run_control_signature
 
 __all__ = ["Executor", "HEADER_FETCH"]
@@ -39,7 +40,8 @@ __all__ = ["Executor", "HEADER_FETCH"]
 #: (which also covers RUN's 6 and CREDIT's 2 payload bytes).
 HEADER_FETCH = P.HEADER_BYTES + P.BURST_HEADER.size
 _VALUES = HEADER_FETCH  # offset of a WRITE burst's first value in the frame
-_COUNTER_MAX = (1 << (8 * P.COUNTER_BYTES)) - 1
+_COUNTER_BITS = 8 * P.COUNTER_BYTES
+_COUNTER_MAX = (1 << _COUNTER_BITS) - 1
 
 
 def _clamp16(x: Value) -> Value:
@@ -120,8 +122,9 @@ class Executor(wiring.Component):
         # narrowed to `addr_bits` once the range check has passed, and so are the index k and count.
         sizes = {s: P.space_size(s, n) for s in P.Space}
         addr_bits = bits_for(max(sizes.values()))
-        sum_bits = min(max(16, addr_bits), 32)  # addr + count is exact below 2^sum_bits
-        count_bits = min(addr_bits + 1, 16)  # a count that passed the range check
+        hdr_addr_bits, hdr_count_bits = field_width(P.BURST_HEADER, 2), field_width(P.BURST_HEADER, 3)
+        sum_bits = min(max(hdr_count_bits, addr_bits), hdr_addr_bits)  # addr + count is exact below 2^sum_bits
+        count_bits = min(addr_bits + 1, hdr_count_bits)  # a count that passed the range check
         space_bits = max(P.Space).bit_length()
         field_bits = max(P.NeuronField).bit_length()
         reg_bits = bits_for(len(REGISTER_NAMES))
@@ -140,10 +143,9 @@ class Executor(wiring.Component):
         # address and count are copied at the widths they have once checked.
         opseq = Signal(8 * P.HEADER_BYTES, reset_less=True)
         op, seq = opseq[0:8], opseq[8:16]
-        space, field = val[0:8], val[8:16]
-        addr, count = val[16:48], val[48:64]
-        run_ticks, run_credit = val[0:32], val[32:48]
-        credit_amount = val[0:16]
+        space, field, addr, count = fields_of(val, P.BURST_HEADER)
+        run_ticks, run_credit = fields_of(val, P.RUN_PAYLOAD)
+        (credit_amount,) = fields_of(val, P.CREDIT_PAYLOAD)
         sp = Signal(space_bits, reset_less=True)  # space, field, address and count, once known valid
         fl = Signal(field_bits, reset_less=True)
         addr_n = Signal(addr_bits, reset_less=True)
@@ -156,13 +158,13 @@ class Executor(wiring.Component):
         second_pass = Signal(reset_less=True)  # a WRITE's values are being written (not checked)
         rx_err = Signal(reset_less=True)  # the frame was rejected by the receiver (its code is in `frame`)
         err = Signal(range(max(P.Err) + 1), reset_less=True)  # the executor's error code; 0: none
-        spikes_dropped = Signal(32)
+        spikes_dropped = Signal(_COUNTER_BITS)
         # FRAMES_REJECTED is only ever touched by the executor, so it is kept byte-serially: it turns by
         # one byte per cycle (`rejected_turn`, four turns leave it whole), and its low byte is the one
         # incremented (with the carry of the previous byte), replaced by a written value's byte, or
         # sent. This takes an 8-bit incrementer instead of a 32-bit one and keeps it out of the
         # counter multiplexer.
-        frames_rejected = Signal(32)
+        frames_rejected = Signal(_COUNTER_BITS)
         rejected_turn = Signal()
         rejected_inc = Signal()  # the turn adds the carry (incrementing, saturating)
         rejected_load = Signal()  # the turn takes val's low byte (val shifting along)
@@ -289,15 +291,15 @@ class Executor(wiring.Component):
 
         # Status counters, u32 saturating, in StatusCounter order; the one at `cur`.
         def sat32(x):
-            if len(x) > 32:
-                return Mux(x > _COUNTER_MAX, _COUNTER_MAX, x)[:32]
+            if len(x) > _COUNTER_BITS:
+                return Mux(x > _COUNTER_MAX, _COUNTER_MAX, x)[:_COUNTER_BITS]
             return x
 
         counters = [sat32(st.ticks), sat32(st.cycles_last_tick), sat32(st.saturated_v), sat32(st.saturated_u),
                     spikes_dropped]  # FRAMES_REJECTED is sent from its own low byte
         assert list(P.StatusCounter)[:len(counters)] == list(range(len(counters)))
         assert P.StatusCounter.FRAMES_REJECTED == len(counters)
-        counter_word = Signal(32)
+        counter_word = Signal(_COUNTER_BITS)
         with m.Switch(cur[:ctr_bits]):
             for c, sig in enumerate(counters):
                 with m.Case(c) if c < len(counters) - 1 else m.Default():
@@ -310,7 +312,7 @@ class Executor(wiring.Component):
         reply_bytes = [op | P.REPLY_BIT, seq, *(Const(b, 8) for b in identify)]
         reply_last = Mux(op == P.Op.IDENTIFY, len(reply_bytes) - 1, P.HEADER_BYTES - 1)
         # ERROR: the detail follows from the code, the opcode and the frame (all still held).
-        detail = Signal(16)
+        detail = Signal(field_width(P.ERROR_PAYLOAD, 2))
         with m.Switch(err):
             with m.Case(P.Err.BAD_LENGTH):  # the expected payload length
                 m.d.comb += detail.eq(Mux(burst, Mux((op == P.Op.WRITE) & _at_least(pl, P.BURST_HEADER.size),
@@ -321,8 +323,10 @@ class Executor(wiring.Component):
             with m.Case(P.Err.BAD_VALUE):  # the value's index in the burst
                 m.d.comb += detail.eq(k)
         code = Mux(rx_err, self.frame.payload.code, err)
-        error_bytes = [Const(P.Msg.ERROR, 8), Mux(rx_err, 0, seq), code, Mux(rx_err, 0, op),
-                       detail[:8], detail[8:]]
+        error_fields = [code, Mux(rx_err, 0, op), detail]  # ERROR_PAYLOAD, byte by byte
+        error_bytes = [Const(P.Msg.ERROR, 8), Mux(rx_err, 0, seq),
+                       *(b for f, (_, size) in zip(error_fields, P.struct_fields(P.ERROR_PAYLOAD))
+                         for b in ([f] if size == 1 else [f[8 * i:8 * (i + 1)] for i in range(size)]))]
         blob_bits = bits_for(max(len(reply_bytes), len(error_bytes)))
         in_error = Signal()
         blob_byte = Signal(8)
@@ -358,7 +362,7 @@ class Executor(wiring.Component):
         shift_in = Mux(zero_fill | past_bytes, 0, self.rx_data)
         with m.If(shift | load_counter | load_read):
             m.d.sync += val.eq(Mux(shift, Cat(val[8:], shift_in),
-                                   Mux(load_counter, Cat(counter_word, self.read_data.payload[32:]),
+                                   Mux(load_counter, Cat(counter_word, self.read_data.payload[_COUNTER_BITS:]),
                                        self.read_data.payload)))
         # FRAMES_REJECTED's turn; the first byte of an increment adds 1 unless the counter is saturated.
         first_carry = Mux(j == 0, ~frames_rejected.all(), rejected_carry)

@@ -29,28 +29,41 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from lifstp import protocol as P
-from lifstp.rtl.config import CoreConfig, spike_layout
+from lifstp.rtl.config import CoreConfig, bits_for, spike_layout
 
 from .cobs import ADDR_BITS, tx_source_signature
+from .payload import field_bytes, field_width
 
 __all__ = ["SpikeEncoder", "run_control_signature"]
 
 _REC0 = P.HEADER_BYTES + P.SPIKES_HEADER.size  # offset of the first record in the frame body
 _FULL = _REC0 + P.SPIKES_PER_FRAME * P.SPIKE_RECORD_BYTES  # length of a full SPIKES frame body
 _DONE_LEN = P.HEADER_BYTES + P.RUN_DONE_PAYLOAD.size  # length of the RUN_DONE body
+# Widths of the run-control values and of the frames' counters, from the payload structs.
+_TICKS_BITS, _CREDIT_BITS = field_width(P.RUN_PAYLOAD, 0), field_width(P.RUN_PAYLOAD, 1)
+_CREDIT_MAX = (1 << _CREDIT_BITS) - 1
+_SEQ, _TICK_BASE = field_bytes(P.SPIKES_HEADER, 0), field_bytes(P.SPIKES_HEADER, 1)
+_DONE_FIELDS = [field_bytes(P.RUN_DONE_PAYLOAD, i) for i in range(len(P.struct_fields(P.RUN_DONE_PAYLOAD)))]
+# The byte-serial writing below (see the module docstring) relies on this layout: a SPIKES header
+# starts at phase 0 and a RUN_DONE body at phase 2, so byte k of a 32-bit field lands at phase k; the
+# two bytes of seq come at even positions, and the one byte of `stopped` last.
+if (len(_SEQ) != 2 or _SEQ.start % 2 or len(_TICK_BASE) != 4 or _TICK_BASE.start % 4
+        or [len(f) for f in _DONE_FIELDS] != [4, 4, 4, 4, 1] or any(f.start % 4 != 2 for f in _DONE_FIELDS[:4])
+        or _DONE_FIELDS[4].start != _DONE_LEN - 1 or field_width(P.CREDIT_PAYLOAD, 0) != _CREDIT_BITS):
+    raise ImportError("the spike encoder's byte-serial fields do not match the protocol's payload structs")
 
 
 def run_control_signature() -> wiring.Signature:
     """The executor's side of run control."""
     return wiring.Signature({
         "start": Out(1),  # pulse: start a run of `ticks` ticks with `credit` frames of credit
-        "ticks": Out(32),
-        "credit": Out(16),
+        "ticks": Out(_TICKS_BITS),
+        "credit": Out(_CREDIT_BITS),
         "credit_add": Out(1),  # pulse: grant `credit_amount` more frames (saturating at 0xFFFF)
-        "credit_amount": Out(16),
+        "credit_amount": Out(_CREDIT_BITS),
         "stop": Out(1),  # pulse: end the run at the next tick boundary
         "clear_seq": Out(1),  # pulse (RESET): the stream seq restarts at 0
-        "dropped": Out(32),  # SPIKES_DROPPED, for RUN_DONE
+        "dropped": Out(8 * len(_DONE_FIELDS[3])),  # SPIKES_DROPPED, for RUN_DONE
         "running": In(1),  # a run is in progress (until RUN_DONE has been sent)
     })
 
@@ -106,13 +119,13 @@ class SpikeEncoder(wiring.Component):
         ctl, tx = self.ctl, self.tx
         running = Signal()
         stop_req = Signal()
-        credit = Signal(16)
+        credit = Signal(_CREDIT_BITS)
         gap = Signal(range(P.SPIKE_MAX_DELTA + 2))  # T - prev (see the module docstring)
         frame_open = Signal()
         in_tick = Signal()  # a tick was issued and has not ended: return to TICK, not RUN
         wptr = Signal(ADDR_BITS)  # bytes of the body written so far: the next write address
         rec_byte = Signal(range(P.SPIKE_RECORD_BYTES))  # byte of the record being written
-        now = Signal(32)
+        now = Signal(8 * len(_TICK_BASE))
         m.d.comb += [ctl.running.eq(running), now.eq(self.core_ticks)]
 
         # The multi-byte fields of the frames are handled a byte at a time: `phase` counts cycles mod 4,
@@ -126,10 +139,10 @@ class SpikeEncoder(wiring.Component):
         tick_done = Signal()
         spike_done = Signal()
         frame_sent = Signal()
-        ticks_run = _byte_ring(m, 4, phase, run_start, tick_done, "ticks_run")
-        spikes_sent = _byte_ring(m, 4, phase, run_start, spike_done, "spikes_sent")
-        seq = _byte_ring(m, 2, phase, ctl.clear_seq, frame_sent, "seq")
-        ticks_left = Signal(32)
+        ticks_run = _byte_ring(m, len(_DONE_FIELDS[0]), phase, run_start, tick_done, "ticks_run")
+        spikes_sent = _byte_ring(m, len(_DONE_FIELDS[2]), phase, run_start, spike_done, "spikes_sent")
+        seq = _byte_ring(m, len(_SEQ), phase, ctl.clear_seq, frame_sent, "seq")
+        ticks_left = Signal(_TICKS_BITS)
         with m.If(run_start):
             m.d.sync += ticks_left.eq(ctl.ticks)
         with m.Elif(tick_done):
@@ -141,13 +154,14 @@ class SpikeEncoder(wiring.Component):
         # saturated: then the exact result, min(credit + amount - 1, 0xFFFF), is 0xFFFF as well.
         dec_pending = Signal()
         dec = frame_sent | dec_pending
-        credit_sum = Signal(17)
-        m.d.comb += credit_sum.eq(credit + Mux(ctl.credit_add, ctl.credit_amount, 0xFFFF))
+        credit_sum = Signal(_CREDIT_BITS + 1)
+        m.d.comb += credit_sum.eq(credit + Mux(ctl.credit_add, ctl.credit_amount, _CREDIT_MAX))
+        carry = credit_sum[_CREDIT_BITS]
         with m.If(ctl.credit_add):
-            m.d.sync += [credit.eq(Mux(credit_sum[16], 0xFFFF, credit_sum[:16])),
-                         dec_pending.eq(dec & ~credit_sum[16])]
+            m.d.sync += [credit.eq(Mux(carry, _CREDIT_MAX, credit_sum[:_CREDIT_BITS])),
+                         dec_pending.eq(dec & ~carry)]
         with m.Elif(dec):
-            m.d.sync += [credit.eq(credit_sum[:16]), dec_pending.eq(0)]
+            m.d.sync += [credit.eq(credit_sum[:_CREDIT_BITS]), dec_pending.eq(0)]
         has_credit = (credit != 0) & ~dec_pending
 
         with m.If(ctl.stop & running):
@@ -164,26 +178,26 @@ class SpikeEncoder(wiring.Component):
         now_minus_gap = diff[:8]
         # The SPIKES header: opcode, seq 0, stream seq, tick base.
         hdr_byte = Signal(8)
-        with m.Switch(wptr[:3]):
+        with m.Switch(wptr[:bits_for(_REC0)]):
             with m.Case(0):
                 m.d.comb += hdr_byte.eq(P.Msg.SPIKES)
-            with m.Case(2, 3):
+            with m.Case(*_SEQ):
                 m.d.comb += hdr_byte.eq(seq)
-            with m.Case(4, 5, 6, 7):
+            with m.Case(*_TICK_BASE):
                 m.d.comb += hdr_byte.eq(now_minus_gap)
         # A record: delta (gap) and neuron; SKIP's bytes are all 0xFF.
-        spike_rec = Cat(gap[:8], self.spikes.payload.neuron.as_unsigned()[:16])
+        spike_rec = Cat(gap[:8], self.spikes.payload.neuron.as_unsigned()[:8 * (P.SPIKE_RECORD_BYTES - 1)])
         rec_data = Mux(in_tick, spike_rec.word_select(rec_byte, 8), 0xFF)
         # RUN_DONE: opcode, seq 0, ticks run, next tick, spikes sent, dropped, stopped.
         done_byte = Signal(8)
         done_fields = [ticks_run, now_minus_gap, spikes_sent, ctl.dropped.word_select(phase, 8)]
-        with m.Switch(wptr[:5]):
+        with m.Switch(wptr[:bits_for(_DONE_LEN)]):
             with m.Case(0):
                 m.d.comb += done_byte.eq(P.Msg.RUN_DONE)
             for i, field in enumerate(done_fields):
-                with m.Case(*(P.HEADER_BYTES + 4 * i + k for k in range(4))):
+                with m.Case(*_DONE_FIELDS[i]):
                     m.d.comb += done_byte.eq(field)
-            with m.Case(_DONE_LEN - 1):
+            with m.Case(*_DONE_FIELDS[4]):
                 m.d.comb += done_byte.eq(stop_req)
         m.d.comb += tx.w_addr.eq(wptr)
 
