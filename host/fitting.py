@@ -225,7 +225,6 @@ def fit_machine(bm: BoltzmannMachine, device, params: ModelParams, calibration: 
         raise InputError(f"the reference has {target.mean.size} units, the machine {bm.n}")
     mask = bm.W != 0
     W, b = bm.W.copy(), bm.b.copy()
-    tau = params.tau_ref_ticks
     burn = int(round(settings.burn_in_ms / params.dt_ms))
     n_ticks = burn + int(round(settings.duration_ms / settings.chains / params.dt_ms))
     if n_ticks <= burn + settings.every_ticks:

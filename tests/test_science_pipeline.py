@@ -103,10 +103,10 @@ def test_bad_input_messages(trained, tmp_path, capsys):
     _, _, rbm, path = trained
     with pytest.raises(InputError, match="unknown sampler"):
         run_sampler("metropolis", rbm, 10)
-    for u in ("0", "1.5"):
+    for u in ("-0.1", "1.5", "nan"):
         assert main(["experiment", "mixing", "--quick", "--bm", str(path), "--out", str(tmp_path),
                      "--stp-u", u]) == 2
-        assert "U must be in (0, 1]" in capsys.readouterr().err
+        assert "stp_u must lie in [0, 1]" in capsys.readouterr().err
     assert main(["experiment", "mixing", "--quick", "--bm", str(path), "--out", str(tmp_path),
                  "--samplers", "gibbs,hmc"]) == 2
     assert "unknown sampler 'hmc'" in capsys.readouterr().err

@@ -35,7 +35,7 @@ def test_registry_refuses(name, match):
 
 
 def test_registry_checks_stp_with_one_rule():
-    for stp in ((0.0, 280.0), (1.5, 280.0), (0.1, 0.0)):
+    for stp in ((-0.1, 280.0), (1.5, 280.0), (float("nan"), 280.0), (0.1, 0.0)):
         with pytest.raises(InputError):
             sampler("lif", stp=stp)
 

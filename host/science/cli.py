@@ -143,7 +143,8 @@ def _add_stp(p) -> None:
     from .spiking import MIXING_STP
 
     p.add_argument("--stp-u", type=float, default=MIXING_STP[0],
-                   help=f"U of the lif_stp sampler, in (0, 1] (default {MIXING_STP[0]}; lif_stp_paper uses 0.01)")
+                   help=f"U of the lif_stp sampler, in [0, 1] as for `lifstp sample` (0: no depression; default "
+                        f"{MIXING_STP[0]}; lif_stp_paper uses 0.01)")
     p.add_argument("--stp-tau-rec-ms", type=float, default=MIXING_STP[1],
                    help=f"τ_rec of the lif_stp sampler in ms (default {MIXING_STP[1]})")
 

@@ -7,7 +7,6 @@ image, the label neurons' spike counts vote.
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -32,16 +31,12 @@ MIXING_STP = (0.1, 280.0)
 
 
 def lif_params(stp: tuple | None = None) -> ModelParams:
-    """Core parameters: renewing synapses when stp is None, else depression with stp = (U, τ_rec ms);
-    InputError unless 0 < U <= 1 and τ_rec > 0."""
+    """Core parameters: renewing synapses when stp is None, else stp = (U, τ_rec ms) under the
+    numerical model's one rule for them (ModelParams: U in [0, 1], 0 switching depression off; τ_rec
+    positive), reported as InputError."""
     if stp is None:
         return sampling_params()
-    u, tau = float(stp[0]), float(stp[1])
-    if not (0 < u <= 1) or math.isnan(u):
-        raise InputError(f"STP utilisation U must be in (0, 1], got {u}")
-    if not tau > 0:
-        raise InputError(f"STP recovery time constant must be positive, got {tau} ms")
-    return sampling_params(u, tau)
+    return sampling_params(float(stp[0]), float(stp[1]))
 
 
 def network_for(rbm: RBM, device, params: ModelParams, fit: Fit | None = None, beta: float = 1.0):
