@@ -64,9 +64,9 @@ def test_stp_raises_confident_switch_rate(trained):
             v, stats = run_sampler(name, rbm, 3000, seed=seed, device=device, fits=fits)
             assert v.shape == (3000, 74) and v.dtype == np.uint8
             res[name] = summarise(v, 64, clf, test, stats, reference_v=mref.visible)
-        rates = {n: r["confident_switches_per_1000"] for n, r in res.items()}
+        rates = {n: r.confident_switches_per_1000 for n, r in res.items()}
         assert rates["lif_stp_norefit"] > 1.2 * rates["lif"], rates
-        assert res["lif"]["marginal_mae"] < res["lif_unfitted"]["marginal_mae"], res
+        assert res["lif"].fidelity.marginal_mae < res["lif_unfitted"].fidelity.marginal_mae, res
 
 
 def test_mixing_command_writes_samples_tables_figures(trained, tmp_path, capsys):

@@ -44,15 +44,15 @@ def test_fidelity_measures_known_values():
     rng = np.random.default_rng(0)
     ref = (rng.random((20_000, 6)) < 0.3).astype(np.uint8)  # 4 pixels, 2 label units
     same = fidelity(ref, ref, n_pixels=4)
-    assert same["marginal_mae"] == 0 and same["pair_cov_mae"] == 0
-    assert same["label_one_hot"] == pytest.approx(2 * 0.3 * 0.7, abs=0.02)
+    assert same.marginal_mae == 0 and same.pair_cov_mae == 0
+    assert same.label_one_hot == pytest.approx(2 * 0.3 * 0.7, abs=0.02)
     shifted = ref.copy()
     shifted[:, 0] = 1  # unit 0 always on: its mean moves by 0.7, its covariances vanish
     f = fidelity(shifted, ref, n_pixels=4)
-    assert f["marginal_mae"] == pytest.approx((1 - ref[:, 0].mean()) / 6, rel=1e-9)
-    assert f["pair_cov_mae"] > 0
+    assert f.marginal_mae == pytest.approx((1 - ref[:, 0].mean()) / 6, rel=1e-9)
+    assert f.pair_cov_mae > 0
     onehot = np.zeros((10, 6), np.uint8)
     onehot[:, 4] = 1
-    assert fidelity(onehot, ref[:10], n_pixels=4)["label_one_hot"] == 1.0
+    assert fidelity(onehot, ref[:10], n_pixels=4).label_one_hot == 1.0
     with pytest.raises(InputError):
         fidelity(ref[:, :5], ref, n_pixels=4)

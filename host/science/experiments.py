@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, is_dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from lifstp.reference import Reference, tempering_reference
 
 from .digits import N_CLASSES, ImageSet, imbalance, load_digits_binary, load_digits_upsampled, split
 from .idx import load_mnist_dir
-from .measures import class_frequencies, classify, fidelity, fit_classifier, summarise, total_variation
+from .measures import SamplerSummary, class_frequencies, classify, fidelity, fit_classifier, summarise, total_variation
 from .rbm import RBM, TrainConfig, load_machine, save_machine, train_images
 from .samplers import check_name, run_sampler, sampler
 from .depression import describe as describe_depression, resource_report
@@ -117,6 +117,10 @@ def _save_samples(out: Path, name: str, v: np.ndarray, stats: dict) -> None:
 
 
 def _jsonable(x):
+    if isinstance(x, SamplerSummary):
+        return _jsonable(x.to_json())
+    if is_dataclass(x) and not isinstance(x, type):
+        return _jsonable(asdict(x))
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -134,16 +138,13 @@ def _spread(values) -> dict:
 
 
 def _aggregate(per_seed: list[dict], keys) -> dict:
-    """sampler -> key -> mean/std/values over seeds."""
+    """sampler -> key -> mean/std/values over seeds (per_seed: sampler name -> SamplerSummary)."""
     out = {}
     for name in per_seed[0]:
         out[name] = {}
         for key in keys:
-            vals = [s[name].get(key) for s in per_seed if name in s]
-            if key.startswith("isl@"):
-                n = key[4:]
-                vals = [s[name]["isl"].get(n) for s in per_seed if name in s]
-            if all(v is not None for v in vals) and vals:
+            vals = [s[name].value(key) for s in per_seed if name in s]
+            if vals and all(v is not None for v in vals):
                 out[name][key] = _spread(vals)
     return out
 
@@ -235,7 +236,7 @@ def model_reference(rbm: RBM, n: int, seed: int, clf) -> ModelReference:
     ref = tempering_reference(rbm.to_bm(), n, seed)
     vis = [r.states[:, :rbm.n_visible] for r in ref.runs]
     freqs = [class_frequencies(classify(clf, x[:, :rbm.n_pixels])[0]) for x in vis]
-    conv = dict(fidelity(vis[0], vis[1], rbm.n_pixels), tv_between_runs=total_variation(*freqs),
+    conv = dict(asdict(fidelity(vis[0], vis[1], rbm.n_pixels)), tv_between_runs=total_variation(*freqs),
                 source=ref.source, swap_acceptance_min=float(min(r.swap_acceptance.min() for r in ref.runs)))
     both = np.concatenate(vis)
     return ModelReference(ref, both, class_frequencies(classify(clf, both[:, :rbm.n_pixels])[0]), conv)
@@ -250,8 +251,8 @@ def compare_samplers(rbm: RBM, samplers, n_samples: int, seed: int, device, clf,
         v, stats = run_sampler(name, rbm, n_samples, seed=seed, device=device, stp=stp, show_progress=show_progress,
                                fits=fits)
         results[name] = summarise(v, rbm.n_pixels, clf, test, stats, references, isl_counts, reference_v)
-        results[name]["stats"] = {k: val for k, val in stats.items() if k not in ("log_weights",)}
-        results[name]["description"] = sampler(name, stp).describe()
+        results[name].stats = {k: val for k, val in stats.items() if k not in ("log_weights",)}
+        results[name].description = sampler(name, stp).describe()
         samples[name] = v
         if out is not None:
             _save_samples(out, name + tag, v, stats)
@@ -437,12 +438,12 @@ def run_sweep(device, out, seed: int = 0, quick: bool = False, bm_path=None, sho
     lines = ["# Sweep of LIF + STP over U × τ_rec", "",
              f"device {device.name}, seed {seed}, {sc.sweep_samples} samples per point, every point on the renewing "
              f"fit (no refit). Cells: confident switches per 1000 samples / ISL@{isl_key} (nats) / TV to the model. "
-             f"Renewing LIF (U=1, τ_rec=10 ms): {base['confident_switches_per_1000']:.1f} / {base['isl'][isl_key]:.2f} / "
-             f"{base['tv_to_model']:.3f}.", "",
+             f"Renewing LIF (U=1, τ_rec=10 ms): {base.confident_switches_per_1000:.1f} / {base.isl[int(isl_key)]:.2f} / "
+             f"{base.tv['model']:.3f}.", "",
              "| U \\ τ_rec (ms) | " + " | ".join(f"{t:g}" for t in sc.sweep_tau) + " |",
              "| --- |" + " --- |" * len(sc.sweep_tau)]
     for u in sc.sweep_u:
-        cells = [f"{g['confident_switches_per_1000']:.1f} / {g['isl'][isl_key]:.2f} / {g['tv_to_model']:.3f}"
+        cells = [f"{g.confident_switches_per_1000:.1f} / {g.isl[int(isl_key)]:.2f} / {g.tv['model']:.3f}"
                  for g in (grid[f"{u:g},{t:g}"] for t in sc.sweep_tau)]
         lines.append(f"| {u:g} | " + " | ".join(cells) + " |")
     _write_tables(out, "sweep", result, "\n".join(lines) + "\n")
@@ -514,8 +515,9 @@ def run_inloop(device, out, seed: int = 0, quick: bool = False, negative_ms: flo
     for name, rbm, f in (("classical_fitted", classical, renewing), ("inloop", inloop, None)):
         v, stats = spiking_samples(rbm, device, lif_params(None), sc.n_samples, seed=seed, fit=f,
                                    show_progress=show_progress, desc=name)
-        row = summarise(v, rbm.n_pixels, clf, test, stats, refs, sc.isl_counts)
-        row.update({f"data_{k}": val for k, val in fidelity(v, data_v, rbm.n_pixels).items()})
+        summary = summarise(v, rbm.n_pixels, clf, test, stats, refs, sc.isl_counts)
+        row = summary.to_json()
+        row.update({f"data_{k}": val for k, val in asdict(fidelity(v, data_v, rbm.n_pixels)).items()})
         pred, _, _ = classify_clamped(rbm, device, lif_params(None), test.x[:n], seed=seed,
                                       duration_ms=sc.classify_ms, fit=f)
         row["clamped_accuracy"] = float(np.mean(pred == test.y[:n]))
@@ -524,7 +526,7 @@ def run_inloop(device, out, seed: int = 0, quick: bool = False, negative_ms: flo
         _save_samples(out, name, v, stats)
     isl_key = str(max(n for n in sc.isl_counts if n <= sc.n_samples))
     for row in rows.values():
-        row[f"isl@{isl_key}"] = row["isl"][isl_key]
+        row[f"isl@{isl_key}"] = row["isl"][isl_key]  # a JSON row: keys are strings
     keys = ("exact_posterior_accuracy", "clamped_accuracy", "data_marginal_mae", "data_pair_cov_mae",
             "data_label_one_hot", "tv_to_train", "confident_switches_per_1000", f"isl@{isl_key}")
     result = {"experiment": "inloop", "device": device.name, "seed": seed, "quick": quick, "rows": rows,

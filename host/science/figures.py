@@ -31,9 +31,9 @@ def plot_isl(per_seed: list, path):
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
     names = [n for n in per_seed[0] if n != "_meta"]
     for name in names:
-        ns = sorted(int(k) for k in per_seed[0][name]["isl"])
-        vals = np.array([[ps[name]["isl"][str(n)] for n in ns] for ps in per_seed])
-        per_sample = np.mean([ps[name]["operations"] / ps[name]["n_samples"] for ps in per_seed])
+        ns = sorted(per_seed[0][name].isl)
+        vals = np.array([[ps[name].isl[n] for n in ns] for ps in per_seed])
+        per_sample = np.mean([ps[name].operations / ps[name].n_samples for ps in per_seed])
         for ax, x in ((axes[0], ns), (axes[1], np.array(ns) * per_sample)):
             ax.errorbar(x, vals.mean(axis=0), yerr=vals.std(axis=0), marker="o", capsize=2, label=name)
     axes[0].set_xlabel("number of samples")
@@ -85,8 +85,8 @@ def plot_class_frequencies(samples: dict, clf, n_pixels: int, train_freq, path, 
 def plot_sweep(result: dict, isl_key: str, path):
     """Maps over U × τ_rec: confident switches per 1000 samples and ISL."""
     us, taus = result["U"], result["tau_rec_ms"]
-    sw = np.array([[result["grid"][f"{u:g},{t:g}"]["confident_switches_per_1000"] for t in taus] for u in us])
-    il = np.array([[result["grid"][f"{u:g},{t:g}"]["isl"][isl_key] for t in taus] for u in us])
+    sw = np.array([[result["grid"][f"{u:g},{t:g}"].confident_switches_per_1000 for t in taus] for u in us])
+    il = np.array([[result["grid"][f"{u:g},{t:g}"].isl[int(isl_key)] for t in taus] for u in us])
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     for ax, data, label in ((axes[0], sw, "confident switches / 1000 samples"), (axes[1], il, f"ISL@{isl_key} (nats)")):
         im = ax.imshow(data, origin="lower", aspect="auto", cmap="viridis")

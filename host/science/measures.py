@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -81,27 +83,82 @@ def isl_curve(samples, heldout, counts=(100, 1000, 10000)) -> dict:
     return {int(n): isl(samples[:n], heldout) for n in counts if n <= len(samples)}
 
 
-def fidelity(v, reference_v, n_pixels: int) -> dict:
-    """How close samples `v` (samples × visible, pixels then labels) lie to the model, judged by
-    reference samples of the model's visible units: marginal_mae (mean |⟨v_i⟩ − ⟨v_i⟩_ref|),
-    pair_cov_mae (mean |cov(v_i, v_j) − cov_ref(v_i, v_j)| over pairs i < j), label_one_hot (the
-    fraction of samples with exactly one label unit on)."""
+@dataclass(frozen=True)
+class Fidelity:
+    """How close samples lie to the model, judged by reference samples of its visible units:
+    marginal_mae (mean |⟨v_i⟩ − ⟨v_i⟩_ref|), pair_cov_mae (mean |cov(v_i, v_j) − cov_ref(v_i, v_j)|
+    over pairs i < j), label_one_hot (fraction of samples with exactly one label unit on)."""
+
+    marginal_mae: float
+    pair_cov_mae: float
+    label_one_hot: float
+
+
+def fidelity(v, reference_v, n_pixels: int) -> Fidelity:
+    """The Fidelity of samples `v` (samples × visible, pixels then labels) to `reference_v`."""
     v = np.asarray(v, np.float64)
     r = np.asarray(reference_v, np.float64)
     if v.ndim != 2 or r.shape[1:] != v.shape[1:] or len(v) < 2 or len(r) < 2:
         raise InputError(f"fidelity needs samples and reference of the same width, got {v.shape} and {r.shape}")
     iu = np.triu_indices(v.shape[1], 1)
     labels = v[:, n_pixels:]
-    return {"marginal_mae": float(np.abs(v.mean(axis=0) - r.mean(axis=0)).mean()),
-            "pair_cov_mae": float(np.abs(np.cov(v.T, bias=True)[iu] - np.cov(r.T, bias=True)[iu]).mean()),
-            "label_one_hot": float(np.mean(labels.sum(axis=1) == 1)) if labels.shape[1] else float("nan")}
+    return Fidelity(float(np.abs(v.mean(axis=0) - r.mean(axis=0)).mean()),
+                    float(np.abs(np.cov(v.T, bias=True)[iu] - np.cov(r.T, bias=True)[iu]).mean()),
+                    float(np.mean(labels.sum(axis=1) == 1)) if labels.shape[1] else float("nan"))
+
+
+@dataclass
+class SamplerSummary:
+    """Every measure of one sampler's samples (see the module docstring). `isl` maps a sample count
+    to the ISL after that many samples, `tv` a reference name ("train", "model") to the class-frequency
+    TV against it; compute counts are None where the sampler does not report them."""
+
+    n_samples: int
+    sweeps: int
+    unit_updates: int | None
+    operations: int | None
+    event_operations: int | None
+    wall_s: float
+    switches_per_1000: float
+    confident_switches_per_1000: float
+    confident_switches_per_1000_confident: float
+    confident_switches_per_1e9_ops: float | None
+    switches_per_wall_s: float
+    confident_fraction: float
+    classes_visited: int
+    classes_visited_confident: int
+    class_frequencies: list
+    isl: dict
+    tv: dict
+    fidelity: Fidelity | None = None
+    description: str = ""
+    stats: dict = field(default_factory=dict)
+
+    def value(self, key: str):
+        """A table column by name: an attribute, "isl@N", "tv_to_NAME" or a Fidelity field; None if absent."""
+        if key.startswith("isl@"):
+            return self.isl.get(int(key[4:]))
+        if key.startswith("tv_to_"):
+            return self.tv.get(key[6:])
+        if self.fidelity is not None and key in Fidelity.__dataclass_fields__:
+            return getattr(self.fidelity, key)
+        return getattr(self, key, None) if key in SamplerSummary.__dataclass_fields__ else None
+
+    def to_json(self) -> dict:
+        """The flat JSON row of the results files (the columns of `value`, the ISL curve, the stats)."""
+        row = {k: getattr(self, k) for k in SamplerSummary.__dataclass_fields__ if k not in ("isl", "tv", "fidelity")}
+        row["isl"] = {str(k): v for k, v in self.isl.items()}
+        row.update({f"tv_to_{k}": v for k, v in self.tv.items()})
+        if self.fidelity is not None:
+            row.update(asdict(self.fidelity))
+        return row
 
 
 def summarise(v, n_pixels: int, clf, heldout: ImageSet, compute: dict, references: dict | None = None,
-              isl_counts=(100, 1000, 10000), reference_v=None) -> dict:
+              isl_counts=(100, 1000, 10000), reference_v=None) -> SamplerSummary:
     """All measures of one sampler's samples `v` (samples × visible, pixels first). `compute` holds
-    sweeps and wall_s (and unit_updates, operations); `references` maps a name to class frequencies to
-    compare with (tv_to_<name>); `reference_v`, reference samples of the model, adds the fidelity."""
+    sweeps and wall_s (and unit_updates, operations, event_operations); `references` maps a name to
+    class frequencies to compare with; `reference_v`, reference samples of the model, adds the fidelity."""
     pixels = np.asarray(v)[:, :n_pixels]
     classes, conf = classify(clf, pixels)
     freq = class_frequencies(classes)
@@ -109,26 +166,18 @@ def summarise(v, n_pixels: int, clf, heldout: ImageSet, compute: dict, reference
     raw = switches_per_1000(classes)
     confident = switches_per_1000(classes, conf)
     wall = max(float(compute["wall_s"]), 1e-9)
-    out = {
-        "n_samples": n, "sweeps": compute["sweeps"], "unit_updates": compute.get("unit_updates"),
-        "wall_s": compute["wall_s"],
-        "switches_per_1000": raw, "confident_switches_per_1000": confident,
-        "switches_per_wall_s": raw * (n - 1) / 1000 / wall,
-        "confident_fraction": float(np.mean(conf > CONFIDENCE)) if n else 0.0,
-        "classes_visited": int(np.count_nonzero(freq)),
-        "classes_visited_confident": int(np.unique(classes[conf > CONFIDENCE]).size),
-        "class_frequencies": freq.tolist(),
-        "isl": {str(k): val for k, val in isl_curve(pixels, heldout.x, isl_counts).items()},
-    }
     n_conf = int(np.count_nonzero(conf > CONFIDENCE))
-    out["confident_switches_per_1000_confident"] = confident * (n - 1) / max(n_conf - 1, 1) if n_conf > 1 else 0.0
-    if compute.get("operations"):
-        out["operations"] = int(compute["operations"])
-        out["confident_switches_per_1e9_ops"] = confident * (n - 1) / 1000 / float(compute["operations"]) * 1e9
-    if compute.get("event_operations"):
-        out["event_operations"] = int(compute["event_operations"])
-    for name, ref in (references or {}).items():
-        out[f"tv_to_{name}"] = total_variation(freq, ref)
-    if reference_v is not None:
-        out.update(fidelity(v, reference_v, n_pixels))
-    return out
+    ops = int(compute["operations"]) if compute.get("operations") else None
+    return SamplerSummary(
+        n_samples=n, sweeps=int(compute["sweeps"]), unit_updates=compute.get("unit_updates"), operations=ops,
+        event_operations=int(compute["event_operations"]) if compute.get("event_operations") else None,
+        wall_s=float(compute["wall_s"]), switches_per_1000=raw, confident_switches_per_1000=confident,
+        confident_switches_per_1000_confident=confident * (n - 1) / max(n_conf - 1, 1) if n_conf > 1 else 0.0,
+        confident_switches_per_1e9_ops=confident * (n - 1) / 1000 / ops * 1e9 if ops else None,
+        switches_per_wall_s=raw * (n - 1) / 1000 / wall,
+        confident_fraction=float(np.mean(conf > CONFIDENCE)) if n else 0.0,
+        classes_visited=int(np.count_nonzero(freq)),
+        classes_visited_confident=int(np.unique(classes[conf > CONFIDENCE]).size),
+        class_frequencies=freq.tolist(), isl=isl_curve(pixels, heldout.x, isl_counts),
+        tv={name: total_variation(freq, ref) for name, ref in (references or {}).items()},
+        fidelity=fidelity(v, reference_v, n_pixels) if reference_v is not None else None)
