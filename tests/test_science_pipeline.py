@@ -152,3 +152,35 @@ def test_training_is_reproducible_across_processes(tmp_path):
         outs.append(out)
     with np.load(outs[0]) as a, np.load(outs[1]) as b:
         assert a["W"].tobytes() == b["W"].tobytes() and a["b"].tobytes() == b["b"].tobytes()
+
+
+def test_training_in_the_loop(tmp_path, capsys):
+    """The spiking network's own samples as the negative phase: the machine still learns to classify
+    (far above chance), by its exact posterior and clamped on the device, and the comparison with
+    classical training writes its table."""
+    out = tmp_path / "inloop"
+    assert main(["experiment", "inloop", "--quick", "--epochs", "12", "--negative-ms", "100", "--out", str(out),
+                 "--no-progress"] + FAST_FIT) == 0
+    result = json.loads((out / "inloop.json").read_text())
+    rows = result["rows"]
+    assert result["negative_runs"] == 12 * (1438 // 32)  # one device run per update
+    assert rows["inloop"]["exact_posterior_accuracy"] > 0.6 and rows["inloop"]["clamped_accuracy"] > 0.5
+    assert rows["classical_fitted"]["exact_posterior_accuracy"] > 0.6
+    for row in rows.values():
+        assert 0 <= row["data_marginal_mae"] < 0.5 and 0 <= row["tv_to_train"] <= 1
+    assert "| inloop |" in capsys.readouterr().out
+    with np.load(out / "bm_inloop.npz") as f:
+        assert json.loads(str(f["metadata"]))["negative_phase"] == "lif"
+
+
+def test_paper_size_dataset_and_mnist_folder(tmp_path):
+    """--paper-size without MNIST: the digits upsampled to 28×28, said so; --mnist DIR without the
+    files: a message naming them."""
+    from lifstp.science.experiments import Dataset
+
+    d = Dataset(paper=True)
+    data = d.load()
+    assert data.x.shape == (1797, 784) and data.shape == (28, 28) and d.n_hidden == 500
+    assert 0.2 < data.x.mean() < 0.5 and "UPSAMPLED" in d.describe()
+    with pytest.raises(InputError, match="train-images-idx3-ubyte"):
+        Dataset(paper=True, mnist=str(tmp_path)).load()

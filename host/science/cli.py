@@ -216,7 +216,7 @@ def cmd_inloop(args) -> int:
     from .experiments import run_inloop
 
     run_inloop(open_device(args.device), args.out, seed=args.seed, quick=args.quick, negative_ms=args.negative_ms,
-               show_progress=_progress(args), fit=_fit(args))
+               show_progress=_progress(args), fit=_fit(args), epochs=args.epochs)
     return _finish(args.out, "inloop")
 
 
@@ -265,6 +265,7 @@ def add_experiments(experiment_subparsers) -> None:
     _common(e, seeds=False)
     e.add_argument("--negative-ms", type=float, default=200.0,
                    help="model time of the spiking negative phase per update (default 200)")
+    e.add_argument("--epochs", type=int, default=None, help="training epochs of both machines (default: the scale's)")
     e.set_defaults(func=cmd_inloop)
 
 

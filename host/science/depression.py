@@ -31,8 +31,10 @@ def steady_resource(interval_ms: float, u: float, tau_rec_ms: float) -> float:
 
 def approach_spikes(interval_ms: float, u: float, tau_rec_ms: float) -> float:
     """Spikes for R to cover 1 − 1/e of its way to R* at this interval."""
-    q = (1 - u) * math.exp(-interval_ms / tau_rec_ms)
-    return math.inf if q <= 0 else (-1.0 / math.log(q) if q < 1 else math.inf)
+    q = (1 - u) * math.exp(-interval_ms / tau_rec_ms)  # the remaining distance shrinks by q per spike
+    if q <= 0:
+        return 0.0  # U = 1: the first spike takes R to its steady state
+    return -1.0 / math.log(q) if q < 1 else math.inf
 
 
 def resource_report(network: Network, n_ticks: int, seed: int, formats: Formats | None = None) -> dict:

@@ -486,7 +486,7 @@ def run_classify(device, out, seed: int = 0, quick: bool = False, stp=MIXING_STP
 
 
 def run_inloop(device, out, seed: int = 0, quick: bool = False, negative_ms: float = 200.0,
-               show_progress: bool = False, fit: FitSettings | None = None) -> dict:
+               show_progress: bool = False, fit: FitSettings | None = None, epochs: int | None = None) -> dict:
     """Training in the loop against classical training: the same data, split and settings trained once
     with persistent Gibbs chains (then fitted to the device) and once with the spiking network's own
     samples as the negative phase (run as trained, no fit). Both are judged as generators of the data
@@ -498,7 +498,7 @@ def run_inloop(device, out, seed: int = 0, quick: bool = False, negative_ms: flo
     sc = scale_for(quick, fit)
     train, test = split(load_digits_binary(), 0.2, seed)
     clf = fit_classifier(train, seed)
-    cfg = TrainConfig(seed=seed, epochs=sc.epochs)
+    cfg = TrainConfig(seed=seed, epochs=epochs or sc.epochs)
     t0 = time.perf_counter()
     classical = train_images(train, cfg, test, show_progress=show_progress)
     negative = SpikingNegativePhase(device, duration_ms=negative_ms, seed=seed)
@@ -534,7 +534,7 @@ def run_inloop(device, out, seed: int = 0, quick: bool = False, negative_ms: flo
               "train_seconds": {"classical": classical.meta["train_seconds"], "inloop": inloop.meta["train_seconds"]},
               "wall_s": time.perf_counter() - t0}
     lines = ["# Training in the loop", "",
-             f"device {device.name}, seed {seed}, {sc.epochs} epochs, {sc.n_samples} free samples, {n} clamped test "
+             f"device {device.name}, seed {seed}, {cfg.epochs} epochs, {sc.n_samples} free samples, {n} clamped test "
              f"images. classical_fitted: PCD-trained, then fitted to the device; inloop: the negative phase of every "
              f"update from {negative_ms:g} ms of the spiking network itself ({negative.calls} runs), sampled as trained. "
              "data_*: fidelity of the generated samples to the training images.", "",
