@@ -7,13 +7,14 @@ shift right arithmetically: round half up); every saturation is counted.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from .rng import noise_uniforms, seed_states, xorshift64_step
-from .spec import NOISE_COUNT_MAX, REGISTERS, ClampMode, FixedParams, Formats, ModelError
+from .spec import CLAMP_OFF, CLAMP_ON, NOISE_COUNT_MAX, REGISTERS, ClampMode, FixedParams, Formats, ModelError
 
 if NOISE_COUNT_MAX != 4:  # run_ticks unrolls the threshold comparisons
     raise ImportError("golden_model.fixed.run_ticks is written for NOISE_COUNT_MAX = 4")
@@ -64,9 +65,11 @@ def run_ticks(regs, fa, e_l, clamp, weights, v, u, ref, res, rng, acc, counters,
     Returns (ticks done, spikes written). State arrays are updated in place. `regs` is
     `FixedParams.registers()` (or a device's copy of it), `fa` is `format_array`.
     """
-    return _run_ticks(fa=fa, e_l=e_l, clamp=clamp, weights=weights, v=v, u=u, ref=ref, res=res, rng=rng,
-                      acc=acc, counters=counters, t0=t0, n_ticks=n_ticks, out_tick=out_tick,
-                      out_neuron=out_neuron, out_eff=out_eff, **register_arguments(regs))
+    # Positional: numba's dispatch of keyword arguments costs about half a millisecond a call, which
+    # the emulator's short chunks would pay often. _KERNEL_REGISTERS pins the order to the names.
+    args = register_arguments(regs)
+    return _run_ticks(*(args[name] for name in _KERNEL_REGISTERS), fa, e_l, clamp, weights, v, u, ref, res, rng,
+                      acc, counters, t0, n_ticks, out_tick, out_neuron, out_eff)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -125,7 +128,7 @@ def _run_ticks(tau_ref_ticks, v_th, v_reset, kappa_m, kappa_syn, kappa_rec, stp_
             acc[i] = 0
             # Spike decision: never while refractory or clamped OFF, always when clamped ON.
             c = clamp[i]
-            fire[i] = (not refractory) & (c != ClampMode.OFF) & ((c == ClampMode.ON) | (vi >= v_th))
+            fire[i] = (not refractory) & (c != CLAMP_OFF) & ((c == CLAMP_ON) | (vi >= v_th))
         counters[0] += sat_v
         counters[1] += sat_u
         # Finish the neurons that fired: reset, efficacy, depletion.
@@ -157,6 +160,13 @@ def _run_ticks(tau_ref_ticks, v_th, v_reset, kappa_m, kappa_syn, kappa_rec, stp_
                     acc[j] += (numba.int64(row[j]) * e + half) >> shift
         done += 1
     return done, n_out
+
+
+#: The register parameters of the kernel, in its order; each must be a register argument by name.
+_KERNEL_REGISTERS = tuple(inspect.signature(_run_ticks.py_func).parameters)[:len(_REGISTER_SLOTS)]
+if sorted(_KERNEL_REGISTERS) != sorted(name for name, _ in _REGISTER_SLOTS):
+    raise ImportError(f"golden_model.fixed._run_ticks takes registers {_KERNEL_REGISTERS}, the table has "
+                      f"{[name for name, _ in _REGISTER_SLOTS]}")
 
 
 @dataclass

@@ -14,7 +14,7 @@ import numpy as np
 
 from .rng import noise_uniforms, seed_states, xorshift64_step
 from .fixed import register_arguments
-from .spec import NOISE_COUNT_MAX, REGISTERS, ClampMode, ModelError, ModelParams, noise_cdf_float, weights_to_u_float
+from .spec import CLAMP_OFF, CLAMP_ON, NOISE_COUNT_MAX, REGISTERS, ModelError, ModelParams, noise_cdf_float, weights_to_u_float
 
 
 def run_ticks_float(regs, e_l, clamp, weights, v, u, ref, res, rng, acc, t0, n_ticks, out_tick, out_neuron):
@@ -61,9 +61,9 @@ def _run_ticks_float(tau_ref_ticks, v_th, v_reset, kappa_m, kappa_syn, kappa_rec
             u[i] = u[i] - u[i] * kappa_syn + acc[i] + k_e * w_exc - k_i * w_inh
             acc[i] = 0.0
             c = clamp[i]
-            if refractory or c == ClampMode.OFF:
+            if refractory or c == CLAMP_OFF:
                 fire = False
-            elif c == ClampMode.ON:
+            elif c == CLAMP_ON:
                 fire = True
             else:
                 fire = v[i] >= v_th

@@ -32,6 +32,11 @@ class ClampMode(enum.IntEnum):
     OFF = 2  #: the neuron never fires (its unit reads 0); its membrane still evolves
 
 
+#: The clamp modes as plain integers, for the numba kernels: numba folds module-level ints into the
+#: kernel as constants, while an IntEnum compared inside the kernel costs the vectorised neuron update.
+CLAMP_ON, CLAMP_OFF = int(ClampMode.ON), int(ClampMode.OFF)
+
+
 class ModelError(ValueError):
     """A parameter or format that the model cannot represent; the message names it."""
 

@@ -24,6 +24,8 @@ from test_engine_equivalence import BUSY, N, load
 #: Seconds without a byte from the harness after which its answer to a feed is complete (the runs
 #: here take milliseconds of simulation).
 QUIET_S = 0.3
+#: Longest wait for the RTL's frames to reach the golden device's count.
+SETTLE_S = 20.0
 
 
 class Pair:
@@ -41,17 +43,22 @@ class Pair:
         self.seq = (self.seq + 1) & 0xFF
         data = P.encode_frame(op, self.seq, payload)
         self.pipe.write(data)
-        rtl = bytearray()
-        while chunk := self.pipe.read(QUIET_S):
-            rtl += chunk
         golden = bytearray()
         t0 = time.monotonic()
         golden += self.emu.feed(data)
         assert time.monotonic() - t0 < 2.0, "one feed() of the golden device ran unbounded"
         while not self.emu.waiting:
             golden += self.emu.feed(b"")
-        return ([P.decode_frame(f) for f in P.FrameSplitter().feed(bytes(rtl))],
-                [P.decode_frame(f) for f in P.FrameSplitter().feed(bytes(golden))])
+        golden_frames = [P.decode_frame(f) for f in P.FrameSplitter().feed(bytes(golden))]
+        # The RTL's answer: at least as many frames as the golden device's (waited for up to
+        # SETTLE_S, so a loaded machine does not cut it short), then QUIET_S of silence for any extra.
+        splitter, rtl_frames = P.FrameSplitter(), []
+        deadline = time.monotonic() + SETTLE_S
+        while len(rtl_frames) < len(golden_frames) and time.monotonic() < deadline:
+            rtl_frames += [P.decode_frame(f) for f in splitter.feed(self.pipe.read(QUIET_S))]
+        while chunk := self.pipe.read(QUIET_S):
+            rtl_frames += [P.decode_frame(f) for f in splitter.feed(chunk)]
+        return rtl_frames, golden_frames
 
     def same(self, op: int, payload: bytes = b"") -> list[P.Frame]:
         rtl, golden = self.send(op, payload)
