@@ -19,7 +19,7 @@ from .network import BenchNetwork
 
 
 def run_verilator_bench(n_neurons: int = 256, lanes: int = 1, duration_ms: float = 100.0, out=sys.stdout) -> int:
-    from lifstp.sim.harness import VerilatorDevice
+    from lifstp.device import VerilatorDevice
 
     bench = BenchNetwork(n_neurons, duration_ms=duration_ms)
     net = Network(bench.params(), np.full(n_neurons, bench.e_l_mv), bench.weights_pa())

@@ -8,30 +8,17 @@ of many independent neurons, so it costs about as much as one long run of one ne
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import curve_fit
 
 from lifstp.golden_model.spec import ModelParams
 
+from .analysis import joint_distribution, kl_divergence
+from .bm import exact_distribution, random_bm
 from .errors import LifstpError
+from .mapping import Calibration, map_bm
 from .network import Network
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """The fitted activation function p_on = σ((E_L − v_p05_mv) / alpha_mv), with the sweep data, and
-    the weight scale: the factor on the theoretical PSP-matching weight that sampled best (1 = theory)."""
-
-    v_p05_mv: float
-    alpha_mv: float
-    e_l_mv: np.ndarray
-    p_on: np.ndarray
-    weight_scale: float = 1.0
-
-    def predict(self, e_l_mv: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(np.asarray(e_l_mv) - self.v_p05_mv) / self.alpha_mv))
 
 
 def _logistic(x, x0, a):
@@ -92,11 +79,6 @@ def calibrate_weight_scale(params: ModelParams, run, activation: Calibration, n_
     The PSP-averaging translation assumes rectangular PSPs; real PSPs start late and overlap the
     refractory period, so the theory overestimates the coupling a little. One scalar, fitted here on
     machines that the tests never use, corrects most of it."""
-    # Imported here: analysis and mapping build on calibration's types.
-    from .analysis import joint_distribution, kl_divergence
-    from .bm import exact_distribution, random_bm
-    from .mapping import map_bm
-
     rng = np.random.default_rng(WEIGHT_CALIBRATION_SEED)
     machines = [random_bm(n_units, rng) for _ in range(n_machines)]
     exact = [exact_distribution(bm) for bm in machines]

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from .errors import LifstpError
+from .science.commands import add_commands, add_experiments
 
 
 def _stderr_is_tty() -> bool:
@@ -281,8 +282,6 @@ def cmd_bench(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lifstp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    from .science.cli import add_commands, add_experiments
-
     add_commands(sub)
 
     p = sub.add_parser("sample", help="sample a Boltzmann machine (BM.npz with W, b) and write RUN.npz")

@@ -1,9 +1,11 @@
-"""Devices that run networks, all behind the wire protocol. `open_device(spec)` picks one by its
---device name:
+"""Devices that run networks, all behind the wire protocol, and the one interface they share
+(`Device`). `open_device(spec)` picks one by its --device name:
 
-- `golden`: the golden model in-process (GoldenEmulator), sized to each network: the embedded default;
-- `verilator`: the RTL core and command engine compiled by Verilator, streaming bytes through a pipe;
-- `serial:<pyserial URL>`: a board over its UART (or anything pyserial opens that speaks the protocol).
+- `golden`: the golden model in-process (`GoldenDevice`), sized to each network: the embedded default;
+- `verilator`: the RTL core and command engine compiled by Verilator, streaming bytes through a pipe
+  (`VerilatorDevice`; the harness binary is built by `lifstp.sim.harness`);
+- `serial:<pyserial URL>`: a board over its UART, or anything pyserial opens that speaks the protocol
+  (`ProtocolDevice` over a `SerialTransport`).
 
 Each device quantises the network with the device's formats, pads it to the device's N (padding
 neurons are clamped off and unconnected), seeds the generators, runs it and returns the spikes.
@@ -11,19 +13,27 @@ neurons are clamped off and unconnected), seeds the generators, runs it and retu
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
 from lifstp.golden_model.rng import seed_states
-from lifstp.golden_model.spec import ClampMode, ModelError, quantise, quantise_potentials, quantise_weights
+from lifstp.golden_model.spec import ClampMode, Formats, ModelError, quantise, quantise_potentials, quantise_weights
+from lifstp.sim.harness import device_binary, parse_stats
 
 from . import protocol as P
 from .emulator import GoldenEmulator
 from .errors import InputError
-from .link import DeviceClient, LoopbackTransport, SerialTransport
+from .link import DeviceClient, LoopbackTransport, PipeTransport, SerialTransport
 from .network import Network
+
+#: Largest core the `verilator` device builds. CoreConfig accepts up to 2^20 neurons, but Verilator
+#: flattens the N x N weight memory into the C++ model: its build time and memory grow with N^2 (past
+#: 10 GB at N = 5000). 1024 is four times the largest board's core.
+VERILATOR_MAX_NEURONS = 1024
 
 
 @dataclass
@@ -34,6 +44,60 @@ class SpikeRun:
     spike_neuron: np.ndarray  #: int32
     n_ticks: int
     status: dict
+
+
+@runtime_checkable
+class Device(Protocol):
+    """What every device offers, and all a caller may rely on (golden, verilator and serial alike).
+
+    Attributes
+    ----------
+    name : str
+        The device's --device name (``golden``, ``verilator``, ``serial:<URL>``).
+    formats : Formats
+        The fixed-point formats the device quantises a network with. Calibration, mapping and fitting
+        use these, never defaults: the golden device's are those it was made with, the verilator
+        device's those its core is built with, a board's those its IDENTIFY reports.
+    max_neurons : int or None
+        N, the largest network the device runs: a board's core size (IDENTIFY), the largest core the
+        verilator device builds (`VERILATOR_MAX_NEURONS`), or None for no limit (golden). Devices
+        that build a core per network (golden, verilator) size it to the network, rounded up to a
+        multiple of the lanes; padding neurons are clamped off and never fire.
+    lanes : int
+        Neurons the core updates in parallel. It changes the speed, never the spikes.
+
+    Methods
+    -------
+    run(network, n_ticks, seed, progress=None) -> SpikeRun
+        Load `network` with a fresh state (V = E_L, u = 0, R = 1, generators seeded from `seed`), run
+        `n_ticks` ticks and return the spikes with the status counters read after the run (the
+        device's only state a caller gets back: golden and verilator make a fresh core per run).
+        ``progress(k)`` is called with the ticks newly covered as spikes arrive. The same network,
+        ticks and seed give the same spikes on every device.
+    info() -> dict
+        What the device reports: ``device``, ``protocol_version``, ``n_neurons``, ``lanes``,
+        ``formats``, ``max_payload`` (what ``lifstp info`` prints).
+    close() -> None
+        Release what the device holds (a serial port); the device is not used afterwards.
+    """
+
+    name: str
+
+    @property
+    def formats(self) -> Formats: ...
+
+    @property
+    def max_neurons(self) -> int | None: ...
+
+    @property
+    def lanes(self) -> int: ...
+
+    def run(self, network: Network, n_ticks: int, seed: int,
+            progress: Callable[[int], None] | None = None) -> SpikeRun: ...
+
+    def info(self) -> dict: ...
+
+    def close(self) -> None: ...
 
 
 def load_network(client: DeviceClient, network: Network, seed: int) -> int:
@@ -71,11 +135,27 @@ def load_network(client: DeviceClient, network: Network, seed: int) -> int:
 
 
 class ProtocolDevice:
-    """A device reached through a DeviceClient (any transport)."""
+    """A `Device` reached through a DeviceClient (any transport): formats, N and lanes are what its
+    IDENTIFY reports (asked once, on first use)."""
 
     def __init__(self, name: str, client: DeviceClient):
         self.name = name
         self.client = client
+
+    def _identified(self):
+        return self.client.info or self.client.identify()
+
+    @property
+    def formats(self) -> Formats:
+        return self._identified().formats
+
+    @property
+    def max_neurons(self) -> int:
+        return self._identified().n_neurons
+
+    @property
+    def lanes(self) -> int:
+        return self._identified().lanes
 
     def info(self) -> dict:
         info = self.client.identify()
@@ -95,29 +175,99 @@ class ProtocolDevice:
             raise InputError("a padding neuron fired: the device did not keep it clamped off")
         return SpikeRun(ticks, neurons, n_ticks, status)
 
-    def close(self):
-        return self.client.transport.close()
+    def close(self) -> None:
+        self.client.transport.close()
 
 
 class GoldenDevice:
-    """The golden model behind the protocol, in-process; a fresh emulator sized to each network."""
+    """The golden model behind the protocol, in-process: a `Device` that makes a fresh emulator sized
+    to each network, with `formats` (default: the model's `Formats()`)."""
 
     name = "golden"
+    max_neurons = None
+    lanes = GoldenEmulator.lanes
 
-    def __init__(self, formats=None):
-        self.formats = formats
+    def __init__(self, formats: Formats | None = None):
+        self._formats = formats if formats is not None else Formats()
+
+    @property
+    def formats(self) -> Formats:
+        return self._formats
 
     def _device(self, n: int) -> ProtocolDevice:
-        return ProtocolDevice(self.name, DeviceClient(LoopbackTransport(GoldenEmulator(n, self.formats))))
+        return ProtocolDevice(self.name, DeviceClient(LoopbackTransport(GoldenEmulator(n, self._formats))))
 
     def info(self, n_neurons: int = 256) -> dict:
+        """What an emulator of `n_neurons` neurons reports."""
         return self._device(n_neurons).info()
 
     def run(self, network: Network, n_ticks: int, seed: int, progress=None) -> SpikeRun:
         return self._device(network.n).run(network, n_ticks, seed, progress)
 
+    def close(self) -> None:
+        pass
 
-def open_device(spec: str):
+
+class VerilatorDevice:
+    """The RTL (command engine + core) compiled by Verilator, behind a pipe: a `Device` that builds its
+    core with as many neurons as each network needs (rounded up to a multiple of `lanes`), once per
+    size and cached (`lifstp.sim.harness.device_binary`), and starts a fresh harness process per run.
+
+    Parameters
+    ----------
+    lanes : int
+        Lanes of the cores it builds.
+    log : callable, optional
+        Called with a line of text when a core is being built (default: print to stderr).
+    formats : Formats, optional
+        Formats of the cores it builds (default: the model's `Formats()`).
+    """
+
+    name = "verilator"
+    max_neurons = VERILATOR_MAX_NEURONS
+
+    def __init__(self, lanes: int = 1, log=None, formats: Formats | None = None):
+        self.lanes = lanes
+        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self._formats = formats if formats is not None else Formats()
+        self.last_stats: dict = {}  #: the harness's cycle counts of the last run (sim/harness_cpp/main.cpp)
+
+    @property
+    def formats(self) -> Formats:
+        return self._formats
+
+    def _size(self, n: int) -> int:
+        return max(self.lanes, -(-n // self.lanes) * self.lanes)
+
+    def open(self, n_neurons: int) -> ProtocolDevice:
+        """A ProtocolDevice on a fresh harness process of at least n_neurons neurons."""
+        n = self._size(n_neurons)
+        if n > VERILATOR_MAX_NEURONS:
+            raise InputError(f"the verilator device builds cores of up to {VERILATOR_MAX_NEURONS} neurons; "
+                             f"this network needs {n}")
+        binary = device_binary(n, self.lanes, formats=self._formats, log=self.log)
+        return ProtocolDevice(self.name, DeviceClient(PipeTransport(binary), timeout_s=30.0))
+
+    def info(self, n_neurons: int = 256) -> dict:
+        """What a core of `n_neurons` neurons reports (built first if it is not cached)."""
+        dev = self.open(n_neurons)
+        try:
+            return dev.info()
+        finally:
+            dev.close()
+
+    def run(self, network: Network, n_ticks: int, seed: int, progress=None) -> SpikeRun:
+        dev = self.open(network.n)
+        try:
+            return dev.run(network, n_ticks, seed, progress)
+        finally:
+            self.last_stats = parse_stats(dev.client.transport.close())
+
+    def close(self) -> None:
+        pass
+
+
+def open_device(spec: str) -> Device:
     """The device named by a --device argument."""
     if spec == "golden":
         return GoldenDevice()
@@ -127,7 +277,5 @@ def open_device(spec: str):
             raise InputError("--device serial: needs a pyserial URL, e.g. serial:/dev/ttyUSB1")
         return ProtocolDevice(spec, DeviceClient(SerialTransport(url)))
     if spec == "verilator":
-        from lifstp.sim.harness import open_verilator_device  # builds on first use
-
-        return open_verilator_device()
+        return VerilatorDevice()  # builds its cores on first use
     raise InputError(f"unknown device {spec!r}; expected golden, verilator or serial:<pyserial URL>")

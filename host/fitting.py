@@ -22,7 +22,6 @@ quantisation, so the last step's error includes what the weight format costs.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -33,9 +32,9 @@ from lifstp.golden_model.spec import Formats, ModelError, ModelParams
 
 from .analysis import sample_states
 from .bm import BoltzmannMachine
-from .calibration import Calibration
+from .device import Device
 from .errors import InputError, LifstpError
-from .mapping import map_bm
+from .mapping import Calibration, map_bm
 from .network import Network
 from .progress import progress_bar
 from .reference import Moments, Reference
@@ -97,14 +96,6 @@ def digest(bm: BoltzmannMachine) -> str:
     h.update(np.ascontiguousarray(bm.W, np.float64).tobytes())
     h.update(np.ascontiguousarray(bm.b, np.float64).tobytes())
     return h.hexdigest()[:16]
-
-
-def device_formats(device, n_neurons: int) -> Formats:
-    """The fixed-point formats of a device (what it quantises a network with). Devices sized to each
-    network (golden, verilator) are asked at the network's size, so no larger core is built for it."""
-    if "n_neurons" in inspect.signature(device.info).parameters:
-        return device.info(n_neurons=n_neurons)["formats"]
-    return device.info()["formats"]
 
 
 def device_moments(device, network: Network, n_ticks: int, seed: int, every_ticks: int = 10,
@@ -256,15 +247,15 @@ def fit_machine(bm: BoltzmannMachine, device, params: ModelParams, calibration: 
                              [seed + 104_729 + r for r in range(settings.final_runs)], settings.every_ticks, burn)
         final = moment_errors(target, got, mask)
         bar.update(1)
-    return Fit(bm, fitted, params, calibration, device_formats(device, bm.n), reference.source, history, final[0], final[1],
+    return Fit(bm, fitted, params, calibration, device.formats, reference.source, history, final[0], final[1],
                final[0] <= settings.tolerance, settings)
 
 
-def check_fit_matches(fit: Fit, bm: BoltzmannMachine, device, params: ModelParams) -> Fit:
+def check_fit_matches(fit: Fit, bm: BoltzmannMachine, device: Device, params: ModelParams) -> Fit:
     """FitError unless `fit` belongs to this machine, this device's formats and these parameters."""
     if digest(fit.bm) != digest(bm):
         raise FitError("the fit was made for another machine")
-    formats = device_formats(device, bm.n)
+    formats = device.formats
     if fit.formats != formats:
         raise FitError(f"the fit was made for a device with formats {fit.formats}, this device has {formats}")
     if fit.params != params:

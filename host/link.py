@@ -8,9 +8,13 @@ Every wait is bounded: a device that does not answer raises DeviceTimeout.
 
 from __future__ import annotations
 
+import os
+import select
+import subprocess
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -92,6 +96,49 @@ class SerialTransport:
 
     def close(self) -> None:
         self.port.close()
+
+
+class PipeTransport:
+    """Bytes to and from a program over its stdin/stdout (the compiled Verilator harness,
+    lifstp.sim.harness); the program is started here and stopped by close()."""
+
+    def __init__(self, program: str | Path):
+        self.proc = subprocess.Popen([str(program)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, bufsize=0)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            _, ready, _ = select.select([], [self.proc.stdin], [], DEFAULT_TIMEOUT_S)
+            if not ready:
+                raise DeviceTimeout("the program behind the pipe stopped taking bytes")
+            n = os.write(self.proc.stdin.fileno(), view[:65536])
+            view = view[n:]
+
+    def read(self, timeout_s: float) -> bytes:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
+        if not ready:
+            return b""
+        try:
+            return self.proc.stdout.read(1 << 20) or b""
+        except BlockingIOError:
+            return b""
+
+    def close(self) -> str:
+        """Stop the program; returns what it printed on stderr (the harness: its cycle counts)."""
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        said = self.proc.stderr.read().decode(errors="replace")
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return said
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ over τ_ref equals α·W_kj (the rectangular PSP of the theory), for current-bas
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,8 +15,23 @@ from lifstp.golden_model.spec import ModelParams
 
 from .bm import BoltzmannMachine
 from .errors import InputError
-from .calibration import Calibration
 from .network import Network
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The fitted activation function p_on = σ((E_L − v_p05_mv) / alpha_mv), with the sweep data, and
+    the weight scale: the factor on the theoretical PSP-matching weight that sampled best (1 = theory).
+    What the mapping reads; lifstp.calibration measures it."""
+
+    v_p05_mv: float
+    alpha_mv: float
+    e_l_mv: np.ndarray
+    p_on: np.ndarray
+    weight_scale: float = 1.0
+
+    def predict(self, e_l_mv: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(np.asarray(e_l_mv) - self.v_p05_mv) / self.alpha_mv))
 
 
 def pa_per_theory_weight(params: ModelParams, alpha_mv: float) -> float:

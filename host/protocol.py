@@ -9,6 +9,7 @@ model's spec.
 
 from __future__ import annotations
 
+import binascii
 import enum
 import re
 import struct
@@ -16,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import numba
-from amaranth.lib.crc import Algorithm, catalog
+from amaranth.lib.crc import catalog
 from cobs import cobs
 
 from lifstp.golden_model.spec import NEURON_FIELDS, REGISTER_NAMES, REGISTERS, Formats
@@ -197,30 +197,20 @@ def wire_bytes(space: Space, field: int, fmt: Formats, n_neurons: int) -> int:
 # Framing
 
 
-def _crc_table() -> np.ndarray:
-    """Byte-at-a-time table of CRC (MSB-first), derived from the catalogue's algorithm itself."""
-    if CRC.reflect_input or CRC.reflect_output or CRC.crc_width != 16:
-        raise ImportError("the table-driven CRC below assumes a non-reflected 16-bit CRC")
-    zero_init = Algorithm(crc_width=16, polynomial=CRC.polynomial, initial_crc=0, reflect_input=False,
-                          reflect_output=False, xor_output=0)(data_width=8)
-    return np.array([zero_init.compute([b]) for b in range(256)], dtype=np.int64)
+def _check_crc() -> None:
+    """`crc16` computes CRC with binascii's CRC-CCITT (polynomial 0x1021, MSB first, any initial value):
+    right for CRC only if CRC is such a CRC."""
+    if (CRC.crc_width, CRC.polynomial, CRC.reflect_input, CRC.reflect_output) != (16, 0x1021, False, False):
+        raise ImportError(f"crc16 assumes a non-reflected 16-bit CRC of polynomial 0x1021, not {CRC}")
 
 
-_CRC_TABLE = _crc_table()
-
-
-@numba.njit(cache=True)
-def _crc16_table(data, table, crc):
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ table[((crc >> 8) ^ numba.int64(b)) & 0xFF]
-    return crc
+_check_crc()
 
 
 def crc16(data: bytes) -> int:
-    """CRC of a frame body; equals CRC(data_width=8).compute(data) (tests/test_protocol.py), but
-    table-driven: amaranth's reference computes bit by bit and would dominate the golden device's time."""
-    crc = _crc16_table(np.frombuffer(data, dtype=np.uint8), _CRC_TABLE, CRC.initial_crc)
-    return int(crc) ^ CRC.xor_output
+    """CRC of a frame body; equals CRC(data_width=8).compute(data) (tests/test_protocol.py), but in C:
+    amaranth's reference computes bit by bit and would dominate the golden device's time."""
+    return binascii.crc_hqx(data, CRC.initial_crc) ^ CRC.xor_output
 
 
 def encode_frame(op: int, seq: int, payload: bytes = b"") -> bytes:

@@ -12,9 +12,10 @@ from lifstp.golden_model.spec import ModelError, ModelParams
 
 from . import protocol as P
 from .bm import BoltzmannMachine
-from .calibration import Calibration, calibrate
+from .calibration import calibrate
+from .device import Device, GoldenDevice
 from .errors import InputError
-from .mapping import map_bm
+from .mapping import Calibration, map_bm
 from .progress import progress_bar
 
 #: Keys of RUN.npz (README, "Command line"); more may follow.
@@ -66,7 +67,7 @@ def sampling_params(stp_u: float | None = None, stp_tau_rec_ms: float | None = N
         raise InputError(str(exc)) from None
 
 
-def sample(bm: BoltzmannMachine, device, duration_ms: float, seed: int, params: ModelParams | None = None,
+def sample(bm: BoltzmannMachine, device: Device, duration_ms: float, seed: int, params: ModelParams | None = None,
            calibration: Calibration | None = None, show_progress: bool = False, fit=None) -> SampleRun:
     """Calibrate (unless given), map `bm` onto the core and run it for `duration_ms` of model time.
     With `fit` (a lifstp.fitting.Fit of this machine, device and parameters) the fitted network runs."""
@@ -98,16 +99,14 @@ def sample_ticks(duration_ms: float, dt_ms: float) -> int:
 _CALIBRATIONS: dict = {}
 
 
-def calibration_for(device, params: ModelParams) -> Calibration:
+def calibration_for(device: Device, params: ModelParams) -> Calibration:
     """The calibration of `params` for `device`, computed once per process.
 
     Every device matches the golden model bit for bit, so the calibration (tens of millions of neuron
     updates) always runs on the golden model with the device's formats: the same numbers a slow
     simulated device would produce, in a second. `lifstp sample` therefore maps a machine identically
     on every device, and the same seed gives the same spikes everywhere."""
-    from .device import GoldenDevice
-
-    formats = getattr(device, "formats", None)
+    formats = device.formats
     key = (formats, params)
     if key not in _CALIBRATIONS:
         golden = GoldenDevice(formats)

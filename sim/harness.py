@@ -1,7 +1,7 @@
 """The compiled Verilator harness: a device top level plus sim/harness_cpp/main.cpp (package data), built
 on first use and cached in `verilator/` of the user cache directory (lifstp.cache), then driven through
-a pipe (the `verilator` device) or a pseudo-terminal (the closest thing to a board: pyserial opens it
-like a UART).
+a pipe (`lifstp.link.PipeTransport`, as the `verilator` device `lifstp.device.VerilatorDevice` does) or
+a pseudo-terminal (the closest thing to a board: pyserial opens it like a UART).
 
 The top level must be an Amaranth component with ports `rx: In(stream.Signature(8))` (host to device),
 `tx: Out(stream.Signature(8))` (device to host) and `idle: Out(1)` (high when no command or run is in
@@ -24,10 +24,6 @@ from lifstp.cache import cache_dir as _user_cache_dir
 
 CPP_MAIN = Path(__file__).resolve().parent / "harness_cpp" / "main.cpp"
 TOP_NAME = "lifstp_top"
-#: Largest core the `verilator` device builds. CoreConfig accepts up to 2^20 neurons, but Verilator
-#: flattens the N x N weight memory into the C++ model: its build time and memory grow with N^2 (past
-#: 10 GB at N = 5000). 1024 is four times the largest board's core.
-VERILATOR_MAX_NEURONS = 1024
 
 
 class HarnessError(RuntimeError):
@@ -97,50 +93,6 @@ def _compile(text: str, out: Path, binary: Path, defines: str, log) -> None:
         raise HarnessError(f"Verilator build failed:\n{tail}")
 
 
-class PipeTransport:
-    """Bytes to and from a harness process over its stdin/stdout."""
-
-    def __init__(self, binary: Path):
-        self.proc = subprocess.Popen([str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, bufsize=0)
-        os.set_blocking(self.proc.stdout.fileno(), False)
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            _, ready, _ = select.select([], [self.proc.stdin], [], 5.0)
-            if not ready:
-                from lifstp.link import DeviceTimeout
-
-                raise DeviceTimeout("the Verilator harness stopped taking bytes")
-            n = os.write(self.proc.stdin.fileno(), view[:65536])
-            view = view[n:]
-
-    def read(self, timeout_s: float) -> bytes:
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
-        if not ready:
-            return b""
-        try:
-            return self.proc.stdout.read(1 << 20) or b""
-        except BlockingIOError:
-            return b""
-
-    def close(self) -> str:
-        """Stop the harness; returns what it printed on stderr (its cycle count)."""
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        said = self.proc.stderr.read().decode(errors="replace")
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return said
-
-
 def start_pty(binary: Path, timeout_s: float = 10.0) -> tuple[subprocess.Popen, str]:
     """Start the harness on a pseudo-terminal; returns the process and the terminal's path."""
     proc = subprocess.Popen([str(binary), "--pty"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -170,49 +122,6 @@ def uart_binary(n_neurons: int, divisor: int = 4, lanes: int = 1, log=None) -> P
     return build(top, f"uart-n{n_neurons}-l{lanes}-d{divisor}", log, serial_divisor=divisor)
 
 
-class VerilatorDevice:
-    """The RTL (command engine + core) compiled by Verilator, behind a pipe. The core is built with as
-    many neurons as the network needs (rounded up to a multiple of the lanes), once per size."""
-
-    name = "verilator"
-
-    def __init__(self, lanes: int = 1, log=None):
-        self.lanes = lanes
-        self.log = log or (lambda msg: print(msg, file=sys.stderr))
-        self.last_stats: dict = {}  #: the harness's cycle counts of the last run (see main.cpp)
-
-    def _size(self, n: int) -> int:
-        return max(self.lanes, -(-n // self.lanes) * self.lanes)
-
-    def open(self, n_neurons: int):
-        """A ProtocolDevice on a fresh harness process of at least n_neurons neurons."""
-        from lifstp.device import ProtocolDevice
-        from lifstp.link import DeviceClient
-
-        n = self._size(n_neurons)
-        if n > VERILATOR_MAX_NEURONS:
-            from lifstp.errors import InputError
-
-            raise InputError(f"the verilator device builds cores of up to {VERILATOR_MAX_NEURONS} neurons; "
-                             f"this network needs {n}")
-        binary = device_binary(n, self.lanes, log=self.log)
-        return ProtocolDevice(self.name, DeviceClient(PipeTransport(binary), timeout_s=30.0))
-
-    def info(self, n_neurons: int = 256) -> dict:
-        dev = self.open(n_neurons)
-        try:
-            return dev.info()
-        finally:
-            dev.close()
-
-    def run(self, network, n_ticks: int, seed: int, progress=None):
-        dev = self.open(network.n)
-        try:
-            return dev.run(network, n_ticks, seed, progress)
-        finally:
-            self.last_stats = parse_stats(dev.client.transport.close())
-
-
 def parse_stats(stderr: str) -> dict:
     """The harness's closing line "cycles=… busy_cycles=… busy_seconds=…" as numbers."""
     lines = [line for line in stderr.splitlines() if line.startswith("cycles=")]
@@ -220,6 +129,3 @@ def parse_stats(stderr: str) -> dict:
         return {}
     return {k: float(v) for k, v in (item.split("=") for item in lines[-1].split())}
 
-
-def open_verilator_device(lanes: int = 1) -> VerilatorDevice:
-    return VerilatorDevice(lanes)

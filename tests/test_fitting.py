@@ -144,7 +144,7 @@ def test_fit_and_sample_commands(tmp_path, capsys):
 def test_same_fit_same_spikes_on_golden_and_verilator(golden):
     """A fit made on golden, reused on the RTL compiled by Verilator: the same spikes."""
     from lifstp.sampling import sample
-    from lifstp.sim.harness import VerilatorDevice
+    from lifstp.device import VerilatorDevice
 
     device, params, cal = golden
     bm = random_bm(6, np.random.default_rng(MACHINE_SEED + 5), sigma=1.5)

@@ -15,9 +15,9 @@ import pytest
 from lifstp import protocol as P
 from lifstp.emulator import GoldenEmulator
 from lifstp.golden_model.spec import ClampMode
-from lifstp.link import DeviceClient, LoopbackTransport
+from lifstp.link import DeviceClient, LoopbackTransport, PipeTransport
 from lifstp.sim.cases import build_golden
-from lifstp.sim.harness import PipeTransport, device_binary
+from lifstp.sim.harness import device_binary
 
 from test_engine_equivalence import BUSY, N, load
 

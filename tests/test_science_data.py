@@ -102,7 +102,7 @@ def test_machine_file_roundtrip_and_missing_groups(tmp_path):
 
 
 def test_train_command_on_mnist_idx(tmp_path, capsys):
-    from lifstp.science.cli import main
+    from lifstp.cli import main
 
     rng = np.random.default_rng(1)
     write_idx(tmp_path / "img.idx.gz", rng.integers(0, 256, (60, 28, 28)))

@@ -12,7 +12,7 @@ import pytest
 
 from lifstp.device import open_device
 from lifstp.errors import InputError
-from lifstp.science.cli import main
+from lifstp.cli import main
 from lifstp.science.digits import load_digits_binary, split
 from lifstp.fitting import FitSettings
 from lifstp.science.experiments import FitCache, model_reference

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lifstp.device import GoldenDevice
+from lifstp.device import GoldenDevice, VerilatorDevice
 from lifstp.science.rbm import RBM
 from lifstp.science.spiking import MIXING_STP, lif_params, spiking_samples
-from lifstp.sim.harness import VerilatorDevice
 
 
 def test_short_mixing_run_on_verilator_equals_golden():

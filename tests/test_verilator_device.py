@@ -81,7 +81,7 @@ def test_harness_takes_a_flood_without_being_read():
     device's."""
     from lifstp import protocol as P
     from lifstp.emulator import GoldenEmulator
-    from lifstp.sim.harness import PipeTransport
+    from lifstp.link import PipeTransport
 
     # The counters after CYCLES_LAST_TICK (the golden device has no clock), 16 bytes a reply.
     read = P.BURST_HEADER.pack(P.Space.STATUS, 0, P.StatusCounter.SATURATED_V, 4)

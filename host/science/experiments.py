@@ -268,7 +268,8 @@ def depression_reports(rbm: RBM, device, samplers, stp, fits: FitCache, n_ticks:
         if spec.on_device and spec.stp is not None:
             params = lif_params(spec.stp)
             fit = None if spec.fit == "none" else fits(params if spec.fit == "own" else lif_params(None))
-            out[name] = resource_report(network_for(rbm, device, params, fit, spec.beta), n_ticks, seed)
+            out[name] = resource_report(network_for(rbm, device, params, fit, spec.beta), n_ticks, seed,
+                                        device.formats)
     return out
 
 

@@ -1,7 +1,8 @@
-"""Command-line commands of the science package.
+"""Command-line commands of the science package, registered by the `lifstp` command line (lifstp.cli).
 
 `add_commands(subparsers)` adds `lifstp train`; `add_experiments(experiment_subparsers)` adds
-`lifstp experiment mixing | imbalanced | sweep | classify` to the existing `experiment` group.
+`lifstp experiment mixing | imbalanced | sweep | classify | inloop` to the existing `experiment` group.
+Nothing but lifstp.cli imports this module.
 """
 
 from __future__ import annotations
@@ -267,38 +268,3 @@ def add_experiments(experiment_subparsers) -> None:
                    help="model time of the spiking negative phase per update (default 200)")
     e.add_argument("--epochs", type=int, default=None, help="training epochs of both machines (default: the scale's)")
     e.set_defaults(func=cmd_inloop)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """lifstp's parser with the science commands added (until the lead wires them into host/cli.py)."""
-    from lifstp.cli import build_parser as base
-
-    parser = base()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "train" not in sub.choices:
-        add_commands(sub)
-    exp = sub.choices["experiment"]
-    esub = next(a for a in exp._actions if isinstance(a, argparse._SubParsersAction))
-    if "mixing" not in esub.choices:
-        add_experiments(esub)
-    return parser
-
-
-def main(argv=None) -> int:
-    """Run a lifstp command line with the science commands (same error handling as lifstp.cli.main)."""
-    import warnings
-
-    from lifstp.errors import LifstpError
-
-    args = build_parser().parse_args(argv)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            return args.func(args)
-    except LifstpError as exc:
-        print(f"lifstp: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
