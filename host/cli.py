@@ -79,24 +79,13 @@ def _run_fit(args, machine, device, params, show_progress: bool):
     from .sampling import calibration_for
 
     settings = FitSettings(steps=args.fit_steps, duration_ms=args.fit_step_ms, lr=args.fit_lr)
-    reference = reference_for(machine, args.reference_samples, args.seed, show_progress=show_progress)
-    if reference.marginal_disagreement > MAX_REFERENCE_DISAGREEMENT:
-        from .fitting import FitError
-
-        raise FitError(f"the reference is too short to trust: its two independent runs disagree by "
-                       f"{reference.marginal_disagreement:.3f} in the unit means (at most {MAX_REFERENCE_DISAGREEMENT} "
-                       f"is needed); raise --reference-samples")
+    reference = reference_for(machine, args.reference_samples, args.seed, show_progress=show_progress).check_trusted()
     fit = fit_machine(machine, device, params, calibration_for(device, params), reference, settings, seed=args.seed,
                       show_progress=show_progress)
     print(f"fit against {reference.source}: unit-mean error {fit.history[0].mean_error:.4f} -> "
           f"{fit.final_mean_error:.4f}, co-activation error {fit.history[0].pair_error:.4f} -> "
           f"{fit.final_pair_error:.4f} in {settings.steps} steps")
     return fit
-
-
-#: A reference whose two runs disagree by more than this (mean absolute difference of unit means) is
-#: too short to fit against.
-MAX_REFERENCE_DISAGREEMENT = 0.02
 
 
 def cmd_fit(args) -> int:

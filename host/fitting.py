@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -69,14 +69,18 @@ class FitSettings:
     tolerance: float = 0.03
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.steps, int) and self.steps >= 1):
-            raise InputError(f"a fit needs at least one step, got steps={self.steps!r}")
+        for name in ("steps", "chains", "every_ticks", "final_runs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise InputError(f"fit setting {name} must be a whole number of at least 1, got {value!r}")
         for name in ("duration_ms", "lr", "final_duration_ms", "tolerance"):
             value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
                 raise InputError(f"fit setting {name} must be a positive finite number, got {value!r}")
-        if self.every_ticks < 1 or self.final_runs < 1 or self.chains < 1 or not self.burn_in_ms >= 0:
-            raise InputError(f"fit needs every_ticks >= 1 and burn_in_ms >= 0, got {self.every_ticks}, {self.burn_in_ms}")
+        if not (isinstance(self.burn_in_ms, (int, float)) and np.isfinite(self.burn_in_ms) and self.burn_in_ms >= 0):
+            raise InputError(f"fit setting burn_in_ms must be a finite number >= 0, got {self.burn_in_ms!r}")
+        if self.t_half is not None and not (np.isfinite(self.t_half) and self.t_half > 0):
+            raise InputError(f"fit setting t_half must be None or a positive number of steps, got {self.t_half!r}")
 
 
 @dataclass(frozen=True)
@@ -163,46 +167,56 @@ class Fit:
 
 def load_fit(path: str | Path, bm: BoltzmannMachine | None = None, formats: Formats | None = None,
              params: ModelParams | None = None) -> Fit:
-    """Read FIT.npz; FitError if it was made for another machine, formats or parameters than the ones
-    given, or did not converge."""
+    """Read FIT.npz; InputError if it is not a readable FIT.npz, FitError (check_fit) if it was made
+    for another machine, formats or parameters than the ones given, or did not converge."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    needed = ("W", "b", "target_W", "target_b", "calibration_e_l_mv", "calibration_p_on", "metadata")
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in ("W", "b", "target_W", "target_b", "metadata") if k not in data.files]
+            missing = [k for k in needed if k not in data.files]
             if missing:
                 raise InputError(f"{path}: not a FIT.npz (missing {', '.join(missing)}); write one with `lifstp fit`")
-            arrays = {k: np.array(data[k]) for k in data.files}
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
-    meta = json.loads(str(arrays["metadata"]))
-    if meta.get("version") != FIT_FILE_VERSION:
-        raise InputError(f"{path}: FIT.npz version {meta.get('version')!r}, this lifstp reads {FIT_FILE_VERSION}")
-    target = BoltzmannMachine(arrays["target_W"], arrays["target_b"])
-    if bm is not None and digest(bm) != meta["bm_digest"]:
-        raise FitError(f"{path} was fitted for another machine (fingerprint {meta['bm_digest']}, this machine "
+            arrays = {k: np.array(data[k]) for k in needed}
+        meta = json.loads(str(arrays["metadata"]))
+        if not isinstance(meta, dict) or meta.get("version") != FIT_FILE_VERSION:
+            version = meta.get("version") if isinstance(meta, dict) else None
+            raise InputError(f"{path}: FIT.npz version {version!r}, this lifstp reads {FIT_FILE_VERSION}")
+        c = meta["calibration"]
+        fit = Fit(BoltzmannMachine(arrays["target_W"], arrays["target_b"]), BoltzmannMachine(arrays["W"], arrays["b"]),
+                  ModelParams(**meta["params"]),
+                  Calibration(c["v_p05_mv"], c["alpha_mv"], arrays["calibration_e_l_mv"], arrays["calibration_p_on"],
+                              c["weight_scale"]),
+                  Formats(**meta["formats"]), meta["reference_source"], [FitStep(**h) for h in meta["history"]],
+                  meta["final_mean_error"], meta["final_pair_error"], bool(meta["converged"]),
+                  FitSettings(**meta["settings"]))
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, ModelError) as exc:  # json errors are ValueErrors
+        what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise InputError(f"{path}: not a readable FIT.npz ({type(exc).__name__}: {what})") from None
+    if fit.bm.n and digest(fit.bm) != meta["bm_digest"]:
+        raise InputError(f"{path}: its target machine does not match its own fingerprint (a damaged file)")
+    return check_fit(fit, bm, formats, params, str(path))
+
+
+def check_fit(fit: Fit, bm: BoltzmannMachine | None = None, formats: Formats | None = None,
+              params: ModelParams | None = None, where: str = "the fit") -> Fit:
+    """`fit`, or FitError if it was made for another machine, other formats or other core parameters
+    than the ones given (None: not checked), or did not converge."""
+    if bm is not None and digest(bm) != digest(fit.bm):
+        raise FitError(f"{where} was fitted for another machine (fingerprint {digest(fit.bm)}, this machine "
                        f"{digest(bm)}); fit this one with `lifstp fit`")
-    try:
-        fit_params, fit_formats = ModelParams(**meta["params"]), Formats(**meta["formats"])
-    except (TypeError, ModelError) as exc:
-        raise InputError(f"{path}: its parameters or formats are not valid here ({exc})") from None
-    if formats is not None and fit_formats != formats:
-        raise FitError(f"{path} was fitted for a device with formats {fit_formats}, this device has {formats}")
-    if params is not None and fit_params != params:
-        diff = [k for k, v in asdict(params).items() if meta["params"][k] != v]
-        raise FitError(f"{path} was fitted with other core parameters ({', '.join(diff)}); fit again with these")
-    if not meta["converged"]:
-        raise FitError(f"{path}: this fit did not converge (final unit-mean error {meta['final_mean_error']:.3g} "
-                       f"> tolerance {meta['settings']['tolerance']:g}); fit again with more steps or longer runs")
-    c = meta["calibration"]
-    cal = Calibration(c["v_p05_mv"], c["alpha_mv"], arrays["calibration_e_l_mv"], arrays["calibration_p_on"],
-                      c["weight_scale"])
-    return Fit(target, BoltzmannMachine(arrays["W"], arrays["b"]), fit_params, cal, fit_formats,
-               meta["reference_source"], [FitStep(**s) for s in meta["history"]], meta["final_mean_error"],
-               meta["final_pair_error"], True, FitSettings(**meta["settings"]))
+    if formats is not None and fit.formats != formats:
+        raise FitError(f"{where} was fitted for a device with formats {fit.formats}, this device has {formats}")
+    if params is not None and fit.params != params:
+        diff = [k for k, v in asdict(params).items() if getattr(fit.params, k) != v]
+        raise FitError(f"{where} was fitted with other core parameters ({', '.join(diff)}); fit again with these")
+    if not fit.converged:
+        raise FitError(f"{where}: this fit did not converge (final unit-mean error {fit.final_mean_error:.3g} "
+                       f"> tolerance {fit.settings.tolerance:g}); fit again with more steps or longer runs")
+    return fit
 
 
 def fit_machine(bm: BoltzmannMachine, device, params: ModelParams, calibration: Calibration, reference: Reference,
@@ -220,7 +234,7 @@ def fit_machine(bm: BoltzmannMachine, device, params: ModelParams, calibration: 
     n_ticks = burn + int(round(settings.duration_ms / settings.chains / params.dt_ms))
     if n_ticks <= burn + settings.every_ticks:
         raise InputError(f"fit runs of {settings.duration_ms} ms over {settings.chains} chains are too short")
-    t_half = settings.t_half or max(settings.steps / 4, 1.0)
+    t_half = settings.t_half if settings.t_half is not None else max(settings.steps / 4, 1.0)
     avg_from = settings.steps // 2
     W_sum, b_sum, n_avg = np.zeros_like(W), np.zeros_like(b), 0
     history = []
@@ -252,17 +266,5 @@ def fit_machine(bm: BoltzmannMachine, device, params: ModelParams, calibration: 
 
 
 def check_fit_matches(fit: Fit, bm: BoltzmannMachine, device: Device, params: ModelParams) -> Fit:
-    """FitError unless `fit` belongs to this machine, this device's formats and these parameters."""
-    if digest(fit.bm) != digest(bm):
-        raise FitError("the fit was made for another machine")
-    formats = device.formats
-    if fit.formats != formats:
-        raise FitError(f"the fit was made for a device with formats {fit.formats}, this device has {formats}")
-    if fit.params != params:
-        raise FitError("the fit was made with other core parameters")
-    return fit
-
-
-def with_params(fit: Fit, params: ModelParams) -> Fit:
-    """The same fitted machine under other core parameters (for controls that reuse a fit)."""
-    return replace(fit, params=params)
+    """check_fit against this machine, this device's formats and these parameters."""
+    return check_fit(fit, bm, device.formats, params)

@@ -28,6 +28,9 @@ from .progress import progress_bar
 DEFAULT_BETAS = tuple(float(x) for x in np.linspace(1.0, 0.2, 20))
 #: Largest machine whose moments the fit takes from exact enumeration rather than from a sampler.
 MAX_EXACT_FIT_UNITS = 20
+#: A tempering reference whose two runs disagree by more than this (mean absolute difference of their
+#: unit means) is too short to trust.
+MAX_REFERENCE_DISAGREEMENT = 0.02
 
 
 @numba.njit(cache=True)
@@ -177,11 +180,30 @@ class Reference:
     marginal_disagreement: float
     runs: tuple = ()
 
+    @property
+    def trusted(self) -> bool:
+        """Whether the two runs agree within MAX_REFERENCE_DISAGREEMENT (exact references always do)."""
+        return self.marginal_disagreement <= MAX_REFERENCE_DISAGREEMENT
+
+    def check_trusted(self) -> "Reference":
+        """This reference, or InputError if it is too short to trust."""
+        if not self.trusted:
+            raise InputError(f"the reference is too short to trust: its two independent runs disagree by "
+                             f"{self.marginal_disagreement:.3f} in the unit means (at most {MAX_REFERENCE_DISAGREEMENT}); "
+                             "take more reference samples")
+        return self
+
     def states(self) -> np.ndarray:
         """All reference states (both runs), samples × n."""
         if not self.runs:
             raise InputError("an exact reference has no samples")
         return np.concatenate([r.states for r in self.runs])
+
+    def run(self, k: int) -> "Reference":
+        """The reference made of run k alone (its disagreement with the other run kept)."""
+        r = self.runs[k]
+        return Reference(Moments.of_states(r.states), f"{self.source}, run {k + 1} of {len(self.runs)}",
+                         self.marginal_disagreement, (r,))
 
 
 def tempering_reference(bm: BoltzmannMachine, n_samples: int, seed: int, betas=DEFAULT_BETAS, n_ladders: int = 8,

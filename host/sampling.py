@@ -15,6 +15,7 @@ from .bm import BoltzmannMachine
 from .calibration import calibrate
 from .device import Device, GoldenDevice
 from .errors import InputError
+from .fitting import Fit, check_fit
 from .mapping import Calibration, map_bm
 from .progress import progress_bar
 
@@ -68,12 +69,13 @@ def sampling_params(stp_u: float | None = None, stp_tau_rec_ms: float | None = N
 
 
 def sample(bm: BoltzmannMachine, device: Device, duration_ms: float, seed: int, params: ModelParams | None = None,
-           calibration: Calibration | None = None, show_progress: bool = False, fit=None) -> SampleRun:
+           calibration: Calibration | None = None, show_progress: bool = False, fit: Fit | None = None) -> SampleRun:
     """Calibrate (unless given), map `bm` onto the core and run it for `duration_ms` of model time.
     With `fit` (a lifstp.fitting.Fit of this machine, device and parameters) the fitted network runs."""
     params = params or sampling_params()
     n_ticks = sample_ticks(duration_ms, params.dt_ms)
     if fit is not None:
+        check_fit(fit, bm, device.formats, params)
         calibration, net = fit.calibration, fit.network()
     else:
         if calibration is None:

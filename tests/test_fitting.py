@@ -116,10 +116,58 @@ def test_fit_file_round_trip_and_refusals(golden, tmp_path):
         load_fit(tmp_path / "plain.npz", bm)
 
 
-def test_fit_settings_refuse_nonsense():
-    for kwargs in ({"steps": 0}, {"duration_ms": -1.0}, {"lr": float("nan")}, {"every_ticks": 0}):
-        with pytest.raises(InputError):
-            FitSettings(**kwargs)
+@pytest.mark.parametrize("kwargs,name", [({"steps": 0}, "steps"), ({"chains": 0}, "chains"), ({"chains": 1.5}, "chains"),
+                                         ({"final_runs": 0}, "final_runs"), ({"every_ticks": 2.5}, "every_ticks"),
+                                         ({"duration_ms": -1.0}, "duration_ms"), ({"lr": float("nan")}, "lr"),
+                                         ({"t_half": 0}, "t_half"), ({"t_half": -3.0}, "t_half"),
+                                         ({"burn_in_ms": -1.0}, "burn_in_ms")])
+def test_fit_settings_refuse_nonsense(kwargs, name):
+    with pytest.raises(InputError, match=name):
+        FitSettings(**kwargs)
+    FitSettings(steps=np.int64(5))  # numpy integers are whole numbers too
+
+
+def test_short_reference_is_refused():
+    """Two tempering runs too short to agree: the reference says it cannot be trusted."""
+    bm = _strong_rbm(np.random.default_rng(MACHINE_SEED + 6), 12, 12, scale=2.0)
+    ref = tempering_reference(bm, 8, seed=0, n_ladders=1, thin=1)
+    assert not ref.trusted
+    with pytest.raises(InputError, match="too short to trust"):
+        ref.check_trusted()
+    assert reference_for(random_bm(5, np.random.default_rng(0))).check_trusted().trusted  # exact: always
+
+
+def test_damaged_fit_file_gets_a_message(golden, tmp_path):
+    import json as json_mod
+
+    device, params, cal = golden
+    bm = random_bm(4, np.random.default_rng(MACHINE_SEED + 7))
+    fit = fit_machine(bm, device, params, cal, reference_for(bm), FitSettings(steps=2, duration_ms=2000.0), seed=0)
+    fit.converged = True
+    fit.save(tmp_path / "fit.npz")
+    with np.load(tmp_path / "fit.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    for name, change in (("json", lambda a: a.update(metadata=np.array("{not json"))),
+                         ("key", lambda a: a.update(metadata=np.array(json_mod.dumps({"version": 1})))),
+                         ("array", lambda a: a.pop("calibration_p_on"))):
+        broken = dict(arrays)
+        change(broken)
+        np.savez(tmp_path / f"{name}.npz", **broken)
+        with pytest.raises(InputError, match="FIT.npz"):
+            load_fit(tmp_path / f"{name}.npz", bm)
+
+
+def test_sample_refuses_a_fit_of_another_machine(golden):
+    from lifstp.sampling import sample
+
+    device, params, cal = golden
+    bm = random_bm(4, np.random.default_rng(MACHINE_SEED + 8))
+    fit = fit_machine(bm, device, params, cal, reference_for(bm), FitSettings(steps=2, duration_ms=2000.0), seed=0)
+    fit.converged = True
+    with pytest.raises(FitError, match="another machine"):
+        sample(random_bm(4, np.random.default_rng(1)), device, 100.0, 0, params=params, fit=fit)
+    with pytest.raises(FitError, match="other core parameters"):
+        sample(bm, device, 100.0, 0, params=sampling_params(0.2, 100.0), fit=fit)
 
 
 def test_fit_and_sample_commands(tmp_path, capsys):

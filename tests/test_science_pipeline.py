@@ -23,7 +23,7 @@ from lifstp.science.spiking import classify_clamped, lif_params
 
 
 #: A short fit for the command tests (the full and --quick settings are measured in docs/results.md).
-FAST_FIT = ["--fit-steps", "16", "--fit-duration-ms", "30000"]
+FAST_FIT = ["--fit-steps", "16", "--fit-step-ms", "30000"]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_stp_raises_confident_switch_rate(trained):
     clf = fit_classifier(train)
     device = open_device("golden")
     mref = model_reference(rbm, 3000, 0, clf)
-    fits = FitCache(rbm, device, mref.reference, FitSettings(steps=16, duration_ms=30_000.0, lr=0.5), 0)
+    fits = FitCache(rbm, device, mref.fit_target, FitSettings(steps=16, duration_ms=30_000.0, lr=0.5), 0)
     for seed in (0, 1):
         res = {}
         for name in ("lif_unfitted", "lif", "lif_stp_norefit"):
@@ -147,7 +147,7 @@ def test_training_is_reproducible_across_processes(tmp_path):
     for k, threads in enumerate(("1", "2")):
         out = tmp_path / f"bm{k}.npz"
         env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
-        subprocess.run([sys.executable, "-m", "lifstp.cli", "train", "--epochs", "3", "--hidden", "20", "--seed", "7",
+        subprocess.run([sys.executable, "-m", "lifstp.cli", "train", "--epochs", "3", "--seed", "7",
                         "--out", str(out), "--no-progress"], check=True, env=env, capture_output=True)
         outs.append(out)
     with np.load(outs[0]) as a, np.load(outs[1]) as b:

@@ -28,7 +28,8 @@ def test_registry_resolves_names():
 
 @pytest.mark.parametrize("name,match", [("metropolis", "unknown sampler"), ("gibbs0", "unknown sampler"),
                                         ("gibbs10_b1.5", "inverse temperature"), ("lif_b0", "inverse temperature"),
-                                        ("lif_b1", "inverse temperature")])
+                                        ("lif_b1", "inverse temperature"), ("gibbs100_b0.8.1", "unknown sampler"),
+                                        ("lif_b.", "unknown sampler")])
 def test_registry_refuses(name, match):
     with pytest.raises(InputError, match=match):
         sampler(name)
@@ -56,3 +57,24 @@ def test_fidelity_measures_known_values():
     assert fidelity(onehot, ref[:10], n_pixels=4).label_one_hot == 1.0
     with pytest.raises(InputError):
         fidelity(ref[:, :5], ref, n_pixels=4)
+
+
+def _row(switches, isl, tv):
+    spread = lambda x: {"mean": x, "std": 0.0, "values": [x]}  # noqa: E731
+    return {"confident_switches_per_1000": spread(switches), "isl@1000": spread(isl), "tv_to_model": spread(tv)}
+
+
+def test_depression_verdict_against_the_best_matched_heated_control():
+    from lifstp.science.experiments import depression_verdict
+
+    # A heated control switching at least as often and better on both: depression does not help.
+    summary = {"lif_stp": _row(50, -25.0, 0.10), "gibbs100_b0.9": _row(60, -24.0, 0.08), "lif_b0.8": _row(20, -20.0, 0.01)}
+    assert "does not help" in depression_verdict(summary) and "gibbs100_b0.9" in depression_verdict(summary)
+    # lif_b0.8 is better but switches less: not a matched control, so depression helps.
+    summary["gibbs100_b0.9"] = _row(60, -26.0, 0.20)
+    assert "helps here" in depression_verdict(summary)
+    # No control switches as often: compared with the fastest one, and said so.
+    summary = {"lif_stp": _row(50, -25.0, 0.10), "lif_b0.8": _row(20, -26.0, 0.30)}
+    text = depression_verdict(summary)
+    assert "highest available" in text and "helps here" in text
+    assert "No heated control" in depression_verdict({"lif_stp": _row(50, -25.0, 0.1), "lif": _row(10, -30.0, 0.5)})

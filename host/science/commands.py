@@ -119,25 +119,29 @@ def _common(p, seeds: bool = True) -> None:
         p.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; 1 with --quick)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--quick", action="store_true", help="small run of the whole pipeline (a few minutes)")
+    from .experiments import FULL, QUICK
+
     p.add_argument("--fit-steps", type=int, default=None,
-                   help="steps of the network-specific fit of each spiking sampler (default 40; 24 with --quick)")
-    p.add_argument("--fit-duration-ms", type=float, default=None,
-                   help="model time of each fit step in ms (default 1e5; 5e4 with --quick)")
+                   help=f"steps of the network-specific fit of each spiking sampler (default {FULL.fit.steps}; "
+                        f"{QUICK.fit.steps} with --quick)")
+    p.add_argument("--fit-step-ms", type=float, default=None,
+                   help=f"model time of each fit step in ms (default {FULL.fit.duration_ms:g}; "
+                        f"{QUICK.fit.duration_ms:g} with --quick)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
 
 def _fit(args):
-    """The fit settings of the scale, with --fit-steps / --fit-duration-ms applied (None: the scale's)."""
+    """The fit settings of the scale, with --fit-steps / --fit-step-ms applied (None: the scale's)."""
     from dataclasses import replace
 
     from .experiments import scale_for
 
-    if args.fit_steps is None and args.fit_duration_ms is None:
+    if args.fit_steps is None and args.fit_step_ms is None:
         return None
     base = scale_for(args.quick).fit
     steps = base.steps if args.fit_steps is None else args.fit_steps
-    ms = base.duration_ms if args.fit_duration_ms is None else args.fit_duration_ms
-    return replace(base, steps=steps, duration_ms=ms, final_duration_ms=max(ms, 10_000.0))
+    ms = base.duration_ms if args.fit_step_ms is None else args.fit_step_ms
+    return replace(base, steps=steps, duration_ms=ms)
 
 
 def _add_stp(p) -> None:

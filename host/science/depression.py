@@ -57,7 +57,11 @@ def resource_report(network: Network, n_ticks: int, seed: int, formats: Formats 
     in_burst = np.zeros(ticks.size, bool)
     in_burst[order[1:]] = same & (gap <= ref + 1)
     burst_ms = ref * dt
+    # The last tenth of the run's burst spikes: for a neuron that bursts all along, its settled resource.
+    burst_r = r[in_burst]
+    settled = float(burst_r[-max(1, burst_r.size // 10):].mean()) if burst_r.size else float("nan")
     out = {"stp_u": u, "stp_tau_rec_ms": tau, "spikes": int(ticks.size), "mean_rate_hz": float(rate_hz),
+           "settled_burst_resource": settled,
            "burst_fraction": float(in_burst.mean()) if ticks.size else 0.0,
            "measured_mean_resource": float(r.mean()) if r.size else float("nan"),
            "measured_burst_resource": float(r[in_burst].mean()) if in_burst.any() else float("nan"),

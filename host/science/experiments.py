@@ -15,7 +15,7 @@ import numpy as np
 from lifstp.errors import InputError
 from lifstp.fitting import Fit, FitSettings
 from lifstp.progress import progress_bar
-from lifstp.reference import Reference, tempering_reference
+from lifstp.reference import MAX_REFERENCE_DISAGREEMENT, Reference, tempering_reference
 
 from .digits import N_CLASSES, ImageSet, imbalance, load_digits_binary, load_digits_upsampled, split
 from .idx import load_mnist_dir
@@ -221,25 +221,32 @@ class FitCache:
 
 @dataclass
 class ModelReference:
-    """The model's reference for one machine: visible samples of two independent parallel-tempering
-    runs, their class frequencies, and how far the two runs disagree (the reference's own error)."""
+    """The model's reference for one machine, from two independent parallel-tempering runs: the fits
+    target the moments of the first (`fit_target`), the samplers are judged against the visible states
+    of the second (`visible`, `class_frequencies`), so that a fitted sampler is not scored against the
+    noise it was fitted to; `convergence` holds the measures between the two runs (the reference's own
+    error) and whether they agree closely enough to be trusted."""
 
-    reference: Reference
+    fit_target: Reference
     visible: np.ndarray
     class_frequencies: np.ndarray
     convergence: dict
 
 
 def model_reference(rbm: RBM, n: int, seed: int, clf) -> ModelReference:
-    """Parallel tempering of the full machine (two runs of n states); the measures between the two runs
-    say how far the reference itself can be trusted."""
+    """Parallel tempering of the full machine (two runs of n states); warns when the two runs disagree
+    by more than the reference's trust limit (the tables then say so)."""
     ref = tempering_reference(rbm.to_bm(), n, seed)
     vis = [r.states[:, :rbm.n_visible] for r in ref.runs]
     freqs = [class_frequencies(classify(clf, x[:, :rbm.n_pixels])[0]) for x in vis]
     conv = dict(asdict(fidelity(vis[0], vis[1], rbm.n_pixels)), tv_between_runs=total_variation(*freqs),
-                source=ref.source, swap_acceptance_min=float(min(r.swap_acceptance.min() for r in ref.runs)))
-    both = np.concatenate(vis)
-    return ModelReference(ref, both, class_frequencies(classify(clf, both[:, :rbm.n_pixels])[0]), conv)
+                source=ref.source, swap_acceptance_min=float(min(r.swap_acceptance.min() for r in ref.runs)),
+                trusted=ref.trusted, unit_disagreement=ref.marginal_disagreement)
+    if not ref.trusted:
+        warnings.warn(f"the parallel-tempering reference's two runs disagree by {ref.marginal_disagreement:.3f} in "
+                      f"the unit means (trusted up to {MAX_REFERENCE_DISAGREEMENT}); its measures are marked "
+                      "untrusted", stacklevel=2)
+    return ModelReference(ref.run(0), vis[1], freqs[1], conv)
 
 
 def compare_samplers(rbm: RBM, samplers, n_samples: int, seed: int, device, clf, test, references: dict,
@@ -280,7 +287,7 @@ def depression_verdict(summary: dict, depressed: str = "lif_stp") -> str:
     isl_key = max((k for k in summary.get(depressed, {}) if k.startswith("isl@")), key=lambda k: int(k[4:]), default=None)
     if depressed not in summary or isl_key is None or "tv_to_model" not in summary[depressed]:
         return ""
-    heated = [n for n in summary if "_b" in n and isl_key in summary[n] and "tv_to_model" in summary[n]]
+    heated = [n for n in summary if sampler(n).heated and isl_key in summary[n] and "tv_to_model" in summary[n]]
     if not heated:
         return f"No heated control was run, so nothing is said about whether depression ({depressed}) helps."
     m = lambda n, k: summary[n][k]["mean"]  # noqa: E731
@@ -314,7 +321,7 @@ def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False
         train, train_used, test, rbm, clf = prepare(s, quick, bm_path=bm_path, show_progress=show_progress,
                                                     dataset=dataset)
         mref = model_reference(rbm, sc.n_reference, s, clf)
-        fits = FitCache(rbm, device, mref.reference, sc.fit, s, show_progress)
+        fits = FitCache(rbm, device, mref.fit_target, sc.fit, s, show_progress)
         refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
         res, samples = compare_samplers(rbm, samplers, sc.n_samples, s, device, clf, test, refs, sc.isl_counts,
                                         out, stp, show_progress, tag="" if k == 0 else f"_seed{s}", fits=fits,
@@ -374,7 +381,7 @@ def run_imbalanced(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = F
             s = seed + k
             train, train_used, test, rbm, clf = prepare(s, quick, skew=skew, show_progress=show_progress)
             mref = model_reference(rbm, sc.n_reference, s, clf)
-            fits = FitCache(rbm, device, mref.reference, sc.fit, s, show_progress)
+            fits = FitCache(rbm, device, mref.fit_target, sc.fit, s, show_progress)
             refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
             res, samples = compare_samplers(rbm, samplers, sc.n_samples, s, device, clf, test, refs, sc.isl_counts,
                                             out, stp, show_progress, tag=f"_{skew}" + ("" if k == 0 else f"_seed{s}"),
@@ -413,7 +420,7 @@ def run_sweep(device, out, seed: int = 0, quick: bool = False, bm_path=None, sho
     train, train_used, test, rbm, clf = prepare(seed, quick, bm_path=bm_path, show_progress=show_progress)
     save_machine(out / "bm.npz", rbm)
     mref = model_reference(rbm, sc.n_reference, seed, clf)
-    fits = FitCache(rbm, device, mref.reference, sc.fit, seed, show_progress)
+    fits = FitCache(rbm, device, mref.fit_target, sc.fit, seed, show_progress)
     renewing = fits(lif_params(None))  # every point runs the renewing fit with its depression: no refit
     refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
     grid = {}
@@ -467,7 +474,7 @@ def run_classify(device, out, seed: int = 0, quick: bool = False, stp=MIXING_STP
               "exact_posterior_accuracy": float(np.mean(rbm.classify(x) == y)),
               "image_classifier_accuracy": float(clf.score(x, y)), "duration_ms": sc.classify_ms}
     mref = model_reference(rbm, sc.n_reference, seed, clf)
-    renewing = FitCache(rbm, device, mref.reference, sc.fit, seed, show_progress)(lif_params(None))
+    renewing = FitCache(rbm, device, mref.fit_target, sc.fit, seed, show_progress)(lif_params(None))
     for name, s in (("lif", None), ("lif_stp", stp), ("lif_stp_paper", PAPER_STP)):
         pred, counts, stats = classify_clamped(rbm, device, lif_params(s), x, seed=seed, duration_ms=sc.classify_ms,
                                                show_progress=show_progress, fit=renewing)
@@ -510,7 +517,7 @@ def run_inloop(device, out, seed: int = 0, quick: bool = False, negative_ms: flo
     data_v = np.concatenate([train.x, np.eye(N_CLASSES, dtype=np.uint8)[train.y]], axis=1)
     refs = {"train": train.class_frequencies()}
     mref = model_reference(classical, sc.n_reference, seed, clf)
-    renewing = FitCache(classical, device, mref.reference, sc.fit, seed, show_progress)(lif_params(None))
+    renewing = FitCache(classical, device, mref.fit_target, sc.fit, seed, show_progress)(lif_params(None))
     n = min(sc.n_classify, len(test.y))
     rows = {}
     for name, rbm, f in (("classical_fitted", classical, renewing), ("inloop", inloop, None)):

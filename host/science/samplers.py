@@ -55,6 +55,11 @@ class Sampler:
     def on_device(self) -> bool:
         return self.family == "lif"
 
+    @property
+    def heated(self) -> bool:
+        """A constant-temperature control (β < 1)."""
+        return self.beta < 1
+
     def describe(self) -> str:
         """One line for tables and figures."""
         if self.family == "gibbs":
@@ -69,7 +74,10 @@ class Sampler:
 
 
 def _beta(text: str, name: str) -> float:
-    beta = float(text)
+    try:
+        beta = float(text)
+    except ValueError:
+        raise InputError(f"sampler {name!r}: {text!r} is not an inverse temperature") from None
     if not 0 < beta < 1:
         raise InputError(f"sampler {name!r}: the inverse temperature must lie in (0, 1), got {beta:g}")
     return beta
@@ -79,11 +87,11 @@ def sampler(name: str, stp=MIXING_STP) -> Sampler:
     """The registered sampler of this name (InputError names the known ones); `stp` is lif_stp's
     (U, τ_rec), checked by the one rule of lif_params."""
     lif_params(stp)
-    if m := re.fullmatch(r"gibbs([1-9][0-9]*)?(?:_b([0-9.]+))?", name):
+    if m := re.fullmatch(r"gibbs([1-9][0-9]*)?(?:_b([0-9]*\.?[0-9]+))?", name):
         return Sampler(name, "gibbs", int(m.group(1) or 1), _beta(m.group(2), name) if m.group(2) else 1.0)
     if name == "ast":
         return Sampler(name, "ast")
-    if m := re.fullmatch(r"lif_b([0-9.]+)", name):
+    if m := re.fullmatch(r"lif_b([0-9]*\.?[0-9]+)", name):
         return Sampler(name, "lif", beta=_beta(m.group(1), name), fit="renewing")
     fixed = {"lif": (None, "own"), "lif_unfitted": (None, "none"), "lif_stp": (tuple(stp), "own"),
              "lif_stp_norefit": (tuple(stp), "renewing"), "lif_stp_paper": (PAPER_STP, "renewing")}
