@@ -206,7 +206,7 @@ class FitCache:
         if params not in self.fits:
             fit = fit_rbm(self.rbm, self.device, params, self.reference, self.settings, self.seed, self.show_progress)
             if not fit.converged:
-                warnings.warn(f"the fit of the digits machine (U = {params.stp_u:g}, τ_rec = {params.stp_tau_rec_ms:g} ms) "
+                warnings.warn(f"the fit of the machine (U = {params.stp_u:g}, τ_rec = {params.stp_tau_rec_ms:g} ms) "
                               f"did not converge: unit-mean error {fit.final_mean_error:.3g} > tolerance "
                               f"{fit.settings.tolerance:g}; its samplers are reported as unconverged", stacklevel=2)
             self.fits[params] = fit
@@ -332,7 +332,8 @@ def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False
         if k == 0:
             save_machine(out / "bm.npz", rbm)
             first = (rbm, samples, clf, res)
-            depression = depression_reports(rbm, device, samplers, stp, fits, sc.n_samples * 100, s)
+            depression = depression_reports(rbm, device, samplers, stp, fits,
+                                            sc.n_samples * lif_params(None).tau_ref_ticks, s)
         per_seed.append(res)
     rows = [{n: r for n, r in ps.items() if n != "_meta"} for ps in per_seed]
     agg = _aggregate(rows, TABLE_KEYS)
