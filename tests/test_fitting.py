@@ -206,3 +206,13 @@ def test_same_fit_same_spikes_on_golden_and_verilator(golden):
     assert len(a.spike_tick) > 50
     np.testing.assert_array_equal(a.spike_tick, b.spike_tick)
     np.testing.assert_array_equal(a.spike_neuron, b.spike_neuron)
+
+
+def test_fit_accuracy_command(tmp_path, capsys):
+    import json as json_mod
+
+    assert main(["experiment", "fit-accuracy", "--machines", "1", "--units", "4", "--sigma", "1.0", "--duration-ms",
+                 "3000", "--out", str(tmp_path), "--no-progress"]) == 0
+    result = json_mod.loads((tmp_path / "fit_accuracy.json").read_text())
+    assert len(result["calibrated"]) == len(result["fitted"]) == 1 and result["median_fitted"] >= 0
+    assert "fitted" in capsys.readouterr().out

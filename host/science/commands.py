@@ -24,7 +24,7 @@ def _stp(args):
     from .spiking import lif_params
 
     stp = (args.stp_u, args.stp_tau_rec_ms)
-    lif_params(stp)  # InputError unless 0 < U <= 1 and tau_rec > 0
+    lif_params(stp)  # InputError unless U is in [0, 1] and tau_rec > 0 (ModelParams's rule)
     return stp
 
 

@@ -25,8 +25,9 @@ from .rbm import RBM
 
 #: The paper's mixing parameters (likely).
 PAPER_STP = (0.01, 280.0)
-#: The default for LIF + STP: picked from the U × τ_rec sweep (`lifstp experiment sweep`, seed 0, see
-#: docs/results.md) as the point of best ISL; the paper's U = 0.01 depresses too little here.
+#: The default for LIF + STP: the point of best ISL of an earlier U × τ_rec sweep of the calibrated
+#: mapping without a fit (seed 0), kept so that results stay comparable; docs/results.md gives the sweep
+#: on the renewing fit.
 MIXING_STP = (0.1, 280.0)
 
 
