@@ -78,3 +78,17 @@ def test_depression_verdict_against_the_best_matched_heated_control():
     text = depression_verdict(summary)
     assert "highest available" in text and "helps here" in text
     assert "No heated control" in depression_verdict({"lif_stp": _row(50, -25.0, 0.1), "lif": _row(10, -30.0, 0.5)})
+
+
+def test_spread_gives_the_t_interval():
+    from lifstp.science.experiments import _spread
+
+    s = _spread([1.0, 2.0, 3.0])
+    assert s["mean"] == 2.0 and s["std"] == 1.0
+    assert s["ci95"] == pytest.approx(4.3027 / np.sqrt(3), rel=1e-4)  # t(0.975, 2 dof) = 4.3027
+    assert _spread([5.0])["ci95"] == 0.0
+
+
+def test_every_sampler_states_its_cost():
+    for name in ("gibbs100", "ast", "lif", "lif_stp_paper"):
+        assert "multiply-adds" in sampler(name).cost() or "synaptic events" in sampler(name).cost()

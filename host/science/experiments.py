@@ -133,8 +133,14 @@ def _jsonable(x):
 
 
 def _spread(values) -> dict:
+    """Mean, standard deviation and the half-width of the 95 % confidence interval of the mean
+    (Student's t with n − 1 degrees of freedom) over seeds."""
+    from scipy.stats import t as student_t
+
     a = np.asarray([v for v in values if v is not None], float)
-    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else 0.0, "values": a.tolist()}
+    std = float(a.std(ddof=1)) if a.size > 1 else 0.0
+    ci = float(student_t.ppf(0.975, a.size - 1) * std / np.sqrt(a.size)) if a.size > 1 else 0.0
+    return {"mean": float(a.mean()), "std": std, "ci95": ci, "values": a.tolist()}
 
 
 def _aggregate(per_seed: list[dict], keys) -> dict:
@@ -163,7 +169,7 @@ def _markdown(title: str, agg: dict, keys, notes: str = "") -> str:
         cells = []
         for k in keys:
             if k in row:
-                m, s = row[k]["mean"], row[k]["std"]
+                m, s = row[k]["mean"], row[k]["ci95"]
                 fmt = ".3g" if abs(m) < 1000 else ".4g"
                 cells.append(f"{m:{fmt}} ± {s:.2g}" if len(row[k]["values"]) > 1 else f"{m:{fmt}}")
             else:
@@ -259,7 +265,8 @@ def compare_samplers(rbm: RBM, samplers, n_samples: int, seed: int, device, clf,
                                fits=fits)
         results[name] = summarise(v, rbm.n_pixels, clf, test, stats, references, isl_counts, reference_v)
         results[name].stats = {k: val for k, val in stats.items() if k not in ("log_weights",)}
-        results[name].description = sampler(name, stp).describe()
+        spec = sampler(name, stp)
+        results[name].description = f"{spec.describe()}; per sample: {spec.cost()}"
         samples[name] = v
         if out is not None:
             _save_samples(out, name + tag, v, stats)
@@ -346,7 +353,7 @@ def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False
              f"{sc.n_samples} samples per sampler, "
              f"LIF+STP U={stp[0]}, τ_rec={stp[1]} ms; image classifier accuracy "
              f"{np.mean([m['classifier_accuracy'] for m in meta]):.3f}, RBM exact-posterior accuracy "
-             f"{np.mean([m['rbm_test_accuracy'] for m in meta]):.3f}. Mean ± std over seeds. "
+             f"{np.mean([m['rbm_test_accuracy'] for m in meta]):.3f}. Mean ± 95 % confidence interval over seeds. "
              + _reference_note(meta) + " " + depression_verdict(agg)
              + "".join(f"\n\n{name}: {describe_depression(r)}" for name, r in depression.items()))
     md = _markdown("Mixing", agg, TABLE_KEYS, notes)

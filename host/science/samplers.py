@@ -60,6 +60,14 @@ class Sampler:
         """A constant-temperature control (β < 1)."""
         return self.beta < 1
 
+    def cost(self) -> str:
+        """What one sample costs, in the operations of the cost model (docs/science.md)."""
+        if self.family == "gibbs":
+            return f"{self.sweeps_per_sample} sweep(s) of 2·n_visible·n_hidden multiply-adds"
+        if self.family == "ast":
+            return "one sweep of 2·n_visible·n_hidden multiply-adds per step, only β = 1 steps kept (plus pilot runs)"
+        return "τ_ref ticks of N neuron updates plus each spike's fan-out in synaptic events"
+
     def describe(self) -> str:
         """One line for tables and figures."""
         if self.family == "gibbs":
