@@ -180,7 +180,8 @@ def cmd_mixing(args) -> int:
     samplers = [s for s in args.samplers.split(",") if s]
     run_mixing(open_device(args.device), args.out, seed=args.seed, n_seeds=_seeds(args), quick=args.quick,
                samplers=samplers, stp=_stp(args), bm_path=args.bm, show_progress=_progress(args), fit=_fit(args),
-               dataset=Dataset(paper=args.paper_size or args.mnist is not None, mnist=args.mnist))
+               dataset=Dataset(paper=args.paper_size or args.mnist is not None, mnist=args.mnist),
+               n_samples=args.samples)
     return _finish(args.out, "mixing")
 
 
@@ -237,6 +238,8 @@ def add_experiments(experiment_subparsers) -> None:
     e.add_argument("--samplers", default=",".join(MIXING_SAMPLERS),
                    help="comma-separated names of the sampler registry: " + ", ".join(KNOWN))
     e.add_argument("--bm", help="use this BM.npz (with unit groups) instead of training one per seed")
+    e.add_argument("--samples", type=int, default=None,
+                   help="samples per sampler (default 10000; 1000 with --quick)")
     e.add_argument("--paper-size", action="store_true",
                    help="the paper's size: 784 + 10 visible, 500 hidden units (MNIST with --mnist, else the digits "
                         "upsampled to 28×28, said in every table)")

@@ -56,9 +56,13 @@ QUICK = Scale(epochs=40, n_samples=1000, n_reference=3000, n_classify=100, class
               fit=FitSettings(steps=24, duration_ms=50_000.0, lr=0.5, final_duration_ms=50_000.0))
 
 
-def scale_for(quick: bool, fit: FitSettings | None = None) -> Scale:
-    """The full or quick scale, with other fit settings if given."""
+def scale_for(quick: bool, fit: FitSettings | None = None, n_samples: int | None = None) -> Scale:
+    """The full or quick scale, with other fit settings or another number of samples if given."""
     sc = QUICK if quick else FULL
+    if n_samples is not None:
+        if n_samples < 2:
+            raise InputError(f"an experiment needs at least 2 samples per sampler, got {n_samples}")
+        sc = replace(sc, n_samples=n_samples)
     return sc if fit is None else replace(sc, fit=fit)
 
 
@@ -185,8 +189,12 @@ def _reference_note(meta: list) -> str:
     fits = [(m["seed"], k, f) for m in meta for k, f in m.get("fits", {}).items()]
     fit_note = "; ".join(f"seed {s} {k}: unit-mean error {f['final_mean_error']:.4f}"
                          + ("" if f["converged"] else " (DID NOT CONVERGE)") for s, k, f in fits)
-    return (("Fits: " + fit_note + ". " if fits else "") +f"Fidelity (marginal_mae, pair_cov_mae, label_one_hot, tv_to_model) against {r[0]['source']}; "
-            f"its two runs disagree by marginal {np.mean([x['marginal_mae'] for x in r]):.4f}, pair covariance "
+    untrusted = [m["seed"] for m in meta if not m["reference"].get("trusted", True)]
+    return (("Fits: " + fit_note + ". " if fits else "")
+            + (f"REFERENCE UNTRUSTED for seed(s) {untrusted}: its two runs disagree too much. " if untrusted else "")
+            + f"The fits target the first of two runs of {r[0]['source']}; the fidelity columns (marginal_mae, "
+            "pair_cov_mae, label_one_hot, tv_to_model) are measured against the second. "
+            f"The two runs disagree by marginal {np.mean([x['marginal_mae'] for x in r]):.4f}, pair covariance "
             f"{np.mean([x['pair_cov_mae'] for x in r]):.4f}, class TV {np.mean([x['tv_between_runs'] for x in r]):.3f}.")
 
 
@@ -314,13 +322,13 @@ def depression_verdict(summary: dict, depressed: str = "lif_stp") -> str:
 
 def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False, samplers=MIXING_SAMPLERS,
                stp=MIXING_STP, bm_path=None, show_progress: bool = False, fit: FitSettings | None = None,
-               dataset: Dataset = DIGITS) -> dict:
+               dataset: Dataset = DIGITS, n_samples: int | None = None) -> dict:
     """Free-running samplers on the digits machine: switches, classes, class frequencies, ISL; over
     n_seeds seeds (each seed: its own split, training run and sampler seeds; with bm_path one machine)."""
     for s in samplers:
         check_name(s)
     out = Path(out)
-    sc = scale_for(quick, fit)
+    sc = scale_for(quick, fit, n_samples)
     per_seed, first = [], None
     t0 = time.perf_counter()
     for k in range(n_seeds):
