@@ -88,7 +88,7 @@ def test_mixing_command_writes_samples_tables_figures(trained, tmp_path, capsys)
     reference = result["per_seed"][0]["_meta"]["reference"]
     assert reference["marginal_mae"] < 0.03 and "parallel tempering" in reference["source"]
     printed = capsys.readouterr().out
-    assert "| lif_stp |" in printed and "heated control" in printed
+    assert "| lif_stp |" in printed and "heated control" in printed and "measured against the second" in printed
 
 
 def test_train_command(tmp_path, capsys):
