@@ -92,3 +92,13 @@ def test_spread_gives_the_t_interval():
 def test_every_sampler_states_its_cost():
     for name in ("gibbs100", "ast", "lif", "lif_stp_paper"):
         assert "multiply-adds" in sampler(name).cost() or "synaptic events" in sampler(name).cost()
+
+
+def test_summary_json_round_trip():
+    from lifstp.science.measures import Fidelity, SamplerSummary
+
+    s = SamplerSummary(10, 100, 1000, 5000, None, 0.5, 3.0, 2.0, 2.5, 4e5, 6.0, 0.8, 4, 3, [0.1] * 10, {100: -30.0},
+                       {"model": 0.2, "train": 0.3}, Fidelity(0.01, 0.002, 0.9), "d", {"ticks": 5})
+    back = SamplerSummary.from_json(s.to_json())
+    assert back == s and back.value("isl@100") == -30.0 and back.value("tv_to_model") == 0.2
+    assert back.value("marginal_mae") == 0.01 and back.value("nonsense") is None

@@ -28,21 +28,24 @@ def plot_isl(per_seed: list, path):
     """ISL against the number of samples (left) and against compute in operations (right: neuron
     updates plus synaptic events for spiking samplers, multiply-adds of the sweeps for Gibbs and
     tempering), one line per sampler (mean over seeds, error bar = std)."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4), sharey=True)
     names = [n for n in per_seed[0] if n != "_meta"]
-    for name in names:
+    colours = plt.get_cmap("tab20").colors
+    for k, name in enumerate(names):
         ns = sorted(per_seed[0][name].isl)
         vals = np.array([[ps[name].isl[n] for n in ns] for ps in per_seed])
         per_sample = np.mean([ps[name].operations / ps[name].n_samples for ps in per_seed])
+        style = dict(marker="s" if name.startswith("lif") else "o", ls="--" if name.startswith("lif") else "-",
+                     color=colours[(2 * k) % 20 + (2 * k) // 20], capsize=2, label=name)
         for ax, x in ((axes[0], ns), (axes[1], np.array(ns) * per_sample)):
-            ax.errorbar(x, vals.mean(axis=0), yerr=vals.std(axis=0), marker="o", capsize=2, label=name)
+            ax.errorbar(x, vals.mean(axis=0), yerr=vals.std(axis=0), **style)
     axes[0].set_xlabel("number of samples")
     axes[1].set_xlabel("compute (operations)")
     axes[0].set_ylabel("ISL of held-out images (nats)")
     for ax in axes:
         ax.set_xscale("log")
         ax.grid(True, alpha=0.3)
-    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: 12 samplers
     return _save(fig, path)
 
 

@@ -144,6 +144,18 @@ class SamplerSummary:
             return getattr(self.fidelity, key)
         return getattr(self, key, None) if key in SamplerSummary.__dataclass_fields__ else None
 
+    @classmethod
+    def from_json(cls, row: dict) -> "SamplerSummary":
+        """The record of a JSON row written by to_json (the experiments' results files)."""
+        fields = {k: row.get(k) for k in cls.__dataclass_fields__ if k not in ("isl", "tv", "fidelity")}
+        fields["isl"] = {int(k): v for k, v in row.get("isl", {}).items()}
+        fields["tv"] = {k[6:]: v for k, v in row.items() if k.startswith("tv_to_")}
+        if all(k in row for k in Fidelity.__dataclass_fields__):
+            fields["fidelity"] = Fidelity(*(row[k] for k in Fidelity.__dataclass_fields__))
+        fields["stats"] = row.get("stats") or {}
+        fields["description"] = row.get("description") or ""
+        return cls(**fields)
+
     def to_json(self) -> dict:
         """The flat JSON row of the results files (the columns of `value`, the ISL curve, the stats)."""
         row = {k: getattr(self, k) for k in SamplerSummary.__dataclass_fields__ if k not in ("isl", "tv", "fidelity")}
