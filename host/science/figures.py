@@ -110,6 +110,6 @@ def plot_sweep(result: dict, isl_key: str, path):
             if point and point[0] in us and point[1] in taus:
                 ax.plot(taus.index(point[1]), us.index(point[0]), marker, mfc="none", mec="r", ms=14, mew=1.5,
                         label=f"{name} U={point[0]:g}, τ_rec={point[1]:g}")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=6, loc="upper left")
+        if ax.get_legend_handles_labels()[0]:  # below the map, so that no cell is hidden
+            ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     return _save(fig, path)
