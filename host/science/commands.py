@@ -227,19 +227,24 @@ def cmd_inloop(args) -> int:
 
 
 def add_experiments(experiment_subparsers) -> None:
-    """Register mixing, imbalanced, sweep and classify on the `lifstp experiment` subparsers."""
+    """Register mixing, imbalanced, sweep, classify and inloop on the `lifstp experiment` subparsers."""
     from .experiments import IMBALANCED_SAMPLERS, IMBALANCED_SKEWS, MIXING_SAMPLERS
     from .samplers import KNOWN
 
+    from .experiments import FULL, QUICK
+
+    def samplers(e, default) -> None:
+        _common(e)
+        _add_stp(e)
+        e.add_argument("--samplers", default=",".join(default),
+                       help="comma-separated names of the sampler registry: " + ", ".join(KNOWN))
+
     e = experiment_subparsers.add_parser("mixing", help="free-running samplers on the digits RBM: class switches, "
                                                        "classes visited, class frequencies, ISL")
-    _common(e)
-    _add_stp(e)
-    e.add_argument("--samplers", default=",".join(MIXING_SAMPLERS),
-                   help="comma-separated names of the sampler registry: " + ", ".join(KNOWN))
+    samplers(e, MIXING_SAMPLERS)
     e.add_argument("--bm", help="use this BM.npz (with unit groups) instead of training one per seed")
     e.add_argument("--samples", type=int, default=None,
-                   help="samples per sampler (default 10000; 1000 with --quick)")
+                   help=f"samples per sampler (default {FULL.n_samples}; {QUICK.n_samples} with --quick)")
     e.add_argument("--paper-size", action="store_true",
                    help="the paper's size: 784 + 10 visible, 500 hidden units (MNIST with --mnist, else the digits "
                         "upsampled to 28×28, said in every table)")
@@ -249,10 +254,7 @@ def add_experiments(experiment_subparsers) -> None:
 
     e = experiment_subparsers.add_parser("imbalanced", help="train on class-skewed digits; generated class "
                                                            "frequencies against the training ones")
-    _common(e)
-    _add_stp(e)
-    e.add_argument("--samplers", default=",".join(IMBALANCED_SAMPLERS),
-                   help="comma-separated names of the sampler registry: " + ", ".join(KNOWN))
+    samplers(e, IMBALANCED_SAMPLERS)
     e.add_argument("--skews", default=",".join(IMBALANCED_SKEWS), help="comma-separated skews (cut5-9, linear)")
     e.set_defaults(func=cmd_imbalanced)
 
