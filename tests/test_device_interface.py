@@ -95,7 +95,10 @@ def test_a_fit_belongs_to_the_formats_of_its_device():
     """check_fit_matches compares a fit's formats with the device's own (a board's from IDENTIFY)."""
     params = sampling_params()
     bm = random_bm(3, np.random.default_rng(0))
-    fit = SimpleNamespace(bm=bm, formats=Formats(), params=params)
+    fit = SimpleNamespace(bm=bm, formats=Formats(), params=params, converged=True)
     assert check_fit_matches(fit, bm, _board(Formats()), params) is fit
     with pytest.raises(FitError, match="formats"):
         check_fit_matches(fit, bm, _board(OTHER), params)
+    fit.converged, fit.final_mean_error, fit.settings = False, 0.1, SimpleNamespace(tolerance=0.03)
+    with pytest.raises(FitError, match="did not converge"):
+        check_fit_matches(fit, bm, _board(Formats()), params)
