@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .bm import BoltzmannMachine, exact_distribution, all_states, MAX_EXACT_UNITS
 from .errors import InputError
@@ -108,16 +109,22 @@ class TemperingRun:
     wall_s: float
 
 
-def parallel_tempering(bm: BoltzmannMachine, n_samples: int, seed: int, betas=DEFAULT_BETAS, n_ladders: int = 8,
-                       thin: int = 2, burn_in: int = 500, show_progress: bool = False) -> TemperingRun:
-    """n_samples states of `bm` at β = 1 from n_ladders independent ladders (each n_samples/n_ladders
-    states, thin sweeps apart, after burn_in sweeps)."""
+def _checked_ladder(betas, n_samples, n_ladders, thin, burn_in) -> np.ndarray:
+    """The ladder as an array, or InputError for a ladder or run length tempering cannot use."""
     betas = np.asarray(betas, np.float64)
     if betas.ndim != 1 or betas.size < 2 or betas[0] != 1.0 or np.any(np.diff(betas) >= 0) or betas[-1] <= 0:
         raise InputError(f"a tempering ladder starts at β = 1 and falls strictly to a positive β, got {betas.tolist()}")
     if n_samples < n_ladders or n_ladders < 1 or thin < 1 or burn_in < 0:
         raise InputError(f"parallel tempering needs n_samples >= n_ladders >= 1, thin >= 1 and burn_in >= 0, got "
                          f"{n_samples}, {n_ladders}, {thin}, {burn_in}")
+    return betas
+
+
+def parallel_tempering(bm: BoltzmannMachine, n_samples: int, seed: int, betas=DEFAULT_BETAS, n_ladders: int = 8,
+                       thin: int = 2, burn_in: int = 500, show_progress: bool = False) -> TemperingRun:
+    """n_samples states of `bm` at β = 1 from n_ladders independent ladders (each n_samples/n_ladders
+    states, thin sweeps apart, after burn_in sweeps)."""
+    betas = _checked_ladder(betas, n_samples, n_ladders, thin, burn_in)
     W = np.ascontiguousarray(bm.W, np.float64)
     b = np.ascontiguousarray(bm.b, np.float64)
     n, K = b.size, betas.size
@@ -137,6 +144,92 @@ def parallel_tempering(bm: BoltzmannMachine, n_samples: int, seed: int, betas=DE
             bar.update(1)
     acc = taken / np.maximum(tried, 1)
     return TemperingRun(out[:n_samples], tuple(betas.tolist()), n_ladders, int(sweeps) * K, acc,
+                        time.perf_counter() - t0)
+
+
+def geometric_ladder(n_temperatures: int, beta_min: float) -> tuple:
+    """n_temperatures inverse temperatures falling geometrically from 1 to beta_min: equal ratios keep
+    the swap acceptance roughly even along the ladder when the energy spread grows as β falls."""
+    if n_temperatures < 2 or not 0 < beta_min < 1:
+        raise InputError(f"a geometric ladder needs at least 2 temperatures and 0 < β_min < 1, got "
+                         f"{n_temperatures} and {beta_min}")
+    return tuple(float(x) for x in np.geomspace(1.0, beta_min, n_temperatures))
+
+
+def bipartite_layers(bm: BoltzmannMachine):
+    """(first, second) index arrays if the machine's units split into two layers with no coupling
+    inside either (an RBM), else None. The first layer is the connected component of unit 0's side."""
+    n = bm.n
+    adj = bm.W != 0
+    side = np.full(n, -1, np.int64)
+    for start in range(n):
+        if side[start] >= 0:
+            continue
+        side[start] = 0
+        stack = [start]
+        while stack:
+            i = stack.pop()
+            for j in np.flatnonzero(adj[i]):
+                if side[j] < 0:
+                    side[j] = 1 - side[i]
+                    stack.append(j)
+                elif side[j] == side[i]:
+                    return None
+    a, b = np.flatnonzero(side == 0), np.flatnonzero(side == 1)
+    return (a, b) if a.size and b.size else None
+
+
+def _bernoulli(rng, x):
+    """Binary states with p = sigmoid(x), elementwise."""
+    return (rng.random(x.shape) * (1.0 + np.exp(-x)) < 1.0).astype(np.float64)
+
+
+def block_tempering(bm: BoltzmannMachine, layers, n_samples: int, seed: int, betas=DEFAULT_BETAS,
+                    n_ladders: int = 8, thin: int = 2, burn_in: int = 500,
+                    show_progress: bool = False) -> TemperingRun:
+    """Parallel tempering of a bipartite machine with block Gibbs sweeps (one layer given the other,
+    then back), every ladder and temperature at once as matrix products: the same chain as
+    parallel_tempering's in distribution, ~100× cheaper on an RBM of a thousand units. Swaps as there."""
+    betas = _checked_ladder(betas, n_samples, n_ladders, thin, burn_in)
+    ia, ib = layers
+    Wab = np.ascontiguousarray(bm.W[np.ix_(ia, ib)], np.float64)
+    ba, bb = bm.b[ia].astype(np.float64), bm.b[ib].astype(np.float64)
+    K, L = betas.size, n_ladders
+    beta = betas[None, :, None]                       # ladders × temperatures × units
+    rng = np.random.default_rng(seed)
+    za = (rng.random((L, K, ia.size)) < 0.5).astype(np.float64)
+    zb = np.zeros((L, K, ib.size))
+    per = -(-n_samples // L)
+    out = np.zeros((L, per, bm.n), np.uint8)
+    tried = np.zeros(K - 1, np.int64)
+    taken = np.zeros(K - 1, np.int64)
+    t0 = time.perf_counter()
+    steps = burn_in + per * thin
+    # One BLAS thread: the products are small, and a fixed summation order keeps runs reproducible.
+    with threadpool_limits(limits=1), progress_bar(steps, "parallel tempering (block)", "sweep",
+                                                   enabled=show_progress) as bar:
+        for step in range(steps):
+            zb = _bernoulli(rng, beta * (za @ Wab + bb))
+            fa = zb @ Wab.T + ba
+            za = _bernoulli(rng, beta * fa)
+            # L(z) = zaᵀ Wab zb + baᵀza + bbᵀzb, from the fields of the last half-sweep.
+            logw = np.einsum("lku,lku->lk", za, fa) + zb @ bb
+            pairs = np.arange(step % 2, K - 1, 2)
+            logr = (betas[pairs] - betas[pairs + 1])[None, :] * (logw[:, pairs + 1] - logw[:, pairs])
+            accept = np.log(rng.random(logr.shape)) < logr
+            tried[pairs] += L
+            taken[pairs] += accept.sum(axis=0)
+            li, pi = np.nonzero(accept)
+            lo, hi = pairs[pi], pairs[pi] + 1
+            za[li, lo], za[li, hi] = za[li, hi], za[li, lo].copy()
+            zb[li, lo], zb[li, hi] = zb[li, hi], zb[li, lo].copy()
+            if step >= burn_in and (step - burn_in) % thin == thin - 1:
+                k = (step - burn_in) // thin
+                out[:, k, ia] = za[:, 0]
+                out[:, k, ib] = zb[:, 0]
+            bar.update(1)
+    acc = taken / np.maximum(tried, 1)
+    return TemperingRun(out.reshape(L * per, bm.n)[:n_samples], tuple(betas.tolist()), L, steps * K, acc,
                         time.perf_counter() - t0)
 
 
@@ -207,15 +300,22 @@ class Reference:
 
 
 def tempering_reference(bm: BoltzmannMachine, n_samples: int, seed: int, betas=DEFAULT_BETAS, n_ladders: int = 8,
-                        thin: int = 2, show_progress: bool = False) -> Reference:
-    """Two independent parallel-tempering runs of n_samples states each (seeds derived from `seed`);
+                        thin: int = 2, burn_in: int = 500, show_progress: bool = False) -> Reference:
+    """Two independent parallel-tempering runs of n_samples states each (seeds derived from `seed`;
+    block Gibbs sweeps when the machine is bipartite, single-site sweeps otherwise);
     the reference moments pool both, and their disagreement is the mean absolute difference of the
     two runs' unit means."""
-    runs = tuple(parallel_tempering(bm, n_samples, seed * 2 + k + 1_000_003, betas, n_ladders, thin,
-                                    show_progress=show_progress) for k in range(2))
+    layers = bipartite_layers(bm)
+    if layers is None:
+        runs = tuple(parallel_tempering(bm, n_samples, seed * 2 + k + 1_000_003, betas, n_ladders, thin,
+                                        burn_in, show_progress=show_progress) for k in range(2))
+    else:
+        runs = tuple(block_tempering(bm, layers, n_samples, seed * 2 + k + 1_000_003, betas, n_ladders, thin,
+                                     burn_in=burn_in, show_progress=show_progress) for k in range(2))
     m = [Moments.of_states(r.states) for r in runs]
     pooled = Moments((m[0].mean + m[1].mean) / 2, (m[0].second + m[1].second) / 2)
-    source = (f"parallel tempering, {len(betas)} inverse temperatures {betas[0]:g} … {betas[-1]:g}, "
+    source = (f"parallel tempering{' (block Gibbs)' if layers is not None else ''}, {len(betas)} inverse "
+              f"temperatures {betas[0]:g} … {betas[-1]:g}, "
               f"{n_ladders} ladders, 2 × {n_samples} states")
     return Reference(pooled, source, float(np.abs(m[0].mean - m[1].mean).mean()), runs)
 

@@ -14,7 +14,7 @@ from lifstp.device import GoldenDevice
 from lifstp.errors import InputError
 from lifstp.fitting import FitError, FitSettings, fit_machine, load_fit
 from lifstp.mapping import map_bm
-from lifstp.reference import exact_moments, reference_for, tempering_reference
+from lifstp.reference import bipartite_layers, exact_moments, geometric_ladder, reference_for, tempering_reference
 from lifstp.sampling import calibration_for, sampling_params
 
 #: Seeds of the machines drawn here; the calibration and the documented results use others.
@@ -41,6 +41,35 @@ def test_parallel_tempering_matches_exact_enumeration():
     assert 0 < ref.marginal_disagreement < 0.02
     assert len(ref.runs) == 2 and ref.runs[0].states.shape == (20_000, 12)
     assert "parallel tempering" in ref.source and np.all(ref.runs[0].swap_acceptance > 0.2)
+
+
+def test_single_site_tempering_matches_exact_on_a_machine_with_triangles():
+    """A 10-unit fully coupled machine (not bipartite, so the single-site sweeps run) against enumeration."""
+    rng = np.random.default_rng(MACHINE_SEED + 1)
+    W = np.triu(rng.normal(0, 1.5, (10, 10)), 1)
+    bm = BoltzmannMachine(W + W.T, rng.normal(0, 1.0, 10))
+    assert bipartite_layers(bm) is None
+    ref = tempering_reference(bm, 20_000, seed=2, n_ladders=4)
+    assert "block" not in ref.source
+    assert np.abs(ref.moments.mean - exact_moments(bm).mean).mean() < 0.01
+
+
+def test_bipartite_layers_found_whatever_the_unit_order():
+    bm = _strong_rbm(np.random.default_rng(MACHINE_SEED))
+    perm = np.random.default_rng(4).permutation(bm.n)
+    shuffled = BoltzmannMachine(bm.W[np.ix_(perm, perm)], bm.b[perm])
+    a, b = bipartite_layers(shuffled)
+    assert sorted(perm[a].tolist()) in (list(range(6)), list(range(6, 12)))
+    assert not shuffled.W[np.ix_(a, a)].any() and not shuffled.W[np.ix_(b, b)].any()
+    assert "block Gibbs" in tempering_reference(shuffled, 80, 0, n_ladders=2).source
+
+
+def test_geometric_ladder():
+    betas = geometric_ladder(5, 0.0625)
+    assert betas[0] == 1.0 and abs(betas[-1] - 0.0625) < 1e-12 and np.allclose(np.diff(np.log(betas)), np.log(0.5))
+    for bad in ((1, 0.5), (5, 0.0), (5, 1.0)):
+        with pytest.raises(InputError, match="ladder"):
+            geometric_ladder(*bad)
 
 
 def test_bad_ladders_refused():

@@ -138,7 +138,7 @@ def _fit(args):
 
     if args.fit_steps is None and args.fit_step_ms is None:
         return None
-    base = scale_for(args.quick).fit
+    base = scale_for(args.quick, paper=bool(getattr(args, "paper_size", False) or getattr(args, "mnist", None))).fit
     steps = base.steps if args.fit_steps is None else args.fit_steps
     ms = base.duration_ms if args.fit_step_ms is None else args.fit_step_ms
     return replace(base, steps=steps, duration_ms=ms)

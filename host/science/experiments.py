@@ -45,6 +45,8 @@ class Scale:
     sweep_samples: int
     isl_counts: tuple
     fit: FitSettings
+    reference_thin: int = 2          # tempering sweeps between kept reference states
+    reference_burn_in: int = 500     # tempering sweeps before the first
 
 
 FULL = Scale(epochs=TrainConfig.epochs, n_samples=10_000, n_reference=50_000, n_classify=359, classify_ms=200.0,
@@ -55,10 +57,19 @@ QUICK = Scale(epochs=40, n_samples=1000, n_reference=3000, n_classify=100, class
               sweep_u=(0.1, 1.0), sweep_tau=(10.0, 280.0), sweep_samples=1000, isl_counts=(100, 1000),
               fit=FitSettings(steps=24, duration_ms=50_000.0, lr=0.5, final_duration_ms=50_000.0))
 
+#: The paper's size (1294 units) in full: trained as long as the digits machine, fewer samples (the
+#: golden device runs 1294 neurons at ~4·10⁴ ticks/s), shorter fits, and a reference that runs each
+#: tempering ladder 4× longer between kept states, since its chains cross between modes slowly.
+PAPER = replace(FULL, n_samples=2000, n_reference=16_000, n_classify=100, classify_ms=100.0,
+                fit=FitSettings(steps=16, duration_ms=50_000.0, lr=0.5, final_duration_ms=50_000.0),
+                reference_thin=8, reference_burn_in=1000)
 
-def scale_for(quick: bool, fit: FitSettings | None = None, n_samples: int | None = None) -> Scale:
-    """The full or quick scale, with other fit settings or another number of samples if given."""
-    sc = QUICK if quick else FULL
+
+def scale_for(quick: bool, fit: FitSettings | None = None, n_samples: int | None = None,
+              paper: bool = False) -> Scale:
+    """The full, quick or paper-size scale, with other fit settings or another number of samples if given
+    (--quick at the paper's size is QUICK: a smoke test of the pipeline)."""
+    sc = QUICK if quick else PAPER if paper else FULL
     if n_samples is not None:
         if n_samples < 2:
             raise InputError(f"an experiment needs at least 2 samples per sampler, got {n_samples}")
@@ -106,7 +117,8 @@ def prepare(seed: int, quick: bool, skew: str = "balanced", bm_path=None, show_p
             raise InputError(f"{bm_path}: expected {train.n_pixels} pixel and {N_CLASSES} label units, "
                              f"got {rbm.n_pixels} and {rbm.n_labels}")
     else:
-        cfg = config or TrainConfig(seed=seed, epochs=scale_for(quick).epochs, n_hidden=dataset.n_hidden)
+        cfg = config or TrainConfig(seed=seed, epochs=scale_for(quick, paper=dataset.paper).epochs,
+                                   n_hidden=dataset.n_hidden)
         rbm = train_images(train_used, cfg, test, show_progress=show_progress)
         rbm.meta["skew"] = skew
         rbm.meta["train_class_frequencies"] = train_used.class_frequencies().tolist()
@@ -247,10 +259,10 @@ class ModelReference:
     convergence: dict
 
 
-def model_reference(rbm: RBM, n: int, seed: int, clf) -> ModelReference:
-    """Parallel tempering of the full machine (two runs of n states); warns when the two runs disagree
-    by more than the reference's trust limit (the tables then say so)."""
-    ref = tempering_reference(rbm.to_bm(), n, seed)
+def model_reference(rbm: RBM, n: int, seed: int, clf, thin: int = 2, burn_in: int = 500) -> ModelReference:
+    """Parallel tempering of the full machine (two runs of n states, thin sweeps apart after burn_in);
+    warns when the two runs disagree by more than the reference's trust limit (the tables then say so)."""
+    ref = tempering_reference(rbm.to_bm(), n, seed, thin=thin, burn_in=burn_in)
     vis = [r.states[:, :rbm.n_visible] for r in ref.runs]
     freqs = [class_frequencies(classify(clf, x[:, :rbm.n_pixels])[0]) for x in vis]
     conv = dict(asdict(fidelity(vis[0], vis[1], rbm.n_pixels)), tv_between_runs=total_variation(*freqs),
@@ -328,14 +340,14 @@ def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False
     for s in samplers:
         check_name(s)
     out = Path(out)
-    sc = scale_for(quick, fit, n_samples)
+    sc = scale_for(quick, fit, n_samples, paper=dataset.paper)
     per_seed, first = [], None
     t0 = time.perf_counter()
     for k in range(n_seeds):
         s = seed + k
         train, train_used, test, rbm, clf = prepare(s, quick, bm_path=bm_path, show_progress=show_progress,
                                                     dataset=dataset)
-        mref = model_reference(rbm, sc.n_reference, s, clf)
+        mref = model_reference(rbm, sc.n_reference, s, clf, sc.reference_thin, sc.reference_burn_in)
         fits = FitCache(rbm, device, mref.fit_target, sc.fit, s, show_progress)
         refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
         res, samples = compare_samplers(rbm, samplers, sc.n_samples, s, device, clf, test, refs, sc.isl_counts,
@@ -396,7 +408,7 @@ def run_imbalanced(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = F
         for k in range(n_seeds):
             s = seed + k
             train, train_used, test, rbm, clf = prepare(s, quick, skew=skew, show_progress=show_progress)
-            mref = model_reference(rbm, sc.n_reference, s, clf)
+            mref = model_reference(rbm, sc.n_reference, s, clf, sc.reference_thin, sc.reference_burn_in)
             fits = FitCache(rbm, device, mref.fit_target, sc.fit, s, show_progress)
             refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
             res, samples = compare_samplers(rbm, samplers, sc.n_samples, s, device, clf, test, refs, sc.isl_counts,
@@ -435,7 +447,7 @@ def run_sweep(device, out, seed: int = 0, quick: bool = False, bm_path=None, sho
     sc = scale_for(quick, fit)
     train, train_used, test, rbm, clf = prepare(seed, quick, bm_path=bm_path, show_progress=show_progress)
     save_machine(out / "bm.npz", rbm)
-    mref = model_reference(rbm, sc.n_reference, seed, clf)
+    mref = model_reference(rbm, sc.n_reference, seed, clf, sc.reference_thin, sc.reference_burn_in)
     fits = FitCache(rbm, device, mref.fit_target, sc.fit, seed, show_progress)
     renewing = fits(lif_params(None))  # every point runs the renewing fit with its depression: no refit
     refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
@@ -489,7 +501,7 @@ def run_classify(device, out, seed: int = 0, quick: bool = False, stp=MIXING_STP
     result = {"experiment": "classify", "device": device.name, "seed": seed, "quick": quick, "n_test": n,
               "exact_posterior_accuracy": float(np.mean(rbm.classify(x) == y)),
               "image_classifier_accuracy": float(clf.score(x, y)), "duration_ms": sc.classify_ms}
-    mref = model_reference(rbm, sc.n_reference, seed, clf)
+    mref = model_reference(rbm, sc.n_reference, seed, clf, sc.reference_thin, sc.reference_burn_in)
     renewing = FitCache(rbm, device, mref.fit_target, sc.fit, seed, show_progress)(lif_params(None))
     for name, s in (("lif", None), ("lif_stp", stp), ("lif_stp_paper", PAPER_STP)):
         pred, counts, stats = classify_clamped(rbm, device, lif_params(s), x, seed=seed, duration_ms=sc.classify_ms,
@@ -532,7 +544,7 @@ def run_inloop(device, out, seed: int = 0, quick: bool = False, negative_ms: flo
     save_machine(out / "bm_inloop.npz", inloop)
     data_v = np.concatenate([train.x, np.eye(N_CLASSES, dtype=np.uint8)[train.y]], axis=1)
     refs = {"train": train.class_frequencies()}
-    mref = model_reference(classical, sc.n_reference, seed, clf)
+    mref = model_reference(classical, sc.n_reference, seed, clf, sc.reference_thin, sc.reference_burn_in)
     renewing = FitCache(classical, device, mref.fit_target, sc.fit, seed, show_progress)(lif_params(None))
     n = min(sc.n_classify, len(test.y))
     rows = {}
