@@ -9,7 +9,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from .errors import LifstpError
+from .errors import InputError, LifstpError
 from .science.commands import add_commands, add_experiments
 
 
@@ -285,6 +285,37 @@ def cmd_bench(args) -> int:
                      peers=[p for p in args.peers.split(",") if p])
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def cmd_verify(args) -> int:
+    import json
+
+    from lifstp.sim.campaign import campaign, soak
+
+    out = Path(args.out) if args.out else None
+    if out is not None and not out.parent.is_dir():
+        raise InputError(f"--out {out}: the folder {out.parent} does not exist")
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    if args.kind == "soak":
+        result = soak(args.ticks or 10_000_000, seed=args.seed, show_progress=show, log=log)
+    else:
+        result = campaign(args.networks, args.ticks or 2000, seed=args.seed, show_progress=show, log=log)
+    if out is not None:
+        out.write_text(json.dumps(result.to_json(), indent=1))
+    for failure in result.first_failures:
+        print(f"mismatch: {json.dumps(failure)}", file=sys.stderr)
+    for name, counts in result.per_config.items():
+        print(f"  {name}: {counts['networks']} networks, {counts['mismatches']} mismatches")
+    print(f"verify {args.kind}: {result.summary()}")
+    return 1 if result.mismatches else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lifstp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -381,6 +412,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lanes", type=int, default=1, help="lanes of the verilator device (default 1)")
     p.add_argument("--peers", default="nest,brian2", help="peers to compare with (comma-separated; empty for none)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("verify", help="long checks of the compiled RTL against the golden model: a soak of one "
+                       "network, or a campaign of many freshly drawn ones (not tests: minutes to hours)")
+    p.add_argument("kind", choices=["soak", "campaign"],
+                   help="soak: one random network for --ticks, compared chunk by chunk; campaign: --networks "
+                   "networks of --ticks each over every board's core configuration and lanes 1, 2, 4")
+    p.add_argument("--ticks", type=_positive_int, default=None,
+                   help="ticks per network (default 10000000 for soak, 2000 for campaign)")
+    p.add_argument("--networks", type=_positive_int, default=1000, help="networks of a campaign (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the drawn networks (default 0)")
+    p.add_argument("--out", default=None, help="write the result as JSON here")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

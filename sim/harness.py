@@ -10,6 +10,7 @@ progress; the harness sleeps on its input only while the device is idle), in the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import select
@@ -110,6 +111,22 @@ def device_binary(n_neurons: int, lanes: int = 1, formats=None, log=None) -> Pat
     from lifstp.rtl.device_top import DeviceTop
 
     return build(DeviceTop(n_neurons=n_neurons, lanes=lanes, formats=formats), f"device-n{n_neurons}-l{lanes}", log)
+
+
+@functools.lru_cache(maxsize=None)
+def _config_binary(cfg, log) -> Path:
+    from lifstp.rtl.device_top import DeviceTop
+
+    name = (f"device-n{cfg.n_neurons}-l{cfg.lanes}" + ("-shared" if cfg.shared_multiplier else "")
+            + (f"-{cfg.mutation}" if cfg.mutation else ""))
+    return build(DeviceTop(cfg), name, log)
+
+
+def config_binary(cfg, log=None) -> Path:
+    """The harness binary of the device top level of any core configuration (a `CoreConfig`: shared
+    multipliers and test mutations included); remembered per process, since finding it in the cache
+    means elaborating the design (seconds for a large core)."""
+    return _config_binary(cfg, log)
 
 
 def uart_binary(n_neurons: int, divisor: int = 4, lanes: int = 1, log=None) -> Path:
