@@ -142,13 +142,16 @@ class BoardTop(Elaboratable):
         if self.board.pll is not None:
             (self._pll_ice40 if self.board.family == "ice40" else self._pll)(m, platform)
         m.submodules.bridge = self.bridge
-        uart = platform.request("uart", 0)
-        m.d.comb += [self.bridge.rx.eq(uart.rx.i), uart.tx.o.eq(self.bridge.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx_pin = rx_pin = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx_pin = tx_pin = io.Buffer("o", uart.tx)
+        m.d.comb += [self.bridge.rx.eq(rx_pin.i), tx_pin.o.eq(self.bridge.tx)]
         # Heartbeat: the top bit of a free-running counter, a blink of about a second (no comparator).
         heartbeat = Signal(int(self.board.sys_clk_hz).bit_length())
         m.d.sync += heartbeat.eq(heartbeat + 1)
-        m.d.comb += [platform.request(*self.board.alive_led).o.eq(heartbeat[-1]),
-                     platform.request(*self.board.busy_led).o.eq(self.bridge.busy)]
+        m.submodules.alive_led = alive = io.Buffer("o", platform.request(*self.board.alive_led, dir="-"))
+        m.submodules.busy_led = busy = io.Buffer("o", platform.request(*self.board.busy_led, dir="-"))
+        m.d.comb += [alive.o.eq(heartbeat[-1]), busy.o.eq(self.bridge.busy)]
         return m
 
     def _pll_ice40(self, m, platform):
