@@ -41,7 +41,10 @@ class Pair:
     def send(self, op: int, payload: bytes = b"") -> tuple[list[P.Frame], list[P.Frame]]:
         """One frame into both; (RTL frames, golden frames) once both have settled."""
         self.seq = (self.seq + 1) & 0xFF
-        data = P.encode_frame(op, self.seq, payload)
+        return self.send_bytes(P.encode_frame(op, self.seq, payload))
+
+    def send_bytes(self, data: bytes) -> tuple[list[P.Frame], list[P.Frame]]:
+        """Any bytes into both (frames, parts of frames, garbage); (RTL frames, golden frames)."""
         self.pipe.write(data)
         golden = bytearray()
         t0 = time.monotonic()
