@@ -37,16 +37,24 @@ STATE_FIELDS = {P.NeuronField.V: "v", P.NeuronField.U: "u", P.NeuronField.REF: "
 COMPARED_COUNTERS = [c.name.lower() for c in P.StatusCounter if c != P.StatusCounter.CYCLES_LAST_TICK]
 
 
-def campaign_configs() -> dict[str, CoreConfig]:
-    """The core configurations a campaign covers: each board's default core, and lane counts 1, 2, 4
-    (full-throughput and shared-multiplier lanes) on a small core where runs are cheap."""
+#: Networks a small core gets for each one a board's core gets: a board core updates all its 256
+#: neurons every tick whatever the network (about 30 s per network of 2000 ticks on the iCEBreaker's
+#: shared-multiplier core in Verilator), so most draws go where they are cheap.
+SMALL_CORE_SHARE = 6
+
+
+def campaign_configs() -> dict[str, tuple[CoreConfig, int]]:
+    """The core configurations a campaign covers, each with its share of the networks: each board's
+    default core, and lane counts 1, 2, 4 (full-throughput and shared-multiplier lanes) on a small
+    core where runs are cheap."""
     from lifstp.boards.top import BOARDS
 
-    configs = {f"board {b.name}": CoreConfig(b.default_neurons, b.default_lanes, shared_multiplier=b.shared_multiplier)
+    configs = {f"board {b.name}": (CoreConfig(b.default_neurons, b.default_lanes,
+                                              shared_multiplier=b.shared_multiplier), 1)
                for b in BOARDS.values()}
     for lanes in (1, 2, 4):
-        configs[f"N=32 L={lanes}"] = CoreConfig(32, lanes)
-    configs["N=32 L=2 shared"] = CoreConfig(32, 2, shared_multiplier=True)
+        configs[f"N=32 L={lanes}"] = (CoreConfig(32, lanes), SMALL_CORE_SHARE)
+    configs["N=32 L=2 shared"] = (CoreConfig(32, 2, shared_multiplier=True), SMALL_CORE_SHARE)
     return configs
 
 
@@ -159,14 +167,17 @@ def soak(n_ticks: int = 10_000_000, seed: int = 0, cfg: CoreConfig | None = None
 def campaign(n_networks: int = 1000, n_ticks: int = 2000, seed: int = 0, configs: dict | None = None,
              show_progress: bool = True, log=None) -> CheckResult:
     """n_networks freshly drawn networks (seeded from `seed`), dealt round-robin over `configs`
-    (default: campaign_configs()), each loaded into one harness per configuration, run n_ticks and
-    compared: spikes, every neuron's state and the counters afterwards."""
+    ({name: (CoreConfig, share)}, default campaign_configs(): a config of share k gets k networks per
+    round), each loaded into one harness per configuration, run n_ticks and compared: spikes, every
+    neuron's state and the counters afterwards."""
     if n_networks < 1 or not 1 <= n_ticks <= P.RUN_MAX_TICKS:
         raise InputError(f"a campaign needs at least 1 network and 1 .. {P.RUN_MAX_TICKS} ticks")
-    configs = configs or campaign_configs()
+    shares = configs or campaign_configs()
+    configs = {name: cfg for name, (cfg, _) in shares.items()}
     names = list(configs)
+    rounds = [name for name, (_, share) in shares.items() for _ in range(share)]
     rng = np.random.default_rng(seed)
-    cases = [(names[k % len(names)], random_case(rng, configs[names[k % len(names)]].n_neurons))
+    cases = [(rounds[k % len(rounds)], random_case(rng, configs[rounds[k % len(rounds)]].n_neurons))
              for k in range(n_networks)]
     result = CheckResult(per_config={name: {"networks": 0, "mismatches": 0} for name in names})
     t0 = time.perf_counter()
