@@ -7,7 +7,7 @@ carries reliably at a clock divisor that the UART can hit within 2 %.
 
 from dataclasses import dataclass
 
-from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
+from amaranth import ClockDomain, Const, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.fifo import SyncFIFOBuffered
@@ -126,20 +126,27 @@ class UARTBridge(wiring.Component):
 
 
 class BoardTop(Elaboratable):
-    """The whole design on a board: UART bridge to the device, heartbeat and busy LEDs."""
+    """The whole design on a board: UART bridge to the device, heartbeat and busy LEDs.
 
-    def __init__(self, b: Board, device, baud: int | None = None):
+    ``clock_from_pll=False`` (gate-level simulation, sim/gate_level.py) takes the sync domain straight
+    from the oscillator's pin instead of the board's PLL, which has no simulation model: the simulator
+    drives that pin at the PLL's rate, so the UART divisor stays the board's."""
+
+    def __init__(self, b: Board, device, baud: int | None = None, clock_from_pll: bool = True):
         if b.family == "ice40" and getattr(device, "weight_bank", False) is None:
             # iCE40UP5K: the weight banks go to the SPRAM blocks (the neuron state stays in block RAM).
             from .spram import SPRAMWeightBank
             device.weight_bank = SPRAMWeightBank
         self.board = b
         self.baud = baud or b.default_baud
+        self.clock_from_pll = clock_from_pll
         self.bridge = UARTBridge(device, divisor_for(b.sys_clk_hz, self.baud))
 
     def elaborate(self, platform):
         m = Module()
-        if self.board.pll is not None:
+        if self.board.pll is not None and not self.clock_from_pll:
+            self._clock_pin(m, platform)
+        elif self.board.pll is not None:
             (self._pll_ice40 if self.board.family == "ice40" else self._pll)(m, platform)
         m.submodules.bridge = self.bridge
         uart = platform.request("uart", 0, dir="-")
@@ -153,6 +160,14 @@ class BoardTop(Elaboratable):
         m.submodules.busy_led = busy = io.Buffer("o", platform.request(*self.board.busy_led, dir="-"))
         m.d.comb += [alive.o.eq(heartbeat[-1]), busy.o.eq(self.bridge.busy)]
         return m
+
+    def _clock_pin(self, m, platform):
+        """The sync domain from the oscillator's pin in place of the PLL, reset as by a PLL that is
+        locked from the start."""
+        m.domains.sync = sync = ClockDomain("sync")
+        m.submodules.clk_in = clk_in = io.Buffer("i", platform.request(platform.default_clk, dir="-"))
+        m.d.comb += sync.clk.eq(clk_in.i)
+        m.submodules.reset_sync = ResetSynchronizer(Const(0), domain="sync")
 
     def _pll_ice40(self, m, platform):
         """The sync domain from an iCE40 SB_PLL40_PAD on the oscillator's pin (simple feedback), held in

