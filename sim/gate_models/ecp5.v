@@ -10,7 +10,7 @@
 // (equal widths), one clock, no output register. A port that writes shows on its own output the old
 // word (WRITEMODE "READBEFOREWRITE"), the new one ("WRITETHROUGH") or keeps its output ("NORMAL"); a port
 // that reads a word the other port writes in the same cycle reads X (the description gives that case no
-// behaviour: synthesis adds logic where the design needs one, and none on a memory marked no_rw_check).
+// behaviour, so synthesis adds logic wherever the design needs a defined one).
 // An 18-bit port takes its byte enables on address bits 1:0, a 9-bit one addresses the low (bit 3 = 0)
 // or high half of an 18-bit word. Outputs start at zero ("rdinit zero").
 module DP16KD(
