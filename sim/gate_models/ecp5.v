@@ -1,8 +1,8 @@
-// Simulation models of the two ECP5 primitives that Yosys's ecp5/cells_sim.v declares only as black
-// boxes: the DP16KD block RAM and the MULT18X18D multiplier. The gate-level simulation
-// (sim/gate_level.py) uses them beside Yosys's own models of every other cell. Each covers the
-// configuration that Yosys's mapping (lattice/brams_map_16kd.v, lattice/dsp_map_18x18.v) gives it and
-// stops the simulation on any other, so that a netlist never runs on a guessed behaviour.
+// Simulation models of the two ECP5 primitives that Yosys's models leave out: the DP16KD block RAM (a
+// black box in ecp5/cells_sim.v) and the MULT18X18D multiplier (declared in cells_bb.v only). The
+// gate-level simulation (sim/gate_level.py) uses them beside Yosys's own models of every other cell.
+// Each covers the configuration that Yosys's mapping (lattice/brams_map_16kd.v, lattice/dsp_map_18x18.v)
+// gives it and stops the simulation on any other, so that a netlist never runs on a guessed behaviour.
 
 `timescale 1ps / 1ps
 
