@@ -6,7 +6,8 @@
 // UART pins), driven and sampled here as 8N1 at D clock cycles per bit: the whole UART path simulated.
 // Usage: harness [--pty]
 //   --pty  open a pseudo-terminal, print its path on the first line of stdout, and serve it.
-// On exit (EOF on input, or SIGTERM) it prints "cycles=<n> busy_cycles=<n> busy_seconds=<s>" on stderr:
+// It exits on SIGTERM, or on EOF on input once the device is idle (or, with the host gone, once nothing
+// has moved for ORPHAN_QUIET_S seconds). On exit it prints "cycles=<n> busy_cycles=<n> busy_seconds=<s>" on stderr:
 // all simulated cycles, and the cycles and wall time spent while the device was busy (its speed).
 // The model's ports: clk, rst, rx (stream in), tx (stream out), idle (nothing in progress);
 // Verilator escapes the double underscore of Amaranth's flattened names ("rx__valid" becomes "rx___05Fvalid").
@@ -25,6 +26,9 @@
 
 #include "verilated.h"
 #include HARNESS_MODEL_HEADER
+
+// Seconds without a byte moving after which a harness whose input has closed gives up on a busy device.
+static const double ORPHAN_QUIET_S = 2.0;
 
 static volatile sig_atomic_t stop_requested = 0;
 static volatile sig_atomic_t reset_line_stats = 0;
@@ -85,6 +89,8 @@ int main(int argc, char** argv) {
     double busy_seconds = 0.0;
     auto last_time = std::chrono::steady_clock::now();
     bool input_open = true;
+    auto last_moved = last_time;           // when a byte last moved (checked only once input has closed)
+    unsigned long long prev_check = 0;
     unsigned char chunk[4096];
 
     while (!stop_requested) {
@@ -123,6 +129,12 @@ int main(int argc, char** argv) {
                 }
             }
             if (!input_open && tx_buf.empty() && can_sleep) break;  // tx_buf is empty once all is written
+            // The host has gone (EOF) and nothing has moved for ORPHAN_QUIET_S: a run stalled for credit
+            // that can no longer come. Exit rather than simulate it for ever (a silent run still sends
+            // a SKIP every 255 ticks, far more often than this).
+            if (quiet < cycles - prev_check) last_moved = now;
+            prev_check = cycles;
+            if (!input_open && std::chrono::duration<double>(now - last_moved).count() > ORPHAN_QUIET_S) break;
         }
 #ifndef HARNESS_SERIAL_DIVISOR
         // Drive the streams for this cycle (values sampled at the rising edge).
