@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from lifstp import bm as bm_mod
+from lifstp.boards.uart import BITS_PER_BYTE
 from lifstp.device import GoldenDevice
 from lifstp.errors import InputError, LifstpError
 from lifstp.golden_model.fixed import GoldenCore
@@ -134,7 +135,7 @@ def _print_table(b, cfg, weight_bank, machine, bm_path, n_ticks, dt_ms, seed, cl
         ("core limit", f"{speed.compute_ticks_per_s:,.0f} ticks/s", "clock / cycles per tick"),
         ("bytes per tick", f"{speed.bytes_per_tick:.4f}",
          f"{len(piped.sent)} bytes of encoded frames (COBS, CRC, delimiters) / {n_ticks} ticks"),
-        ("link limit", f"{speed.link_ticks_per_s:,.0f} ticks/s", f"{mbaud} / 10 bits per byte / bytes per tick"),
+        ("link limit", f"{speed.link_ticks_per_s:,.0f} ticks/s", f"{mbaud} / {BITS_PER_BYTE} bits per byte / bytes per tick"),
         ("board", f"{speed.ticks_per_s:,.0f} ticks/s", f"the smaller limit: {verdict}"),
         ("real time", f"{speed.realtime_x:.3g}x", f"ticks/s x dt ({dt_ms:g} ms)"),
         ("golden model", f"{speed.golden_ticks_per_s:,.0f} ticks/s", "the same network and ticks, one core"),
