@@ -281,12 +281,17 @@ class DeviceClient:
         values = P.unpack_values(self.command(P.Op.STATUS), P.COUNTER_BYTES, False)
         return {c.name.lower(): int(v) for c, v in zip(P.StatusCounter, values)}
 
-    def run(self, n_ticks: int, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
+    def run(self, n_ticks: int, progress=None, credit: int | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
         """Run n_ticks ticks; returns (spike ticks, spike neurons, RUN_DONE fields). progress(k) is
-        called with the number of ticks newly covered as spike frames arrive."""
+        called with the number of ticks newly covered as spike frames arrive.
+
+        By default the device may send CREDIT_WINDOW frames ahead and the host returns a frame of
+        credit for each frame it reads. With `credit`, the run is granted that many frames at the start
+        and the host sends nothing during it (the device's timing then depends on it alone; a run
+        needing more frames stalls and times out)."""
         if not 0 <= n_ticks <= P.RUN_MAX_TICKS:
             raise LifstpError(f"a run is 0 .. {P.RUN_MAX_TICKS} ticks, got {n_ticks}")
-        seq = self.send(P.Op.RUN, P.RUN_PAYLOAD.pack(n_ticks, CREDIT_WINDOW))
+        seq = self.send(P.Op.RUN, P.RUN_PAYLOAD.pack(n_ticks, CREDIT_WINDOW if credit is None else credit))
         self.wait_reply(P.Op.RUN, seq)
         ticks: list[np.ndarray] = []
         neurons: list[np.ndarray] = []
@@ -309,7 +314,8 @@ class DeviceClient:
                         if covered > reported:
                             progress(covered - reported)
                             reported = covered
-                self.send(P.Op.CREDIT, P.CREDIT_PAYLOAD.pack(1))
+                if credit is None:
+                    self.send(P.Op.CREDIT, P.CREDIT_PAYLOAD.pack(1))
             elif frame.op == P.Msg.RUN_DONE:
                 ran, next_tick, n_spikes, dropped, stopped = P.RUN_DONE_PAYLOAD.unpack(frame.payload)
                 if progress is not None and ran > reported:

