@@ -35,6 +35,7 @@ class FaultRates:
 
     @property
     def any(self) -> bool:
+        """Any fault at all."""
         return bool(self.flip or self.drop or self.insert)
 
 
@@ -49,6 +50,7 @@ class FaultCounts:
 
     @property
     def faults(self) -> int:
+        """Bytes damaged: flipped, dropped or followed by an inserted one."""
         return self.flipped + self.dropped + self.inserted
 
 
@@ -102,6 +104,7 @@ class FaultyTransport:
 
     @property
     def counts(self) -> dict[str, FaultCounts]:
+        """What was done to each direction: "to_device", "from_device"."""
         return {"to_device": self._to_device.counts, "from_device": self._from_device.counts}
 
     def write(self, data: bytes) -> None:

@@ -185,6 +185,7 @@ class LinkStats:
     reruns: int = 0  #: run segments repeated from their saved state (lifstp.segments)
 
     def as_dict(self) -> dict[str, int]:
+        """The counts by name (RUN.npz keeps them as link_<name>)."""
         return asdict(self)
 
     def summary(self) -> str:
@@ -203,6 +204,7 @@ class RunDone:
     stopped: bool
 
     def as_dict(self) -> dict:
+        """The fields by name, as DeviceClient.run returns them."""
         return asdict(self)
 
 
@@ -227,6 +229,7 @@ class RunStream:
 
     @property
     def spikes_arrived(self) -> int:
+        """Spikes in the frames that arrived."""
         return sum(len(f.ticks) for f in self.frames.values())
 
     @property
@@ -477,6 +480,7 @@ class DeviceClient:
 
     # -- commands ----------------------------------------------------------------------------------
     def identify(self) -> DeviceInfo:
+        """Ask IDENTIFY and keep the answer in `info`; DeviceError for a device this host cannot use."""
         payload = self.command(P.Op.IDENTIFY, reply_len=P.IDENTIFY_PAYLOAD.size)
         version, n, lanes, *rest = P.IDENTIFY_PAYLOAD.unpack(payload)
         fields, max_payload = rest[:8], rest[8]
@@ -490,6 +494,7 @@ class DeviceClient:
         return self.info
 
     def reset(self) -> None:
+        """RESET: tick, status counters and stream seq to 0 (refused with BUSY during a run)."""
         self.command(P.Op.RESET, reply_len=0)
 
     def _require_info(self) -> DeviceInfo:
@@ -509,6 +514,7 @@ class DeviceClient:
         self._transact(jobs, WRITE_WINDOW, split=lambda job: _halve(job, nbytes, writing=True))
 
     def read(self, space: P.Space, field: int, addr: int, count: int) -> np.ndarray:
+        """Read `count` values from consecutive addresses, a burst at a time (halved when sent again)."""
         info = self._require_info()
         nbytes = P.wire_bytes(space, field, info.formats, info.n_neurons)
         per_frame = P.MAX_PAYLOAD // nbytes
@@ -525,6 +531,7 @@ class DeviceClient:
         return P.unpack_values(raw, nbytes, signed)
 
     def status(self) -> dict[str, int]:
+        """The status counters by lower-case name."""
         payload = self.command(P.Op.STATUS, reply_len=len(P.StatusCounter) * P.COUNTER_BYTES)
         values = P.unpack_values(payload, P.COUNTER_BYTES, False)
         return {c.name.lower(): int(v) for c, v in zip(P.StatusCounter, values)}

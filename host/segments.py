@@ -19,7 +19,7 @@ import numpy as np
 from lifstp.golden_model.fixed import Snapshot
 
 from . import protocol as P
-from .link import DeviceClient, DeviceError, LinkError, RunDone, SpikeFrame
+from .link import DeviceClient, DeviceError, LinkError, RunDone, RunStream, SpikeFrame
 
 #: Ticks of one segment. A lost frame costs at most this many ticks run again; a segment costs a few
 #: commands besides its RUN (STATUS, a READ per field of RUN_STATE, RESET, a WRITE of the counters).
@@ -42,6 +42,7 @@ class SavedState:
 
     @property
     def tick(self) -> int:
+        """The device's tick."""
         return int(self.counters[P.StatusCounter.TICKS])
 
 
@@ -127,10 +128,7 @@ def _run_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_tick):
             raise LinkError(f"ticks {start}..{end}: {arrived} spikes arrived, the device sent {done.spikes}")
         # Complete, and the device must rest at the end of the segment for the next one to start there.
         if done is not None and arrived == done.spikes and (ended or _rests_at(client, end)):
-            order = sorted(frames)
-            return (np.concatenate([frames[k].ticks for k in order] or [np.empty(0, np.int64)]).astype(np.int64),
-                    np.concatenate([frames[k].neurons for k in order] or [np.empty(0, np.int32)]).astype(np.int32),
-                    done)
+            return (*RunStream(n_ticks, frames, done).spikes(), done)
         attempt += 1
         if n_ticks > MIN_SEGMENT_TICKS and stream.frames_lost > len(stream.frames):
             n_ticks = max(MIN_SEGMENT_TICKS, n_ticks // 2)  # another segment: what arrived is of no use
