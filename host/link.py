@@ -335,9 +335,8 @@ class DeviceClient:
         """The next intact frame from the device, or None at the deadline; damaged ones are counted."""
         while not self._frames:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            data = self.transport.read(min(remaining, 0.2))
+            # One read even past the deadline: what arrived while the host was busy still counts.
+            data = self.transport.read(min(max(remaining, 0.0), 0.2))
             self._received += len(data)
             for item in self._splitter.feed(data):
                 try:
@@ -346,8 +345,8 @@ class DeviceClient:
                     self._frames.append(P.decode_frame(item))
                 except P.ProtocolError:
                     self.stats.frames_corrupted += 1
-            if not data and self._idle():
-                return None  # nothing more is coming: as good as the deadline
+            if not self._frames and (remaining <= 0 or (not data and self._idle())):
+                return None  # the deadline, or nothing more is coming (as good as the deadline)
         return self._frames.popleft()
 
     def _idle(self) -> bool:
@@ -416,10 +415,9 @@ class DeviceClient:
         since = time.monotonic()
         while queue or flight:
             while queue and len(flight) < window:
-                if not flight:
-                    since = time.monotonic()
                 job = queue.popleft()
                 flight[self.send(job.op, job.payload)] = job
+                since = time.monotonic()  # after the send: a simulated device may answer inside it
             frame = self._read_frame(since + self.retry_after_s)
             if frame is None:  # silence: whatever is in flight is lost
                 for job in flight.values():
