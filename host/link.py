@@ -181,7 +181,7 @@ class LinkStats:
     frames_lost: int = 0  #: spike frames missing from a run's stream, and RUN_DONEs that never came
     frames_repeated: int = 0  #: spike frames that came twice, replies to a frame already answered or sent again
     retries: int = 0  #: command frames sent again for want of an intact reply
-    credit_regrants: int = 0  #: spike-frame credit granted again because a run's stream went quiet
+    credit_regrants: int = 0  #: spike-frame credit granted again because a run's stream stalled
     reruns: int = 0  #: run segments repeated from their saved state (lifstp.segments)
 
     def as_dict(self) -> dict[str, int]:
@@ -556,10 +556,11 @@ class DeviceClient:
         on_tick(k): the first k ticks of the run are covered.
 
         Credit is returned for every frame the device sent, as the stream seq tells (lost ones
-        included). When the stream goes quiet for retry_after_s, the host grants a window of credit
-        again (a CREDIT may have been lost; granting too much only lets the device run further ahead)
-        and asks STATUS; after STALL_PERIODS quiet periods in which the device's tick has not moved
-        either, the run is given up (the device may still be running: see stop_and_reset).
+        included). When the stream goes quiet for retry_after_s the host asks STATUS; if the device's
+        tick has not moved since it last asked (or since the start), it grants a window of credit again
+        (a CREDIT may have been lost; granting too much only lets the device run further ahead). After
+        STALL_PERIODS quiet periods in which the tick has not moved, the run is given up (the device may
+        still be running: see stop_and_reset).
         """
         if not 0 <= n_ticks <= P.RUN_MAX_TICKS:
             raise LifstpError(f"a run is 0 .. {P.RUN_MAX_TICKS} ticks, got {n_ticks}")
@@ -577,8 +578,6 @@ class DeviceClient:
                 quiet += 1
                 if quiet > STALL_PERIODS:
                     break
-                self.send(P.Op.CREDIT, P.CREDIT_PAYLOAD.pack(CREDIT_WINDOW))
-                self.stats.credit_regrants += 1
                 probe = self.send(P.Op.STATUS)
                 self._unawaited.add(probe)
                 deadline = time.monotonic() + self.retry_after_s
@@ -635,7 +634,10 @@ class DeviceClient:
                 if len(frame.payload) == len(P.StatusCounter) * P.COUNTER_BYTES:
                     tick = int(P.unpack_values(frame.payload, P.COUNTER_BYTES, False)[P.StatusCounter.TICKS])
                     if tick != device_tick:
-                        quiet, device_tick = 0, tick
+                        quiet, device_tick = 0, tick  # only slow
+                    else:  # stalled, most likely for credit lost on the way: a window again
+                        self.send(P.Op.CREDIT, P.CREDIT_PAYLOAD.pack(CREDIT_WINDOW))
+                        self.stats.credit_regrants += 1
             elif frame.op == P.Msg.ERROR:
                 code = self._error_code(frame)
                 if code == P.Err.BAD_LENGTH and frame.seq == run_seq:
