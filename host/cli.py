@@ -136,7 +136,17 @@ def cmd_sample(args) -> int:
           f"({rates:.1f} Hz mean); calibration v_p05={run.calibration.v_p05_mv:.3f} mV, "
           f"alpha={run.calibration.alpha_mv:.3f} mV, weight scale {run.calibration.weight_scale:.3f}")
     _report_status(run.status)
+    _report_link(run.link)
     return 0
+
+
+def _report_link(link: dict) -> None:
+    """One line of what the host survived on the wire, only if anything happened."""
+    from .link import LinkStats
+
+    said = LinkStats(**link).summary()
+    if said:
+        print(f"link: {said}; every spike arrived")
 
 
 def _report_status(status: dict) -> None:
