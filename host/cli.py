@@ -351,7 +351,13 @@ def cmd_verify(args) -> int:
     show = sys.stderr.isatty() if args.progress is None else args.progress
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     if args.kind == "soak":
-        result = soak(args.ticks or 10_000_000, seed=args.seed, show_progress=show, log=log)
+        from lifstp.rtl.config import ConfigError, CoreConfig
+
+        try:
+            cfg = CoreConfig(args.neurons, args.lanes)
+        except ConfigError as exc:
+            raise InputError(str(exc)) from None
+        result = soak(args.ticks or 10_000_000, seed=args.seed, cfg=cfg, show_progress=show, log=log)
     else:
         result = campaign(args.networks, args.ticks or 2000, seed=args.seed, show_progress=show, log=log)
     if out is not None:
@@ -482,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ticks", type=_positive_int, default=None,
                    help="ticks per network (default 10000000 for soak, 2000 for campaign)")
     p.add_argument("--networks", type=_positive_int, default=1000, help="networks of a campaign (default 1000)")
+    p.add_argument("--neurons", type=_positive_int, default=64, help="neurons of the soak's core (default 64)")
+    p.add_argument("--lanes", type=_positive_int, default=2, help="lanes of the soak's core (default 2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn networks (default 0)")
     p.add_argument("--out", default=None, help="write the result as JSON here")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
