@@ -30,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from lifstp import protocol as P
 from lifstp.rtl.config import DATA_WIDTH, CoreConfig, read_layout, write_layout
-from lifstp.rtl.core import status_layout
+from lifstp.rtl.status import status_layout
 
 from .cobs import ADDR_BITS, rx_result_layout, tx_source_signature
 from .counters import COUNTER_BITS, EngineCounters

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from lifstp import protocol as P
 from lifstp.rtl.config import CoreConfig, bits_for
-from lifstp.rtl.core import status_layout
+from lifstp.rtl.status import status_layout
 
 __all__ = ["EngineCounters", "COUNTER_BITS"]
 
