@@ -1,8 +1,9 @@
 """Bitstreams with the YoWASP tools (no system Yosys or nextpnr), and programming with openFPGALoader.
 
 Amaranth 0.5 finds each tool through an environment variable; `yowasp_env()` points them all at the
-YoWASP packages installed with the project. nextpnr writes a JSON report from which the utilisation
-and the achieved clock are read; a design that misses its clock is refused.
+YoWASP packages installed with the project. nextpnr writes a JSON report (`report.json`) from which
+`read_report` takes the utilisation and the achieved clocks; a design that misses its clock is refused.
+Beside the report, `build.json` records what was built (board, N, lanes, baud).
 """
 
 import json
@@ -11,7 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .top import Board, BoardTop, platform_for
@@ -26,6 +27,11 @@ REPORTED = {
     "ice40": ("ICESTORM_LC", "ICESTORM_RAM", "ICESTORM_SPRAM", "ICESTORM_DSP"),
     "ecp5": ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D"),
 }
+#: How far (relative) a clock constraint in nextpnr's report may be from the board's design clock and
+#: still be that clock (nextpnr derives the constraint through the PLL: 15.0096 MHz for 15 MHz).
+CLOCK_MATCH = 0.01
+#: The file beside report.json that records the build's configuration.
+BUILD_STAMP = "build.json"
 
 
 class BuildError(RuntimeError):
@@ -54,9 +60,21 @@ class BuildReport:
     utilisation: dict  #: resource -> (used, available)
     fmax_mhz: dict  #: clock -> achieved MHz
     target_mhz: float
+    constraint_mhz: dict = field(default_factory=dict)  #: clock -> MHz nextpnr timed it at
+    config: dict | None = None  #: what was built (build.json), if recorded
 
     def meets_timing(self) -> bool:
         return all(f >= self.target_mhz for f in self.fmax_mhz.values())
+
+    def design_clock(self) -> tuple[str, float]:
+        """(name, achieved MHz) of the clock nextpnr constrained at the design's clock (target_mhz):
+        the clock of the core. BuildError if the report has no such clock."""
+        for name, mhz in self.constraint_mhz.items():
+            if abs(mhz - self.target_mhz) <= CLOCK_MATCH * self.target_mhz:
+                return name, self.fmax_mhz[name]
+        timed = ", ".join(f"{n} at {m:.4g} MHz" for n, m in self.constraint_mhz.items()) or "none"
+        raise BuildError(f"the report has no clock constrained at the board's {self.target_mhz:g} MHz "
+                         f"(its clocks: {timed})")
 
     def summary(self) -> str:
         lines = [f"bitstream: {self.bitstream}"]
@@ -109,16 +127,49 @@ def build(b: Board, device, build_dir: Path, baud: int | None = None, log=print)
         os.environ.update(old)
     if not report_path.exists():
         raise BuildError(f"nextpnr wrote no report in {build_dir}")
-    report = json.loads(report_path.read_text())
-    util = {name: (v["used"], v["available"]) for name, v in report.get("utilization", {}).items()
-            if name in REPORTED[b.family]}
-    fmax = {clk: v["achieved"] for clk, v in report.get("fmax", {}).items()}
-    result = BuildReport(build_dir / f"lifstp.{b.bitstream_ext}", util, fmax, b.sys_clk_hz / 1e6)
+    cfg = device.cfg
+    (build_dir / BUILD_STAMP).write_text(json.dumps({
+        "board": b.name, "n_neurons": cfg.n_neurons, "lanes": cfg.lanes,
+        "shared_multiplier": cfg.shared_multiplier, "baud": top.baud}))
+    result = read_report(report_path, b)
     if not result.bitstream.exists():
         raise BuildError(f"no bitstream at {result.bitstream}")
     if not result.meets_timing():
         raise BuildError("timing not met:\n" + result.summary())
     return result
+
+
+def read_report(report_path: Path, b: Board) -> BuildReport:
+    """The BuildReport of nextpnr's `report_path` (report.json) from a build for board `b`, with the
+    configuration from build.json beside it when there is one. BuildError if the file is not a nextpnr
+    report of a build for this board's FPGA family."""
+    report_path = Path(report_path)
+    try:
+        report = json.loads(report_path.read_text())
+    except OSError as exc:
+        raise BuildError(f"{report_path}: cannot read it ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BuildError(f"{report_path}: not a nextpnr report (not JSON)") from None
+    try:
+        fmax = {clk: float(v["achieved"]) for clk, v in report["fmax"].items()}
+        constraint = {clk: float(v["constraint"]) for clk, v in report["fmax"].items()}
+        util = {name: (int(v["used"]), int(v["available"])) for name, v in report["utilization"].items()}
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise BuildError(f"{report_path}: not a nextpnr report (no 'fmax' and 'utilization' with achieved "
+                         "clocks and used/available resources)") from None
+    if not any(name in util for name in REPORTED[b.family]):
+        raise BuildError(f"{report_path}: not a report of a build for {b.name} (no {', '.join(REPORTED[b.family])} "
+                         "in its utilisation)")
+    stamp = report_path.parent / BUILD_STAMP
+    try:
+        config = json.loads(stamp.read_text()) if stamp.exists() else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise BuildError(f"{stamp}: unreadable; delete it or rebuild") from None
+    if config is not None and config.get("board") != b.name:
+        raise BuildError(f"{report_path}: a build for {config.get('board')}, not {b.name} ({stamp})")
+    return BuildReport(report_path.parent / f"lifstp.{b.bitstream_ext}",
+                       {k: v for k, v in util.items() if k in REPORTED[b.family]}, fmax, b.sys_clk_hz / 1e6,
+                       constraint, config)
 
 
 def programmer_command(b: Board, bitstream: Path) -> list[str]:

@@ -14,6 +14,11 @@ from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 
+#: Line bits per byte: start bit, 8 data bits, stop bit (8N1), so a UART carries baud / BITS_PER_BYTE
+#: bytes per second.
+BITS_PER_BYTE = 10
+
+
 def divisor_for(clk_hz: float, baud: int) -> int:
     """Clock cycles per bit; ValueError if the rate error would exceed 2 % (a UART tolerates ~4 %
     summed over both ends)."""
@@ -42,13 +47,14 @@ class UARTTx(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        shreg = Signal(10)  # stop, data[7:0], start; shifted out LSB first
-        bits_left = Signal(range(11))
+        shreg = Signal(BITS_PER_BYTE)  # stop, data[7:0], start; shifted out LSB first
+        bits_left = Signal(range(BITS_PER_BYTE + 1))
         timer = Signal(range(self.divisor))
         m.d.comb += self.data.ready.eq(bits_left == 0)
         with m.If(bits_left == 0):
             with m.If(self.data.valid):
-                m.d.sync += [shreg.eq(self.data.payload << 1 | (1 << 9)), bits_left.eq(10), timer.eq(0)]
+                m.d.sync += [shreg.eq(self.data.payload << 1 | (1 << (BITS_PER_BYTE - 1))), bits_left.eq(BITS_PER_BYTE),
+                             timer.eq(0)]
         with m.Else():
             m.d.sync += self.tx.eq(shreg[0])
             with m.If(timer == self.divisor - 1):

@@ -3,8 +3,9 @@ installed package.
 
 The root is $LIFSTP_CACHE_DIR if set, else `lifstp/` in $XDG_CACHE_HOME (default ~/.cache), so
 ~/.cache/lifstp by default. Below it: `verilator/` (the compiled harness of the `verilator` device),
-`sim_build/` (the cocotb simulator builds of the tests) and `peers/` (the virtual environments of
-the benchmark's peer simulators). Each of those has its own override as well ($LIFSTP_SIM_BUILD,
+`sim_build/` (the cocotb simulator builds of the tests), `peers/` (the virtual environments of
+the benchmark's peer simulators), and for `lifstp bench board` `bench/` (its default network) and
+`builds/` (the board builds it runs with --build). Each of those has its own override as well ($LIFSTP_SIM_BUILD,
 $LIFSTP_PEERS_DIR, read where they are used).
 """
 

@@ -136,7 +136,17 @@ def cmd_sample(args) -> int:
           f"({rates:.1f} Hz mean); calibration v_p05={run.calibration.v_p05_mv:.3f} mV, "
           f"alpha={run.calibration.alpha_mv:.3f} mV, weight scale {run.calibration.weight_scale:.3f}")
     _report_status(run.status)
+    _report_link(run.link)
     return 0
+
+
+def _report_link(link: dict) -> None:
+    """One line of what the host survived on the wire, only if anything happened."""
+    from .link import LinkStats
+
+    said = LinkStats(**link).summary()
+    if said:
+        print(f"link: {said}; every spike arrived")
 
 
 def _report_status(status: dict) -> None:
@@ -269,7 +279,45 @@ def cmd_flash(args) -> int:
     return 0
 
 
+#: The default network of `lifstp bench board`: the digits machine of `lifstp train --seed 0`, cached
+#: here in the user cache directory once trained.
+BENCH_BM = ("bench", "digits-seed0.npz")
+
+
+def _bench_bm(args) -> Path:
+    """--bm, or the default network: `lifstp train --seed 0`, run once and cached (BENCH_BM)."""
+    from .cache import build_lock, cache_dir
+
+    if args.bm:
+        return Path(args.bm)
+    path = cache_dir(BENCH_BM[0]) / BENCH_BM[1]
+    if not path.exists():
+        with build_lock(path):
+            if not path.exists():
+                print(f"no --bm: training the default network with `lifstp train --seed 0` (about a minute, once; "
+                      f"cached as {path})", flush=True)
+                partial = path.with_name(f".{path.stem}.partial.npz")
+                train = build_parser().parse_args(["train", "--seed", "0", "--out", str(partial)])
+                train.func(train)
+                os.replace(partial, path)
+    return path
+
+
 def cmd_bench(args) -> int:
+    if args.target != "board" and (args.board or args.bm or args.build_report or args.build):
+        raise LifstpError("--board, --bm, --build-report and --build are options of `lifstp bench board`")
+    if args.target == "board":
+        from lifstp.bench.board import run_board_bench
+        from lifstp.boards.build import BuildError
+
+        if not args.board:
+            raise LifstpError("lifstp bench board needs --board (icebreaker or ulx3s-85f)")
+        try:
+            return run_board_bench(args.board, _bench_bm(args), report=args.build_report, build=args.build,
+                                   duration_ms=1000.0 if args.duration_ms is None else args.duration_ms,
+                                   readout=args.readout)
+        except BuildError as exc:
+            raise LifstpError(str(exc)) from None
     if args.target == "link":
         from lifstp.bench.link import run_link_bench
 
@@ -303,7 +351,13 @@ def cmd_verify(args) -> int:
     show = sys.stderr.isatty() if args.progress is None else args.progress
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     if args.kind == "soak":
-        result = soak(args.ticks or 10_000_000, seed=args.seed, show_progress=show, log=log)
+        from lifstp.rtl.config import ConfigError, CoreConfig
+
+        try:
+            cfg = CoreConfig(args.neurons, args.lanes)
+        except ConfigError as exc:
+            raise InputError(str(exc)) from None
+        result = soak(args.ticks or 10_000_000, seed=args.seed, cfg=cfg, show_progress=show, log=log)
     else:
         result = campaign(args.networks, args.ticks or 2000, seed=args.seed, show_progress=show, log=log)
     if out is not None:
@@ -401,14 +455,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the programmer command, do not run it")
     p.set_defaults(func=cmd_flash)
 
-    p = sub.add_parser("bench", help="benchmarks: golden model against NEST and Brian2, the Verilator device, the link")
-    p.add_argument("target", choices=["golden", "verilator", "link"],
+    p = sub.add_parser("bench", help="benchmarks: golden model against NEST and Brian2, the Verilator device, the "
+                                     "link, a board")
+    p.add_argument("target", choices=["golden", "verilator", "link", "board"],
                    help="golden: the golden model against NEST and Brian2; verilator: the compiled RTL harness; "
-                   "link: payload rates over the simulated UART")
+                   "link: payload rates over the simulated UART; board: a board's ticks/s on a network, from "
+                   "its design in Verilator, its build's clock and its UART")
     p.add_argument("--sizes", default=None, help="network sizes, comma-separated (default 100,500,1000 for "
                    "golden, 256 for verilator)")
     p.add_argument("--duration-ms", type=float, default=None,
-                   help="model time per run (default 1000 ms for golden, 100 ms for verilator)")
+                   help="model time per run (default 1000 ms for golden and board, 100 ms for verilator)")
+    p.add_argument("--board", default=None, help="board: icebreaker or ulx3s-85f")
+    p.add_argument("--bm", default=None, help="board: BM.npz to run (default: the digits machine of "
+                   "`lifstp train --seed 0`, trained once and cached)")
+    p.add_argument("--readout", default="spikes",
+                   help="board: what the board sends the host (default and so far only: spikes, the spike stream)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--build-report", default=None, metavar="PATH",
+                     help="board: nextpnr report.json of the board's build (default: the newest build cached by "
+                     "--build)")
+    src.add_argument("--build", action="store_true",
+                     help="board: build the board's bitstream now (into the user cache) and use its report")
     p.add_argument("--lanes", type=int, default=1, help="lanes of the verilator device (default 1)")
     p.add_argument("--peers", default="nest,brian2", help="peers to compare with (comma-separated; empty for none)")
     p.set_defaults(func=cmd_bench)
@@ -421,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ticks", type=_positive_int, default=None,
                    help="ticks per network (default 10000000 for soak, 2000 for campaign)")
     p.add_argument("--networks", type=_positive_int, default=1000, help="networks of a campaign (default 1000)")
+    p.add_argument("--neurons", type=_positive_int, default=64, help="neurons of the soak's core (default 64)")
+    p.add_argument("--lanes", type=_positive_int, default=2, help="lanes of the soak's core (default 2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn networks (default 0)")
     p.add_argument("--out", default=None, help="write the result as JSON here")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
@@ -27,8 +27,9 @@ from lifstp.sim.harness import device_binary, parse_stats
 from . import protocol as P
 from .emulator import GoldenEmulator
 from .errors import InputError
-from .link import DeviceClient, LoopbackTransport, PipeTransport, SerialTransport
+from .link import DeviceClient, LinkStats, LoopbackTransport, PipeTransport, SerialTransport
 from .network import Network
+from .segments import SEGMENT_TICKS, run_segments
 
 #: Largest core the `verilator` device builds. CoreConfig accepts up to 2^20 neurons, but Verilator
 #: flattens the N x N weight memory into the C++ model: its build time and memory grow with N^2 (past
@@ -44,6 +45,8 @@ class SpikeRun:
     spike_neuron: np.ndarray  #: int32
     n_ticks: int
     status: dict
+    #: what the host noticed on the wire and did about it (`LinkStats` fields; all zero on a clean link)
+    link: dict = field(default_factory=lambda: LinkStats().as_dict())
 
 
 @runtime_checkable
@@ -71,9 +74,10 @@ class Device(Protocol):
     run(network, n_ticks, seed, progress=None) -> SpikeRun
         Load `network` with a fresh state (V = E_L, u = 0, R = 1, generators seeded from `seed`), run
         `n_ticks` ticks and return the spikes with the status counters read after the run (the
-        device's only state a caller gets back: golden and verilator make a fresh core per run).
-        ``progress(k)`` is called with the ticks newly covered as spikes arrive. The same network,
-        ticks and seed give the same spikes on every device.
+        device's only state a caller gets back: golden and verilator make a fresh core per run) and
+        the link's counts (`SpikeRun.link`). ``progress(k)`` is called with the ticks newly covered as
+        spikes arrive. The same network, ticks and seed give the same spikes on every device; a link
+        that loses spikes beyond what the host can recover raises LinkError.
     info() -> dict
         What the device reports: ``device``, ``protocol_version``, ``n_neurons``, ``lanes``,
         ``formats``, ``max_payload`` (what ``lifstp info`` prints).
@@ -136,11 +140,13 @@ def load_network(client: DeviceClient, network: Network, seed: int) -> int:
 
 class ProtocolDevice:
     """A `Device` reached through a DeviceClient (any transport): formats, N and lanes are what its
-    IDENTIFY reports (asked once, on first use)."""
+    IDENTIFY reports (asked once, on first use). Runs go in segments of `segment_ticks`, each run again
+    from its saved state if spike frames were lost (lifstp.segments)."""
 
-    def __init__(self, name: str, client: DeviceClient):
+    def __init__(self, name: str, client: DeviceClient, segment_ticks: int = SEGMENT_TICKS):
         self.name = name
         self.client = client
+        self.segment_ticks = segment_ticks
 
     def _identified(self):
         return self.client.info or self.client.identify()
@@ -163,9 +169,10 @@ class ProtocolDevice:
                 "lanes": info.lanes, "formats": info.formats, "max_payload": info.max_payload}
 
     def run(self, network: Network, n_ticks: int, seed: int, progress=None) -> SpikeRun:
-        """Load `network` with a fresh state, run `n_ticks` ticks, return spikes and status."""
+        """Load `network` with a fresh state, run `n_ticks` ticks, return spikes, status and link counts."""
+        self.client.stats = LinkStats()
         clipped = load_network(self.client, network, seed)
-        ticks, neurons, done = self.client.run(n_ticks, progress=progress)
+        ticks, neurons, done = run_segments(self.client, n_ticks, self.segment_ticks, progress=progress)
         status = self.client.status()
         status["weights_clipped"] = clipped
         if done["spikes_dropped"] or status["spikes_dropped"]:
@@ -173,7 +180,7 @@ class ProtocolDevice:
                           stacklevel=2)
         if len(neurons) and neurons.max() >= network.n:
             raise InputError("a padding neuron fired: the device did not keep it clamped off")
-        return SpikeRun(ticks, neurons, n_ticks, status)
+        return SpikeRun(ticks, neurons, n_ticks, status, self.client.stats.as_dict())
 
     def close(self) -> None:
         self.client.transport.close()

@@ -47,6 +47,7 @@ class GoldenEmulator:
         self.stream_seq = 0
         self._running = False
         self._stalled = False
+        self._credit = 0  # a CREDIT may come before any RUN (the next RUN sets its own)
 
     @property
     def waiting(self) -> bool:

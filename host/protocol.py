@@ -82,6 +82,11 @@ class Err(enum.IntEnum):
     BUSY = 8  #: a command other than CREDIT, STOP, STATUS during a run
 
 
+#: Errors that say a frame arrived damaged. The device sends them with seq 0 (it does not trust the
+#: seq byte of a damaged frame), so the host cannot tell which of its frames they are about.
+DAMAGED = frozenset({Err.BAD_CRC, Err.BAD_FRAMING, Err.TOO_LONG})
+
+
 class Space(enum.IntEnum):
     """Address spaces of WRITE and READ."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from .calibration import calibrate
 from .device import Device, GoldenDevice
 from .errors import InputError
 from .fitting import Fit, check_fit
+from .link import LinkStats
 from .mapping import Calibration, map_bm
 from .progress import progress_bar
 
@@ -35,13 +36,15 @@ class SampleRun:
     n_neurons: int
     calibration: Calibration
     status: dict
+    #: what the host noticed on the wire and did about it (`lifstp.link.LinkStats` fields)
+    link: dict = field(default_factory=lambda: LinkStats().as_dict())
 
     def save(self, path: str | Path) -> None:
         np.savez_compressed(
             path, spike_tick=self.spike_tick.astype(np.int64), spike_neuron=self.spike_neuron.astype(np.int32),
             dt_ms=self.dt_ms, tau_ref_ticks=self.tau_ref_ticks, n_ticks=self.n_ticks, n_neurons=self.n_neurons,
             v_p05_mv=self.calibration.v_p05_mv, alpha_mv=self.calibration.alpha_mv,
-            **{f"status_{k}": v for k, v in self.status.items()})
+            **{f"status_{k}": v for k, v in self.status.items()}, **{f"link_{k}": v for k, v in self.link.items()})
 
 
 def load_run(path: str | Path) -> dict:
@@ -84,7 +87,7 @@ def sample(bm: BoltzmannMachine, device: Device, duration_ms: float, seed: int, 
     with progress_bar(n_ticks, "sampling", "tick", enabled=show_progress) as bar:
         run = device.run(net, n_ticks, seed, progress=bar.update)
     return SampleRun(run.spike_tick, run.spike_neuron, params.dt_ms, params.tau_ref_ticks, n_ticks, bm.n,
-                     calibration, run.status)
+                     calibration, run.status, run.link)
 
 
 def sample_ticks(duration_ms: float, dt_ms: float) -> int:

@@ -63,9 +63,20 @@ def _weight_bank(name: str | None):
     if name is None:
         return None, []
     if name == "spram":
-        from lifstp.boards.spram import SPRAMWeightBank, cells_sim_source
-        return SPRAMWeightBank, [("sb_spram256ka_sim.v", cells_sim_source())]
+        from lifstp.boards.spram import SPRAMWeightBank
+        return SPRAMWeightBank, weight_bank_sources(SPRAMWeightBank)
     raise ValueError(f"unknown weight bank {name!r} (None or 'spram')")
+
+
+def weight_bank_sources(factory) -> list[tuple[str, str]]:
+    """(file name, Verilog) of the simulation models a weight-bank factory needs: Yosys's model of
+    SB_SPRAM256KA for the iCE40 SPRAM bank, nothing for the generic memory (None)."""
+    if factory is None:
+        return []
+    from lifstp.boards.spram import SPRAMWeightBank, cells_sim_source
+    if factory is SPRAMWeightBank:
+        return [("sb_spram256ka_sim.v", cells_sim_source())]
+    raise ValueError(f"no simulation model known for the weight bank {factory!r}")
 
 
 def generate_verilog(cfg: CoreConfig, weight_bank: str | None = None) -> str:

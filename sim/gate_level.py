@@ -196,7 +196,7 @@ def harness_binary(b: Board, n_neurons: int = GATE_NEURONS, fault: str | None = 
     top = board_top(b, n_neurons)
     text = "`timescale 1ps / 1ps\n" + netlist(b, top, fault, log)
     models, model_args = cell_models(b.family)
-    sources = {f"{TOP_NAME}.v": wrapper(b, text), "netlist.v": text, **models}
     name = f"gate-{b.name}-n{n_neurons}" + (f"-{fault}" if fault else "")
-    return build_verilog(sources, name, log, serial_divisor=top.bridge.divisor,
+    return build_verilog(wrapper(b, text), name, log, serial_divisor=top.bridge.divisor,
+                         extra_sources=[("netlist.v", text), *models.items()],
                          verilator_args=(*VERILATOR_ARGS, *model_args), cflags=CFLAGS, prune=True)

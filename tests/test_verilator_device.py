@@ -98,3 +98,25 @@ def test_harness_takes_a_flood_without_being_read():
     finally:
         pipe.close()
     assert bytes(answer) == expected and expected.count(bytes([P.DELIMITER])) == 20000
+
+
+def test_harness_exits_when_its_host_goes_during_a_stalled_run():
+    """A run stalled for credit, then the host closes its end: the harness exits by itself within
+    seconds (no credit can come any more) instead of simulating the stall for ever."""
+    from lifstp import protocol as P
+    from lifstp.golden_model.spec import ClampMode
+    from lifstp.link import PipeTransport
+
+    pipe = PipeTransport(device_binary(5))
+    try:
+        # Every neuron clamped on: a spike each tick, so the first frame fills and waits for credit.
+        clamp = P.BURST_HEADER.pack(P.Space.NEURON, P.NeuronField.CLAMP, 0, 5) + bytes([int(ClampMode.ON)] * 5)
+        pipe.write(P.encode_frame(P.Op.WRITE, 1, clamp) + P.encode_frame(P.Op.RUN, 2, P.RUN_PAYLOAD.pack(10**6, 0)))
+        time.sleep(0.5)
+        pipe.proc.stdin.close()
+        t0 = time.monotonic()
+        pipe.proc.wait(timeout=30)
+        assert time.monotonic() - t0 < 30
+    finally:
+        if pipe.proc.poll() is None:
+            pipe.proc.kill()

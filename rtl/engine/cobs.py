@@ -207,8 +207,9 @@ class FrameTransmitter(wiring.Component):
     in order, so the CRC is computed on the way: the two bytes after the body are taken from the CRC
     (big-endian), which is complete by then; the buffers hold only what the sources write.
 
-    Cycle cost of a frame of n body bytes: about 4 (n + 2) + 4 (a scan and an emission, each one
-    memory read per byte), with `o` always ready.
+    Cycle cost of a frame of n body bytes, from the request to the delimiter, with `o` always ready:
+    4 (n + 2) + 5 (a scan and an emission, each one memory read per byte), + 3 per block cut at 254
+    bytes (`cycles.transmit_cycles`).
     """
 
     def __init__(self, n_sources: int = 2):

@@ -10,6 +10,11 @@ value register when its four bytes start, so each is consistent in itself, but t
 sampled a few cycles apart, not at one instant as the golden device does (during a run, a later
 counter may already include a tick that an earlier one does not).
 
+Its parts: `decode.CommandDecoder` (the header's checks, the burst's narrowed fields, the values' wire
+layout), `limits.ValueCheck` (a value against its limits), `counters.EngineCounters` (SPIKES_DROPPED,
+FRAMES_REJECTED and the counter multiplexer) and `reply.ReplyBytes` (the fixed replies' and ERROR
+frames' bytes); the executor holds the frame's registers and the FSM that steps through a command.
+
 Sized for the iCE40: the burst address, count and index are narrowed to the largest space once the
 range check has passed; the header is held in the value register (which a burst needs only after
 the checks); count * nb is a shift; comparisons with constants are tests of bits (no carry chain);
@@ -19,19 +24,20 @@ written from one place with an explicit enable.
 
 from __future__ import annotations
 
-
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from lifstp import protocol as P
-from lifstp.golden_model.spec import REGISTER_NAMES
-from lifstp.rtl.arith import fits
-from lifstp.rtl.config import DATA_WIDTH, CoreConfig, bits_for, read_layout, write_layout
-from lifstp.rtl.core import status_layout
+from lifstp.rtl.config import DATA_WIDTH, CoreConfig, read_layout, write_layout
+from lifstp.rtl.status import status_layout
 
 from .cobs import ADDR_BITS, rx_result_layout, tx_source_signature
-from .payload import field_width, fields_of
+from .counters import COUNTER_BITS, EngineCounters
+from .decode import CommandDecoder
+from .limits import ValueCheck
+from .payload import fields_of
+from .reply import ReplyBytes
 from .spikes import run_control_signature
 
 __all__ = ["Executor", "HEADER_FETCH"]
@@ -40,61 +46,43 @@ __all__ = ["Executor", "HEADER_FETCH"]
 #: (which also covers RUN's 6 and CREDIT's 2 payload bytes).
 HEADER_FETCH = P.HEADER_BYTES + P.BURST_HEADER.size
 _VALUES = HEADER_FETCH  # offset of a WRITE burst's first value in the frame
-_COUNTER_BITS = 8 * P.COUNTER_BYTES
-_COUNTER_MAX = (1 << _COUNTER_BITS) - 1
-
-
-def _clamp16(x: Value) -> Value:
-    """min(x, 0xFFFF) of an unsigned x, as 16 bits."""
-    return Mux(x[16:].any(), 0xFFFF, x[:16]) if len(x) > 16 else x
-
-
-def _at_least(x: Value, c: int) -> Value:
-    """Unsigned x >= c for a constant c, as logic on the bits of x (from the top bit down) rather
-    than a subtraction: on the iCE40 a comparison would take a carry chain as long as x."""
-    x = Value.cast(x)
-    if c <= 0:
-        return Const(1, 1)
-    if c >= 1 << len(x):
-        return Const(0, 1)
-    top, rest = x[-1], x[:-1]
-    half = 1 << (len(x) - 1)
-    return (top & _at_least(rest, c - half)) if c >= half else (top | _at_least(rest, c))
-
-
-def _at_most(x: Value, c: int) -> Value:
-    """Unsigned x <= c for a constant c, as logic on the bits of x (see `_at_least`)."""
-    return ~_at_least(x, c + 1)
-
-
-def _within(raw: Value, nbytes: int, lo: int, hi: int, signed_: bool) -> Value:
-    """The value in the low `nbytes` bytes of `raw` (two's complement if `signed_`) lies in [lo, hi].
-    Limits that are the whole range of a narrower width become a test of the bits above it; the few
-    others (clamp modes, R <= 1, ...) are tests against constants (`_at_least`, `_at_most`)."""
-    x = raw[:8 * nbytes]
-    width = len(x)
-    for w in range(1, width + 1):
-        if (lo, hi) == P.value_range(w, signed_):
-            return fits(x.as_signed() if signed_ else x, w)
-    if signed_:  # offset binary: flipping the sign bit adds 2^(width-1), an unsigned order
-        x, lo, hi = Cat(x[:-1], ~x[-1]), lo + (1 << (width - 1)), hi + (1 << (width - 1))
-    return _at_least(x, lo) & _at_most(x, hi)
 
 
 class Executor(wiring.Component):
-    """Carries out checked frames (see the module docstring).
+    """Carries out checked frames (see the module docstring), one at a time.
 
-    Ports:
+    Latency (cycles from ``frame`` valid, ``tx`` and the core always ready; docs/engine.md has the
+    table): 13 for the header's fetch and checks, then the command's own (e.g. a READ: 5 + nb per
+    value), then the reply's send handshake and one cycle to release the frame.
 
-    - ``frame`` (In stream of `rx_result_layout`): a frame waiting in the receive buffer, or a
-      receive error; taken (ready) when the command has been carried out and its reply sent.
-    - ``rx_addr`` (Out), ``rx_data`` (In): the receive buffer's synchronous read port.
-    - ``tx`` (Out `tx_source_signature`): the reply buffer (replies and ERROR frames).
-    - ``write`` (Out stream of `write_layout`): to the core's write port.
-    - ``read`` (Out stream of `read_layout`), ``read_data`` (In stream): the core's read ports.
-    - ``status`` (In `status_layout`): the core's status (its counters).
-    - ``ctl`` (Out `run_control_signature`): run control, to the spike encoder.
-    - ``idle`` (Out): waiting for a frame.
+    Parameters
+    ----------
+    cfg : CoreConfig
+        The core behind the engine.
+
+    Members
+    -------
+    frame : :py:`In(stream.Signature(rx_result_layout()))`
+        A frame waiting in the receive buffer, or a receive error; taken (ready) when the command has
+        been carried out and its reply sent.
+    rx_addr : :py:`Out(ADDR_BITS)`
+        Address of the receive buffer's synchronous read port.
+    rx_data : :py:`In(8)`
+        The receive buffer's byte at the address of the cycle before.
+    tx : :py:`Out(tx_source_signature())`
+        The reply buffer (replies and ERROR frames) and its send request.
+    write : :py:`Out(stream.Signature(write_layout(cfg)))`
+        To the core's write port.
+    read : :py:`Out(stream.Signature(read_layout(cfg)))`
+        To the core's read request port.
+    read_data : :py:`In(stream.Signature(DATA_WIDTH))`
+        The core's answers to the read requests.
+    status : :py:`In(status_layout(cfg))`
+        The core's status (its counters).
+    ctl : :py:`Out(run_control_signature())`
+        Run control, to the spike encoder.
+    idle : :py:`Out(1)`
+        Waiting for a frame.
     """
 
     def __init__(self, cfg: CoreConfig):
@@ -114,21 +102,13 @@ class Executor(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg, fmt, n = self.cfg, self.cfg.formats, self.cfg.n_neurons
-        tx, ctl, st = self.tx, self.ctl, self.status
-
-        # ---- Widths. -----------------------------------------------------------------------------
-        # Every space is far smaller than the 32-bit address of the burst header: the address is
-        # narrowed to `addr_bits` once the range check has passed, and so are the index k and count.
-        sizes = {s: P.space_size(s, n) for s in P.Space}
-        addr_bits = bits_for(max(sizes.values()))
-        hdr_addr_bits, hdr_count_bits = field_width(P.BURST_HEADER, 2), field_width(P.BURST_HEADER, 3)
-        sum_bits = min(max(hdr_count_bits, addr_bits), hdr_addr_bits)  # addr + count is exact below 2^sum_bits
-        count_bits = min(addr_bits + 1, hdr_count_bits)  # a count that passed the range check
-        space_bits = max(P.Space).bit_length()
-        field_bits = max(P.NeuronField).bit_length()
-        reg_bits = bits_for(len(REGISTER_NAMES))
-        ctr_bits = bits_for(len(P.StatusCounter))
+        cfg = self.cfg
+        tx, ctl = self.tx, self.ctl
+        m.submodules.decoder = dec = CommandDecoder(cfg)
+        m.submodules.value_check = check = ValueCheck(cfg)
+        m.submodules.counters = ctr = EngineCounters(cfg)
+        m.submodules.reply = rep = ReplyBytes(cfg)
+        addr_bits = dec.addr_bits
 
         # ---- Registers. --------------------------------------------------------------------------
         # Those written before they are read have no reset (reset_less): their flip-flops' reset
@@ -139,17 +119,13 @@ class Executor(wiring.Component):
         val = Signal(64, reset_less=True)
         # The frame's first bytes are shifted in through val into `opseq`: opcode and seq end up
         # there, the burst header (also RUN's and CREDIT's payload) in val, which keeps it until a
-        # WRITE or READ moves values through it. Before the checks, the burst's space, field,
-        # address and count are copied at the widths they have once checked.
+        # WRITE or READ moves values through it. Before the checks, the decoder copies the burst's
+        # space, field, address and count at the widths they have once checked.
         opseq = Signal(8 * P.HEADER_BYTES, reset_less=True)
         op, seq = opseq[0:8], opseq[8:16]
-        space, field, addr, count = fields_of(val, P.BURST_HEADER)
         run_ticks, run_credit = fields_of(val, P.RUN_PAYLOAD)
         (credit_amount,) = fields_of(val, P.CREDIT_PAYLOAD)
-        sp = Signal(space_bits, reset_less=True)  # space, field, address and count, once known valid
-        fl = Signal(field_bits, reset_less=True)
-        addr_n = Signal(addr_bits, reset_less=True)
-        count_n = Signal(count_bits, reset_less=True)
+        sp, fl, addr_n, count_n = dec.space, dec.field, dec.addr, dec.count
         # One pointer into the frame buffers: the receive buffer while fetching and reading a WRITE's
         # values, the reply buffer while writing a reply (so it holds the reply's length at the end).
         ptr = Signal(ADDR_BITS, reset_less=True)
@@ -158,91 +134,17 @@ class Executor(wiring.Component):
         second_pass = Signal(reset_less=True)  # a WRITE's values are being written (not checked)
         rx_err = Signal(reset_less=True)  # the frame was rejected by the receiver (its code is in `frame`)
         err = Signal(range(max(P.Err) + 1), reset_less=True)  # the executor's error code; 0: none
-        spikes_dropped = Signal(_COUNTER_BITS)
-        # FRAMES_REJECTED is only ever touched by the executor, so it is kept byte-serially: it turns by
-        # one byte per cycle (`rejected_turn`, four turns leave it whole), and its low byte is the one
-        # incremented (with the carry of the previous byte), replaced by a written value's byte, or
-        # sent. This takes an 8-bit incrementer instead of a 32-bit one and keeps it out of the
-        # counter multiplexer.
-        frames_rejected = Signal(_COUNTER_BITS)
-        rejected_turn = Signal()
-        rejected_inc = Signal()  # the turn adds the carry (incrementing, saturating)
-        rejected_load = Signal()  # the turn takes val's low byte (val shifting along)
-        rejected_carry = Signal(reset_less=True)
 
         m.d.comb += [self.rx_addr.eq(ptr), tx.w_addr.eq(ptr), tx.send.payload.eq(ptr),
-                     ctl.dropped.eq(spikes_dropped), ctl.ticks.eq(run_ticks), ctl.credit.eq(run_credit),
+                     ctl.dropped.eq(ctr.dropped), ctl.ticks.eq(run_ticks), ctl.credit.eq(run_credit),
                      ctl.credit_amount.eq(credit_amount)]
 
-        # ---- Decoding. ---------------------------------------------------------------------------
-        length = self.frame.payload.length  # stable while the frame is held
-        pl = Signal(ADDR_BITS)
-        m.d.comb += pl.eq(length - (P.HEADER_BYTES + P.CRC_BYTES))
-        is_status = op == P.Op.STATUS  # the STATUS reply is sent like a READ of the six counters
-        burst = (op == P.Op.WRITE) | (op == P.Op.READ)
-        # Payload bytes of the other commands.
-        fixed_len = Signal(range(P.RUN_PAYLOAD.size + 1))
-        with m.Switch(op):
-            with m.Case(P.Op.RUN):
-                m.d.comb += fixed_len.eq(P.RUN_PAYLOAD.size)
-            with m.Case(P.Op.CREDIT):
-                m.d.comb += fixed_len.eq(P.CREDIT_PAYLOAD.size)
-
-        space_ok = Signal()
-        nb = Signal(4)  # bytes per value on the wire (valid once space_ok)
-        with m.Switch(space):
-            for s in P.Space:
-                with m.Case(int(s)):
-                    m.d.comb += space_ok.eq(1 if s != P.Space.NEURON else field <= max(P.NeuronField))
-        with m.Switch(sp):
-            for s in P.Space:
-                with m.Case(int(s)):
-                    if s == P.Space.NEURON:
-                        with m.Switch(fl):
-                            for f in P.NeuronField:
-                                with m.Case(int(f)):
-                                    m.d.comb += nb.eq(P.wire_bytes(s, f, fmt, n))
-                    else:
-                        m.d.comb += nb.eq(P.wire_bytes(s, 0, fmt, n))
-        nb_now = Mux(is_status, P.COUNTER_BYTES, nb)
-
-        # Range: addr + count past the space. The sum is exact for addresses below 2^sum_bits;
-        # higher ones fail anyway, and the error detail min(end, 0xFFFF) is then 0xFFFF.
-        end = Signal(sum_bits + 1)
-        m.d.comb += end.eq(addr[:sum_bits] + count)
-        addr_high = addr[sum_bits:].any() if sum_bits < len(addr) else Const(0)
-        past_end = Signal()
-        with m.Switch(sp):
-            for s in P.Space:
-                with m.Case(int(s)):
-                    m.d.comb += past_end.eq(~_at_most(end, sizes[s]))
-        bad_range = (count == 0) | addr_high | past_end
-        end_detail = Mux(addr_high | end[16:].any(), 0xFFFF, end[:16])
-
-        # Burst length (after the range check, so count is narrow): count * nb bytes of values.
-        wire_sizes = {P.wire_bytes(s, f, fmt, n) for s in P.Space
-                      for f in (P.NeuronField if s == P.Space.NEURON else [0])}
-        # Sized by the largest burst that passes the range check: min(expected, 0xFFFF) is then a
-        # clamp only where such a burst could exceed 0xFFFF.
-        burst_bytes = Signal(range(max(sizes.values()) * max(wire_sizes) + 1))
-        if all(b & (b - 1) == 0 for b in wire_sizes):  # powers of two: a shift, no multiplier
-            with m.Switch(nb):
-                for b in wire_sizes:
-                    with m.Case(b):
-                        m.d.comb += burst_bytes.eq(count_n << (b.bit_length() - 1))
-        else:
-            m.d.comb += burst_bytes.eq(count_n * nb)
-        # Where byte j stands in the value: past its wire bytes, before its last one, its last one.
-        past_bytes, before_last, last_byte = Signal(), Signal(), Signal()
-        with m.Switch(nb_now):
-            for b in wire_sizes | {P.COUNTER_BYTES}:
-                with m.Case(b):
-                    m.d.comb += [past_bytes.eq(_at_least(j, b)), before_last.eq(~_at_least(j, b - 1)),
-                                 last_byte.eq(j == b - 1)]
-        write_expected = Signal(range(P.BURST_HEADER.size + max(sizes.values()) * max(wire_sizes) + 1))
-        m.d.comb += write_expected.eq(P.BURST_HEADER.size + burst_bytes)
-        bad_burst_len = Mux(op == P.Op.WRITE, pl != write_expected,
-                            (pl != P.BURST_HEADER.size) | ~_at_most(burst_bytes, P.MAX_PAYLOAD))
+        # ---- Decoding and checks. ----------------------------------------------------------------
+        is_status, burst = dec.status, dec.burst
+        m.d.comb += [dec.op.eq(op), dec.length.eq(self.frame.payload.length),  # stable while the frame is held
+                     dec.header.eq(val), dec.running.eq(ctl.running), dec.byte.eq(j)]
+        decode_err = dec.error
+        past_bytes, before_last, last_byte = dec.past_bytes, dec.before_last, dec.last_byte
 
         # The address of the current value (RESET and STATUS count counters from 0).
         cur = Signal(addr_bits)
@@ -251,92 +153,22 @@ class Executor(wiring.Component):
         m.d.comb += k_next.eq(k + 1)
         last = k_next == Mux(is_status, len(P.StatusCounter), count_n)  # the value at k is the last
 
-        # The current value against its limits (protocol.value_limits; the register index matters in
-        # space REG). Each (space, field, register) has constant limits and a constant wire size, so
-        # each case is a test of constant bits (`_within`), not a pair of wide comparators.
-        value_ok = Signal()
-        with m.Switch(sp):
-            for s in P.Space:
-                with m.Case(int(s)):
-                    if s == P.Space.REG:
-                        with m.Switch(cur[:reg_bits]):
-                            for a in range(len(REGISTER_NAMES)):
-                                with m.Case(a):
-                                    m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, 0, fmt, n),
-                                                                    *P.value_limits(s, 0, a, fmt, n)))
-                    elif s == P.Space.NEURON:
-                        with m.Switch(fl):
-                            for f in P.NeuronField:
-                                with m.Case(int(f)):
-                                    m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, f, fmt, n),
-                                                                    *P.value_limits(s, f, 0, fmt, n)))
-                    else:
-                        m.d.comb += value_ok.eq(_within(val, P.wire_bytes(s, 0, fmt, n),
-                                                        *P.value_limits(s, 0, 0, fmt, n)))
+        m.d.comb += [check.space.eq(sp), check.field.eq(fl), check.index.eq(cur), check.value.eq(val)]
+        value_ok = check.ok
 
-        # The checks of DECODE in the emulator's order: the first that fails gives the error code.
-        known = _at_least(op, min(P.Op)) & _at_most(op, max(P.Op))
-        allowed = (op == P.Op.CREDIT) | (op == P.Op.STOP) | is_status
-        decode_err = Signal.like(err)
-        with m.If(~known):
-            m.d.comb += decode_err.eq(P.Err.UNKNOWN_OPCODE)
-        with m.Elif(ctl.running & ~allowed):
-            m.d.comb += decode_err.eq(P.Err.BUSY)
-        with m.Elif(Mux(burst, ~_at_least(pl, P.BURST_HEADER.size), pl != fixed_len)):
-            m.d.comb += decode_err.eq(P.Err.BAD_LENGTH)
-        with m.Elif(burst & (~space_ok | bad_range)):
-            m.d.comb += decode_err.eq(P.Err.BAD_ADDRESS)
-        with m.Elif(burst & bad_burst_len):
-            m.d.comb += decode_err.eq(P.Err.BAD_LENGTH)
-
-        # Status counters, u32 saturating, in StatusCounter order; the one at `cur`.
-        def sat32(x):
-            if len(x) > _COUNTER_BITS:
-                return Mux(x > _COUNTER_MAX, _COUNTER_MAX, x)[:_COUNTER_BITS]
-            return x
-
-        counters = [sat32(st.ticks), sat32(st.cycles_last_tick), sat32(st.saturated_v), sat32(st.saturated_u),
-                    spikes_dropped]  # FRAMES_REJECTED is sent from its own low byte
-        assert list(P.StatusCounter)[:len(counters)] == list(range(len(counters)))
-        assert P.StatusCounter.FRAMES_REJECTED == len(counters)
-        counter_word = Signal(_COUNTER_BITS)
-        with m.Switch(cur[:ctr_bits]):
-            for c, sig in enumerate(counters):
-                with m.Case(c) if c < len(counters) - 1 else m.Default():
-                    m.d.comb += counter_word.eq(sig)
+        # ---- Counters: the one at `cur`. ---------------------------------------------------------
+        m.d.comb += [ctr.status.eq(self.status), ctr.index.eq(cur), ctr.data.eq(val), ctr.first.eq(j == 0)]
+        counter_word = ctr.word
         counter_src = is_status | (sp == P.Space.STATUS)  # a READ of space STATUS, or the STATUS reply
-        rejected_src = counter_src & (cur[:ctr_bits] == P.StatusCounter.FRAMES_REJECTED)
+        rejected_src = counter_src & (ctr.index == P.StatusCounter.FRAMES_REJECTED)
 
         # ---- Fixed replies: byte ptr of the reply header (+ IDENTIFY's payload) or ERROR frame. ---
-        identify = P.IDENTIFY_PAYLOAD.pack(P.PROTOCOL_VERSION, n, cfg.lanes, *P.format_fields(fmt), P.MAX_PAYLOAD)
-        reply_bytes = [op | P.REPLY_BIT, seq, *(Const(b, 8) for b in identify)]
-        reply_last = Mux(op == P.Op.IDENTIFY, len(reply_bytes) - 1, P.HEADER_BYTES - 1)
-        # ERROR: the detail follows from the code, the opcode and the frame (all still held).
-        detail = Signal(field_width(P.ERROR_PAYLOAD, 2))
-        with m.Switch(err):
-            with m.Case(P.Err.BAD_LENGTH):  # the expected payload length
-                m.d.comb += detail.eq(Mux(burst, Mux((op == P.Op.WRITE) & _at_least(pl, P.BURST_HEADER.size),
-                                                     _clamp16(write_expected), P.BURST_HEADER.size),
-                                          fixed_len))
-            with m.Case(P.Err.BAD_ADDRESS):  # a bad space or field: the address; else the range's end
-                m.d.comb += detail.eq(Mux(space_ok, end_detail, addr[:16]))
-            with m.Case(P.Err.BAD_VALUE):  # the value's index in the burst
-                m.d.comb += detail.eq(k)
-        code = Mux(rx_err, self.frame.payload.code, err)
-        error_fields = [code, Mux(rx_err, 0, op), detail]  # ERROR_PAYLOAD, byte by byte
-        error_bytes = [Const(P.Msg.ERROR, 8), Mux(rx_err, 0, seq),
-                       *(b for f, (_, size) in zip(error_fields, P.struct_fields(P.ERROR_PAYLOAD))
-                         for b in ([f] if size == 1 else [f[8 * i:8 * (i + 1)] for i in range(size)]))]
-        blob_bits = bits_for(max(len(reply_bytes), len(error_bytes)))
         in_error = Signal()
-        blob_byte = Signal(8)
-        with m.Switch(ptr[:blob_bits]):
-            for i in range(max(len(reply_bytes), len(error_bytes))):
-                with m.Case(i):
-                    if i < len(error_bytes):
-                        m.d.comb += blob_byte.eq(Mux(in_error, error_bytes[i], reply_bytes[i]))
-                    else:
-                        m.d.comb += blob_byte.eq(reply_bytes[i])
+        m.d.comb += [rep.op.eq(op), rep.seq.eq(seq), rep.rx_error.eq(rx_err), rep.rx_code.eq(self.frame.payload.code),
+                     rep.error.eq(err), rep.length_detail.eq(dec.length_detail),
+                     rep.address_detail.eq(dec.address_detail), rep.value_index.eq(k),
+                     rep.error_frame.eq(in_error), rep.index.eq(ptr)]
+        blob_byte, reply_last, blob_bits = rep.byte, rep.last, rep.index_bits
 
         # ---- Register updates: each register is written from one place, an enable and a small ---
         # multiplexer, which Yosys maps onto the flip-flops' enable inputs (the FSM below only
@@ -354,30 +186,25 @@ class Executor(wiring.Component):
         with m.If(err_decode | err_value | err_clr):
             m.d.sync += err.eq(Mux(err_decode, decode_err, Mux(err_value, P.Err.BAD_VALUE, 0)))
         dropped_load = Signal()
-        with m.If(dropped_load):
-            m.d.sync += spikes_dropped.eq(val)
+        m.d.comb += ctr.load_dropped.eq(dropped_load)
         # val: shifted (a WRITE's bytes or zeros in at the top, a reply's bytes out at the bottom), or
         # loaded with a counter or the core's value.
         shift, zero_fill, load_counter, load_read = Signal(), Signal(), Signal(), Signal()
         shift_in = Mux(zero_fill | past_bytes, 0, self.rx_data)
         with m.If(shift | load_counter | load_read):
             m.d.sync += val.eq(Mux(shift, Cat(val[8:], shift_in),
-                                   Mux(load_counter, Cat(counter_word, self.read_data.payload[_COUNTER_BITS:]),
+                                   Mux(load_counter, Cat(counter_word, self.read_data.payload[COUNTER_BITS:]),
                                        self.read_data.payload)))
-        # FRAMES_REJECTED's turn; the first byte of an increment adds 1 unless the counter is saturated.
-        first_carry = Mux(j == 0, ~frames_rejected.all(), rejected_carry)
-        rejected_sum = frames_rejected[:8] + (rejected_inc & first_carry)
-        with m.If(rejected_turn):
-            new_byte = Mux(rejected_load, val[:8], rejected_sum[:8])
-            m.d.sync += [frames_rejected.eq(Cat(frames_rejected[8:], new_byte)),
-                         rejected_carry.eq(rejected_sum[8])]
+        # FRAMES_REJECTED's turn: an increment (ERROR), a load (RESET, WRITE) or a rotation (sent).
+        rejected_turn, rejected_inc, rejected_load = Signal(), Signal(), Signal()
+        m.d.comb += [ctr.turn.eq(rejected_turn), ctr.increment.eq(rejected_inc), ctr.load_rejected.eq(rejected_load)]
 
         # ---- Ports, driven whatever the state (valid and the strobes qualify them). -------------
         wp, rp = self.write.payload, self.read.payload
         m.d.comb += [wp.space.eq(Mux(op == P.Op.RESET, P.Space.STATUS, sp)), wp.field.eq(fl), wp.addr.eq(cur),
                      wp.data.eq(val), rp.space.eq(sp), rp.field.eq(fl), rp.addr.eq(cur)]
         value_byte = Signal()  # writing a value's byte, not a fixed reply's
-        m.d.comb += tx.w_data.eq(Mux(value_byte, Mux(rejected_src, frames_rejected[:8], val[:8]), blob_byte))
+        m.d.comb += tx.w_data.eq(Mux(value_byte, Mux(rejected_src, ctr.rejected, val[:8]), blob_byte))
 
         m.d.comb += self.idle.eq(0)
         with m.FSM():
@@ -398,7 +225,7 @@ class Executor(wiring.Component):
                 with m.Else():
                     m.d.comb += ptr_inc.eq(1)
             with m.State("NARROW"):  # the burst header's fields for the values (if it passes)
-                m.d.sync += [sp.eq(space), fl.eq(field), addr_n.eq(addr), count_n.eq(count)]
+                m.d.comb += dec.narrow.eq(1)
                 m.next = "DECODE"
             with m.State("DECODE"):
                 m.d.comb += [k_clr.eq(1), err_decode.eq(1)]
@@ -510,7 +337,7 @@ class Executor(wiring.Component):
                     m.next = "ERROR_BLOB"
             with m.State("ERROR_BLOB"):
                 m.d.comb += [in_error.eq(1), tx.w_en.eq(1), ptr_inc.eq(1)]
-                with m.If(ptr == len(error_bytes) - 1):
+                with m.If(ptr == rep.error_last):
                     m.next = "SEND"
             with m.State("BLOB"):
                 m.d.comb += [tx.w_en.eq(1), ptr_inc.eq(1)]

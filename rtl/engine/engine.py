@@ -7,7 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from lifstp.rtl.config import DATA_WIDTH, CoreConfig, read_layout, spike_layout, write_layout
-from lifstp.rtl.core import status_layout
+from lifstp.rtl.status import status_layout
 
 from .cobs import FrameReceiver, FrameTransmitter
 from .commands import Executor

@@ -6,8 +6,11 @@
 // UART pins), driven and sampled here as 8N1 at D clock cycles per bit: the whole UART path simulated.
 // Usage: harness [--pty]
 //   --pty  open a pseudo-terminal, print its path on the first line of stdout, and serve it.
-// On exit (EOF on input, or SIGTERM) it prints "cycles=<n> busy_cycles=<n> busy_seconds=<s>" on stderr:
-// all simulated cycles, and the cycles and wall time spent while the device was busy (its speed).
+// It exits on SIGTERM, or on EOF on input once the device is idle (or, with the host gone, once nothing
+// has moved for ORPHAN_QUIET_S seconds). On exit it prints "cycles=<n> busy_cycles=<n> busy_seconds=<s>"
+// on stderr: all simulated cycles, the cycles in which the device was busy (not idle; counted every
+// cycle, so exact), and the wall time of the 256-cycle slices that ended busy (its speed). SIGUSR1
+// restarts the busy counts (and, in serial mode, the line statistics), to time one phase of a session.
 // The model's ports: clk, rst, rx (stream in), tx (stream out), idle (nothing in progress);
 // Verilator escapes the double underscore of Amaranth's flattened names ("rx__valid" becomes "rx___05Fvalid").
 #include <cerrno>
@@ -26,10 +29,13 @@
 #include "verilated.h"
 #include HARNESS_MODEL_HEADER
 
+// Seconds without a byte moving after which a harness whose input has closed gives up on a busy device.
+static const double ORPHAN_QUIET_S = 2.0;
+
 static volatile sig_atomic_t stop_requested = 0;
-static volatile sig_atomic_t reset_line_stats = 0;
+static volatile sig_atomic_t reset_stats = 0;
 static void on_signal(int) { stop_requested = 1; }
-static void on_usr1(int) { reset_line_stats = 1; }
+static void on_usr1(int) { reset_stats = 1; }
 
 int main(int argc, char** argv) {
     bool use_pty = false;
@@ -39,7 +45,7 @@ int main(int argc, char** argv) {
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGUSR1, on_usr1);  // serial mode: restart the line statistics (to time one phase of a session)
+    signal(SIGUSR1, on_usr1);  // restart the statistics (to time one phase of a session)
 
     int in_fd = 0, out_fd = 1;
     if (use_pty) {
@@ -75,7 +81,7 @@ int main(int argc, char** argv) {
     size_t rx_pos = 0;
     std::vector<unsigned char> tx_buf;  // bytes from the device; those from tx_pos on not yet written
     size_t tx_pos = 0;
-    unsigned long long cycles = 0, quiet = 0, busy_cycles = 0, last_check = 0;
+    unsigned long long cycles = 0, quiet = 0, busy_cycles = 0;
 #ifdef HARNESS_SERIAL_DIVISOR
     int line_out_bit = -1, line_out_timer = 0, line_out_word = 0;  // host -> device line
     int line_in_bit = -1, line_in_timer = 0, line_in_word = 0;     // device -> host line
@@ -85,19 +91,26 @@ int main(int argc, char** argv) {
     double busy_seconds = 0.0;
     auto last_time = std::chrono::steady_clock::now();
     bool input_open = true;
+    auto last_moved = last_time;           // when a byte last moved (checked only once input has closed)
+    unsigned long long prev_check = 0;
     unsigned char chunk[4096];
 
     while (!stop_requested) {
+        if (reset_stats) {
+            reset_stats = 0;
+            busy_cycles = 0;
+            busy_seconds = 0.0;
+#ifdef HARNESS_SERIAL_DIVISOR
+            bytes_in = bytes_out = 0;
+            first_in = last_in = first_out = last_out = 0;
+#endif
+        }
         // Exchange bytes with the host every 256 cycles, or at once when there is nothing to do.
         // It sleeps on its input only when the device is neither busy nor talking.
         bool can_sleep = rx_pos >= rx_buf.size() && quiet > 4096 && top->idle;
         if ((cycles & 255) == 0 || can_sleep) {
             auto now = std::chrono::steady_clock::now();
-            if (!top->idle) {
-                busy_cycles += cycles - last_check;
-                busy_seconds += std::chrono::duration<double>(now - last_time).count();
-            }
-            last_check = cycles;
+            if (!top->idle) busy_seconds += std::chrono::duration<double>(now - last_time).count();
             last_time = now;
             if (tx_pos < tx_buf.size()) {
                 ssize_t w = write(out_fd, tx_buf.data() + tx_pos, tx_buf.size() - tx_pos);
@@ -123,6 +136,12 @@ int main(int argc, char** argv) {
                 }
             }
             if (!input_open && tx_buf.empty() && can_sleep) break;  // tx_buf is empty once all is written
+            // The host has gone (EOF) and nothing has moved for ORPHAN_QUIET_S: a run stalled for credit
+            // that can no longer come. Exit rather than simulate it for ever (a silent run still sends
+            // a SKIP every 255 ticks, far more often than this).
+            if (quiet < cycles - prev_check) last_moved = now;
+            prev_check = cycles;
+            if (!input_open && std::chrono::duration<double>(now - last_moved).count() > ORPHAN_QUIET_S) break;
         }
 #ifndef HARNESS_SERIAL_DIVISOR
         // Drive the streams for this cycle (values sampled at the rising edge).
@@ -141,11 +160,6 @@ int main(int argc, char** argv) {
 #else
         // The serial lines, 8N1 at HARNESS_SERIAL_DIVISOR cycles per bit, both directions.
         const int D = HARNESS_SERIAL_DIVISOR;
-        if (reset_line_stats) {
-            reset_line_stats = 0;
-            bytes_in = bytes_out = 0;
-            first_in = last_in = first_out = last_out = 0;
-        }
         bool took = false, gave = false;
         unsigned char out_byte = 0;
         if (line_out_bit < 0 && rx_pos < rx_buf.size()) {  // start the next byte: start bit first
@@ -185,6 +199,7 @@ int main(int argc, char** argv) {
             }
         }
 #endif
+        busy_cycles += !top->idle;  // the device's state in the cycle just clocked
         cycles++;
         quiet = (took || gave) ? 0 : quiet + 1;  // cycles without a byte moving
     }

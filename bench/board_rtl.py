@@ -1,0 +1,112 @@
+"""A network on a board's design in Verilator: the device's cycles and the bytes it sends for one run.
+
+The design is the one the board's top level builds (`lifstp.sim.harness.board_binary`). The network
+is loaded as every device loads it (`lifstp.device.load_network`); then the harness's statistics are
+restarted and one RUN is granted all the credit a run can have, so that the host sends nothing while
+it lasts and the device's timing depends on the device alone. The harness counts the cycles in which
+the device was busy (exactly: from the RUN frame taken to RUN_DONE's delimiter sent), and a wrapper
+around the transport counts the bytes the device sent meanwhile (the RUN reply, every SPIKES frame and
+RUN_DONE, COBS-encoded with their CRC and delimiters).
+
+Two ways to run it: on a pipe with the device's byte output always taken (`serial=False`: what the
+design computes, its transmitter at full speed), or behind the board's UART bridge with the serial
+lines simulated at the board's divisor (`serial=True`: the whole path to the host's USB bridge).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from lifstp import protocol as P
+from lifstp.network import Network
+
+#: The most credit (SPIKES frames) one RUN can grant.
+MAX_CREDIT = (1 << (8 * P.CREDIT_PAYLOAD.size)) - 1
+#: Seconds the host waits for each frame of the device (a simulated board is slow).
+FRAME_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class RtlRun:
+    """One measured run: ticks, busy cycles, the bytes the device sent (as they came off the wire),
+    and the spikes."""
+
+    n_ticks: int
+    busy_cycles: int
+    sent: bytes
+    spike_tick: np.ndarray
+    spike_neuron: np.ndarray
+    serial: bool
+
+    @property
+    def cycles_per_tick(self) -> float:
+        return self.busy_cycles / self.n_ticks
+
+    @property
+    def bytes_per_tick(self) -> float:
+        return len(self.sent) / self.n_ticks
+
+
+class _RecordingTransport:
+    """A transport that keeps the bytes it reads."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.received = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def read(self, timeout_s: float) -> bytes:
+        data = self.transport.read(timeout_s)
+        self.received += data
+        return data
+
+    def close(self):
+        return self.transport.close()
+
+
+def frames_needed(n_spikes: int, n_ticks: int) -> int:
+    """An upper bound on the SPIKES frames of a run of n_ticks with n_spikes spikes: one record per
+    spike and per SKIP (at most one per SPIKE_MAX_DELTA ticks), SPIKES_PER_FRAME records a frame."""
+    records = n_spikes + n_ticks // P.SPIKE_MAX_DELTA + 1
+    return -(-records // P.SPIKES_PER_FRAME) + 1
+
+
+def run_on_board_rtl(binary, network: Network, n_ticks: int, seed: int, serial: bool = False) -> RtlRun:
+    """Load `network` into the board design compiled as `binary` (`lifstp.sim.harness.board_binary(b,
+    serial)`) and run it for n_ticks ticks (see the module docstring). The run may need at most
+    MAX_CREDIT frames (`frames_needed`)."""
+    from lifstp.device import load_network
+    from lifstp.link import DeviceClient, PipeTransport, SerialTransport
+    from lifstp.sim.harness import parse_stats, start_pty
+
+    if serial:
+        proc, tty = start_pty(binary)
+        inner = SerialTransport(tty)
+    else:
+        inner = PipeTransport(binary)
+        proc = inner.proc
+    transport = _RecordingTransport(inner)
+    try:
+        client = DeviceClient(transport, timeout_s=FRAME_TIMEOUT_S)
+        load_network(client, network, seed)
+        proc.send_signal(signal.SIGUSR1)  # the harness restarts its counts; the device is idle
+        time.sleep(0.2)
+        transport.received.clear()
+        ticks, neurons, _ = client.run(n_ticks, credit=MAX_CREDIT)
+        sent = bytes(transport.received)
+    finally:
+        said = transport.close()
+        if serial:
+            proc.terminate()
+            proc.wait(10)
+            said = proc.stderr.read()
+            proc.stdout.close()
+            proc.stderr.close()
+    stats = parse_stats(said)
+    return RtlRun(n_ticks, int(stats["busy_cycles"]), sent, ticks, neurons, serial)

@@ -1,0 +1,176 @@
+"""The core's control: the phases of a tick, run after run, and a host read's three cycles between them."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import CoreConfig
+from .lane import DELIVERY_LATENCY, update_latency, update_unit
+
+__all__ = ["TickSequencer", "cycles_per_tick", "CYCLE_OVERHEAD"]
+
+
+def cycles_per_tick(cfg: CoreConfig, spikes: int = 0) -> int:
+    """Cycles of one tick with `spikes` spikes, the spike stream always ready: START (1), UPDATE
+    ((M - 1) * I + 1: an address every I cycles), FLUSH (update_latency: the unit drains), DELIVER
+    (M per spike, plus the cycle that finds the queue empty), DRAIN (DELIVERY_LATENCY - 1: the delivery
+    pipeline drains) and END (1)."""
+    m, interval = cfg.depth, update_unit(cfg).INTERVAL
+    return 1 + (m - 1) * interval + 1 + update_latency(cfg) + m * spikes + 1 + (DELIVERY_LATENCY - 1) + 1
+
+
+#: Cycles of a tick beyond M * (1 + spikes) for the full-throughput pipeline.
+CYCLE_OVERHEAD = cycles_per_tick(CoreConfig(n_neurons=1)) - 1
+
+
+class TickSequencer(wiring.Component):
+    """The core's control FSM.
+
+    IDLE takes host writes, and a run request of K ticks (K = 0 is taken and ignored) or else a read
+    request. A tick: START (clear the spike queue) → UPDATE (neuron addresses 0 .. M - 1 issued, one
+    every I cycles, I = the update unit's INTERVAL) → FLUSH (update_latency cycles: the unit drains)
+    → DELIVER (until the scheduler is done: it has no spike, or issues its last column) → DRAIN
+    (DELIVERY_LATENCY - 1 cycles: the delivery pipeline drains) → END (the tick is counted) → START
+    for the next of the K ticks, or IDLE. A tick takes `cycles_per_tick(cfg, spikes)` cycles while
+    the spike stream is ready. A read request: RD_ISSUE (the request latched; the memories read its
+    address) → RD_DATA (the value registered) → RD_RESP (offered until taken) → IDLE.
+
+    Parameters
+    ----------
+    cfg : CoreConfig
+        The core (M, the update unit, counter width).
+
+    Members
+    -------
+    run : :py:`In(stream.Signature(cfg.counter_width))`
+        Run K ticks; taken in IDLE.
+    write_ready : :py:`Out(1)`
+        Host writes are taken (IDLE).
+    read_valid : :py:`In(1)`
+        A read request is offered.
+    read_ready : :py:`Out(1)`
+        The read request is taken (IDLE, no run request offered).
+    read_take : :py:`Out(1)`
+        The read request is latched (IDLE, a read request and no tick starting).
+    read_sample : :py:`Out(1)`
+        The memories show the requested value: register it (RD_DATA).
+    answer_valid : :py:`Out(1)`
+        The answer is offered (RD_RESP).
+    answer_ready : :py:`In(1)`
+        The answer is taken.
+    busy : :py:`Out(1)`
+        Ticks are being run (START to END).
+    clear : :py:`Out(1)`
+        Empty the spike queue (START).
+    issue : :py:`Out(1)`
+        Neuron address ``addr`` is issued to the lanes' update units (UPDATE, every I-th cycle).
+    addr : :py:`Out(cfg.addr_bits)`
+        The neuron address being issued.
+    hold : :py:`Out(1)`
+        The memories' read ports hold their data between issues (shared unit: UPDATE and FLUSH).
+    deliver : :py:`Out(1)`
+        The delivery phase (DELIVER).
+    deliver_done : :py:`In(1)`
+        The scheduler has no spike left or issues its last column in this cycle.
+    tick_end : :py:`Out(1)`
+        The tick is counted (END).
+    cycles : :py:`Out(cfg.counter_width)`
+        Cycles of the tick so far, this one included (at ``tick_end``: the tick's).
+    """
+
+    def __init__(self, cfg: CoreConfig):
+        self.cfg = cfg
+        super().__init__({
+            "run": In(stream.Signature(cfg.counter_width)),
+            "write_ready": Out(1),
+            "read_valid": In(1),
+            "read_ready": Out(1),
+            "read_take": Out(1),
+            "read_sample": Out(1),
+            "answer_valid": Out(1),
+            "answer_ready": In(1),
+            "busy": Out(1),
+            "clear": Out(1),
+            "issue": Out(1),
+            "addr": Out(cfg.addr_bits),
+            "hold": Out(1),
+            "deliver": Out(1),
+            "deliver_done": In(1),
+            "tick_end": Out(1),
+            "cycles": Out(cfg.counter_width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        depth, latency, interval = cfg.depth, update_latency(cfg), update_unit(cfg).INTERVAL
+        busy, upd_addr = self.busy, self.addr
+        cycles = Signal(cfg.counter_width)
+        cycles_next = self.cycles  # one incrementer for every state that counts
+        m.d.comb += cycles_next.eq(cycles + 1)
+        remaining = Signal(cfg.counter_width)
+        phase = Signal(range(interval))
+        wait = Signal(range(max(latency, DELIVERY_LATENCY) + 1))  # cycles left in FLUSH / DRAIN
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += [self.write_ready.eq(1), self.run.ready.eq(1), self.read_ready.eq(~self.run.valid)]
+                with m.If(self.run.valid & (self.run.payload != 0)):
+                    m.d.sync += remaining.eq(self.run.payload)
+                    m.next = "START"
+                with m.Elif(self.read_valid):
+                    m.d.comb += self.read_take.eq(1)
+                    m.next = "RD_ISSUE"
+            with m.State("START"):
+                m.d.comb += [busy.eq(1), self.clear.eq(1)]
+                m.d.sync += [cycles.eq(1), upd_addr.eq(0), phase.eq(0)]
+                m.next = "UPDATE"
+            with m.State("UPDATE"):
+                m.d.comb += [busy.eq(1), self.issue.eq(phase == 0), self.hold.eq(interval > 1)]
+                m.d.sync += cycles.eq(cycles_next)
+                if interval > 1:
+                    m.d.sync += phase.eq(Mux(phase == interval - 1, 0, phase + 1))
+                with m.If(phase == interval - 1):
+                    m.d.sync += upd_addr.eq(upd_addr + 1)
+                with m.If((upd_addr == depth - 1) & (phase == 0)):  # the last address is issued
+                    m.d.sync += wait.eq(latency - 1)
+                    m.next = "FLUSH"
+            with m.State("FLUSH"):  # update_latency cycles: the last write-back and queue push happen
+                m.d.comb += [busy.eq(1), self.hold.eq(interval > 1)]
+                m.d.sync += [cycles.eq(cycles_next), wait.eq(wait - 1)]
+                with m.If(wait == 0):
+                    m.next = "DELIVER"
+            with m.State("DELIVER"):
+                m.d.comb += [busy.eq(1), self.deliver.eq(1)]
+                m.d.sync += cycles.eq(cycles_next)
+                # Leave with the last column's issue: its accumulate is written during END.
+                with m.If(self.deliver_done):
+                    if DELIVERY_LATENCY > 1:
+                        m.d.sync += wait.eq(DELIVERY_LATENCY - 2)
+                        m.next = "DRAIN"
+                    else:
+                        m.next = "END"
+            with m.State("DRAIN"):  # DELIVERY_LATENCY - 1 cycles: the delivery pipeline drains
+                m.d.comb += busy.eq(1)
+                m.d.sync += [cycles.eq(cycles_next), wait.eq(wait - 1)]
+                with m.If(wait == 0):
+                    m.next = "END"
+            with m.State("END"):
+                m.d.comb += [busy.eq(1), self.tick_end.eq(1)]
+                m.d.sync += remaining.eq(remaining - 1)
+                with m.If(remaining == 1):
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "START"
+            with m.State("RD_ISSUE"):  # the read ports see the request's address this cycle
+                m.next = "RD_DATA"
+            with m.State("RD_DATA"):
+                m.d.comb += self.read_sample.eq(1)
+                m.next = "RD_RESP"
+            with m.State("RD_RESP"):
+                m.d.comb += self.answer_valid.eq(1)
+                with m.If(self.answer_ready):
+                    m.next = "IDLE"
+        return m
