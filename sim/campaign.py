@@ -22,6 +22,7 @@ import numpy as np
 from lifstp import protocol as P
 from lifstp.errors import InputError
 from lifstp.golden_model.fixed import GoldenCore
+from lifstp.golden_model.spec import ClampMode
 from lifstp.link import DeviceClient, PipeTransport
 from lifstp.progress import progress_bar
 from lifstp.rtl.config import CoreConfig
@@ -67,12 +68,38 @@ def write_state(client: DeviceClient, gc: GoldenCore) -> None:
     client.write(P.Space.WEIGHT, 0, 0, gc.weights.reshape(-1))
 
 
-def state_differences(client: DeviceClient, gc: GoldenCore) -> list[str]:
-    """Every neuron field and compared counter where the device differs from the golden core."""
+def zero_padding(gc: GoldenCore, n_active: int) -> None:
+    """Neurons n_active.. of a golden core (padding without weights) put in the state a device's
+    memories power up in, every field zero, but clamped OFF: with a zero generator state they draw no
+    noise and they never fire, so `write_active_state` need not write them."""
+    if np.any(gc.weights[n_active:]) or np.any(gc.weights[:, n_active:]):
+        raise ValueError(f"neurons {n_active}.. have weights: they are not padding")
+    for name in STATE_FIELDS.values():
+        getattr(gc, name)[n_active:] = 0
+    gc.clamp[n_active:] = int(ClampMode.OFF)
+
+
+def write_active_state(client: DeviceClient, gc: GoldenCore, n_active: int) -> None:
+    """RESET, then what a device that has just powered up (memories all zero) lacks of a golden core
+    whose padding is zero (`zero_padding`): the registers, the first n_active neurons' fields, every
+    neuron's clamp and the weights among the first n_active. Far fewer bytes than `write_state` where
+    n_active is much smaller than N, for simulations that pay for every byte (the gate level)."""
+    client.reset()
+    client.write(P.Space.REG, 0, 0, np.asarray(gc.regs, dtype=np.int64))
+    for f, name in STATE_FIELDS.items():
+        values = getattr(gc, name)
+        client.write(P.Space.NEURON, f, 0, values if f == P.NeuronField.CLAMP else values[:n_active])
+    for pre in range(n_active):
+        client.write(P.Space.WEIGHT, 0, pre * gc.n, gc.weights[pre, :n_active])
+
+
+def state_differences(client: DeviceClient, gc: GoldenCore, neurons: int | None = None) -> list[str]:
+    """Every neuron field (of the first `neurons`, default all) and compared counter where the device
+    differs from the golden core."""
     out = []
     for f, name in STATE_FIELDS.items():
-        got = client.read(P.Space.NEURON, f, 0, gc.n)
-        want = np.asarray(getattr(gc, name), np.int64)
+        got = client.read(P.Space.NEURON, f, 0, neurons or gc.n)
+        want = np.asarray(getattr(gc, name), np.int64)[:neurons or gc.n]
         if got.dtype == np.uint64:  # the 64-bit generator state reads back unsigned; the model keeps int64
             want = want.view(np.uint64)
         bad = np.flatnonzero(got != want)

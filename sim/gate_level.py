@@ -31,12 +31,8 @@ from lifstp.cache import build_lock, cache_dir
 
 from .harness import TOP_NAME, HarnessError, build_verilog
 
-__all__ = ["GATE_NEURONS", "SYNTHESIS_FAULTS", "board_top", "synth_script", "fault_script", "netlist", "cell_models",
-           "wrapper", "harness_binary"]
+__all__ = ["SYNTHESIS_FAULTS", "board_top", "synth_script", "netlist", "cell_models", "wrapper", "harness_binary"]
 
-#: The core size of the gate-level builds: the board's lanes, but few neurons, so that loading a
-#: network and running ticks over the simulated UART stays cheap.
-GATE_NEURONS = 8
 #: The synthesised top module.
 NETLIST_TOP = "board"
 #: What the Yosys scripts write (renamed to netlist.v once they have succeeded).
@@ -50,36 +46,36 @@ VERILATOR_ARGS = ("--output-split-cfuncs", "500")
 CFLAGS = ""
 
 
-#: Faults that only synthesis introduces, for the test that shows that the gate-level simulation
-#: catches what no simulation of the RTL can: (selection, Yosys command) applied to the netlist that
-#: `synth_<family>` made. Never used otherwise.
+#: Faults that only synthesis sees, for the test that shows that the gate-level simulation catches
+#: what no simulation of the RTL can: (selection, Yosys command) applied to the RTLIL before
+#: `synth_<family>`. Never used otherwise.
 SYNTHESIS_FAULTS = {
-    # The iCE40 DSP blocks that multiply signed operands configured for unsigned ones, as a mapping
-    # error would leave them: the core's products of negative values go wrong (the neuron update's
-    # E_L - V and the delivery's negative weights).
-    "dsp_signedness": ("t:SB_MAC16 r:A_SIGNED=1 %i", "setparam -set A_SIGNED 0"),
+    # `no_rw_check` on every memory, as `memory_dff -no-rw-check` means it: each read port's
+    # read-during-write collisions declared don't-care, so synthesis drops the transparency logic of
+    # the ports that have it (the lane's ACC, the spike queue). RTL simulators never act on the
+    # attribute, and this Yosys does not on Amaranth's ports either (docs/boards.md), hence the edit.
+    # It is wrong where a collision happens: ACC's write meets the next row's read when M = 1.
+    "no_rw_check": ("t:$memrd_v2 r:TRANSPARENCY_MASK=1'1 %i",
+                    "setparam -set TRANSPARENCY_MASK 1'0 -set COLLISION_X_MASK 1'1"),
 }
 
 
-def board_top(b: Board, n_neurons: int = GATE_NEURONS) -> BoardTop:
-    """The board's top level around a core of `n_neurons` (the board's lanes and multiplier sharing),
-    clocked from the oscillator's pin."""
-    return BoardTop(b, b.device(n_neurons), clock_from_pll=False)
+def board_top(b: Board) -> BoardTop:
+    """The board's top level around its default core (`Board.device()`), clocked from the
+    oscillator's pin."""
+    return BoardTop(b, b.device(), clock_from_pll=False)
 
 
-def synth_script(b: Board) -> str:
+def synth_script(b: Board, fault: str | None = None) -> str:
     """The Yosys script: the synthesis of the board's build (of board.il), then the netlist as Verilog
-    (to YOSYS_OUTPUT)."""
-    return (f"read_rtlil {NETLIST_TOP}.il\n"
+    (to YOSYS_OUTPUT); with `fault` (a key of SYNTHESIS_FAULTS), its edit first (Yosys stops if it
+    finds nothing to change)."""
+    edit = ""
+    if fault is not None:
+        selection, command = SYNTHESIS_FAULTS[fault]
+        edit = f"select -assert-min 1 {selection}\n{command} {selection}\n"
+    return (f"read_rtlil {NETLIST_TOP}.il\n{edit}"
             f"synth_{b.family} {b.synth_opts} -top {NETLIST_TOP}\n"
-            f"write_verilog -noattr {YOSYS_OUTPUT}\n")
-
-
-def fault_script(fault: str) -> str:
-    """The Yosys script that puts a fault of SYNTHESIS_FAULTS into a netlist (synthesised.v, to
-    YOSYS_OUTPUT; Yosys stops if it finds nothing to change)."""
-    selection, command = SYNTHESIS_FAULTS[fault]
-    return (f"read_verilog synthesised.v\nselect -assert-min 1 {selection}\n{command} {selection}\n"
             f"write_verilog -noattr {YOSYS_OUTPUT}\n")
 
 
@@ -117,12 +113,10 @@ def _run_yosys(name: str, inputs: dict[str, str], script: str, log=None) -> str:
 
 def netlist(b: Board, top: BoardTop, fault: str | None = None, log=None) -> str:
     """The synthesised netlist of `top` (Verilog text), with a test-only fault of SYNTHESIS_FAULTS put
-    into it, from the cache when it is there."""
+    into its RTLIL, from the cache when it is there."""
     rtlil = platform_for(b).prepare(top, name=NETLIST_TOP, emit_src=False).files[f"{NETLIST_TOP}.il"]
-    text = _run_yosys(b.name, {f"{NETLIST_TOP}.il": rtlil}, synth_script(b), log)
-    if fault is not None:
-        text = _run_yosys(f"{b.name}-{fault}", {"synthesised.v": text}, fault_script(fault), log)
-    return text
+    return _run_yosys(b.name + (f"-{fault}" if fault else ""), {f"{NETLIST_TOP}.il": rtlil},
+                      synth_script(b, fault), log)
 
 
 #: Edits of Yosys's models that Verilator needs, per family: (pattern, replacement, how many at least).
@@ -190,13 +184,14 @@ endmodule
 """
 
 
-def harness_binary(b: Board, n_neurons: int = GATE_NEURONS, fault: str | None = None, log=None) -> Path:
+def harness_binary(b: Board, fault: str | None = None, log=None) -> Path:
     """The serial harness of the board's synthesised top level (the netlist, its wrapper and the cell
     models), built on first use; `fault`: a test-only key of SYNTHESIS_FAULTS."""
-    top = board_top(b, n_neurons)
+    top = board_top(b)
+    cfg = top.bridge.device.cfg
     text = "`timescale 1ps / 1ps\n" + netlist(b, top, fault, log)
     models, model_args = cell_models(b.family)
-    name = f"gate-{b.name}-n{n_neurons}" + (f"-{fault}" if fault else "")
+    name = f"gate-{b.name}-n{cfg.n_neurons}-l{cfg.lanes}" + (f"-{fault}" if fault else "")
     return build_verilog(wrapper(b, text), name, log, serial_divisor=top.bridge.divisor,
                          extra_sources=[("netlist.v", text), *models.items()],
                          verilator_args=(*VERILATOR_ARGS, *model_args), cflags=CFLAGS, prune=True)

@@ -1,9 +1,12 @@
 """Gate-level simulation of both board top levels (lifstp.sim.gate_level): the netlist Yosys synthesises
-for each board (iCEBreaker with its SPRAM weight bank, ULX3S-85F), simulated with Yosys's cell models in
-the Verilator harness, takes random networks (one with stp_u = 1, one with stp_u = 0.5) from
-`lifstp.link.DeviceClient` over its simulated UART, and spikes and ends in the state the golden model
-does. A fault that only synthesis introduces (DSP blocks configured for unsigned operands,
-`SYNTHESIS_FAULTS`) makes the spikes of those networks differ.
+for each board's default design (iCEBreaker: N = 256, L = 1 with its SPRAM weight bank; ULX3S-85F:
+N = 256, L = 4), simulated with Yosys's cell models in the Verilator harness, takes random networks
+(one without depression, stp_u = 0, one with, stp_u = 0.5) from `lifstp.link.DeviceClient` over its
+simulated UART, and spikes and ends in the state the golden model does.
+
+A fault that only synthesis sees (`SYNTHESIS_FAULTS["no_rw_check"]`: read-during-write collisions
+declared don't-care on every memory) is caught: on a core where ACC's collisions happen (N = L = 2, so
+M = 1), the RTL simulation of the design equals the golden model, the faulty netlist does not.
 
 The netlists and the compiled harnesses are cached (user cache directory); a cold run builds them two
 at a time.
@@ -11,6 +14,7 @@ at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
@@ -20,58 +24,79 @@ import pytest
 from lifstp.boards.top import BOARDS
 from lifstp.errors import LifstpError
 from lifstp.link import DeviceClient, PipeTransport
-from lifstp.sim.campaign import spike_differences, state_differences, write_state
+from lifstp.sim.campaign import spike_differences, state_differences, write_active_state, zero_padding
 from lifstp.sim.cases import build_golden, random_case
-from lifstp.sim.gate_level import GATE_NEURONS, harness_binary
-from lifstp.sim.harness import parse_stats
+from lifstp.sim.gate_level import harness_binary
+from lifstp.sim.harness import board_binary, parse_stats
 
-TICKS = 300
+#: Neurons of each random network on a board's 256-neuron core; the rest are padding (clamped OFF, no
+#: weights), which keeps the bytes over the simulated UART few (`write_active_state`).
+ACTIVE = 16
+#: Ticks per network: a tick of the iCEBreaker's default core is about 1 900 cycles, its netlist
+#: simulates some 40 000 cycles a second.
+TICKS = 100
 #: A gate-level simulation answers slowly: seconds per reply on a loaded machine.
 REPLY_TIMEOUT_S = 120.0
-#: Spikes a network may give in TICKS ticks: enough to exercise the delivery, few enough for the UART.
-SPIKES = (30, 400)
-#: (seed, stp_u) of each board's networks
-NETWORKS = ((2, 1.0), (3, 0.5))
-FAULT = "dsp_signedness"
-#: harness -> (board, fault); the longest build first, since two run at a time
-HARNESSES = {"ulx3s-85f": ("ulx3s-85f", None), "icebreaker": ("icebreaker", None),
-             "icebreaker-fault": ("icebreaker", FAULT)}
+#: Spikes a network may give in its ticks: enough to exercise the delivery, few enough for the UART.
+SPIKES = (20, 300)
+#: (seed, stp_u) of each board's networks: without depression (U = 0) and with it
+NETWORKS = ((2, 0.0), (3, 0.5))
+FAULT = "no_rw_check"
+#: The iCEBreaker's top level around a core of one neuron per lane (N = L = 2, M = 1): ACC's write of
+#: one spike's row meets the next row's read of the same address, the collision ACC's transparent read
+#: port resolves (rtl/lane.py).
+COLLIDING = dataclasses.replace(BOARDS["icebreaker"], default_neurons=2, default_lanes=2)
+FAULT_TICKS = 300
+#: harness -> (build function, arguments); the longest builds first, since two run at a time
+HARNESSES = {
+    "ulx3s-85f": (harness_binary, (BOARDS["ulx3s-85f"],)),
+    "icebreaker": (harness_binary, (BOARDS["icebreaker"],)),
+    "colliding-fault": (harness_binary, (COLLIDING, FAULT)),
+    "colliding-rtl": (board_binary, (COLLIDING, True)),  # the same design's RTL behind its UART
+}
 
 
 @pytest.fixture(scope="module")
 def harnesses() -> dict:
     """Every harness of this file, built (or found in the cache) two at a time."""
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        jobs = {key: pool.submit(harness_binary, BOARDS[board], GATE_NEURONS, fault)
-                for key, (board, fault) in HARNESSES.items()}
+        jobs = {key: pool.submit(build, *args) for key, (build, args) in HARNESSES.items()}
         return {key: job.result() for key, job in jobs.items()}
 
 
-def draw_case(seed: int, stp_u: float) -> dict:
-    """The first network (all GATE_NEURONS neurons active, the given stp_u) drawn from `seed` whose
-    golden spikes number within SPIKES."""
+def golden(case: dict, n_core: int):
+    """The case's golden core on a core of n_core neurons, its padding as a device powers up."""
+    gc = build_golden(case, n_core)
+    zero_padding(gc, case["n_active"])
+    return gc
+
+
+def draw_case(seed: int, stp_u: float, n_core: int, n_active: int, ticks: int, together: int = 0) -> dict:
+    """The first network (n_active neurons active, the given stp_u) drawn from `seed` whose golden spikes
+    number within SPIKES and that has at least `together` ticks in which two neurons spike."""
     rng = np.random.default_rng(seed)
-    for _ in range(200):
-        case = {**random_case(rng, GATE_NEURONS), "n_active": GATE_NEURONS, "stp_u": stp_u}
-        if SPIKES[0] <= len(build_golden(case, GATE_NEURONS).run(TICKS)[0]) <= SPIKES[1]:
+    for _ in range(500):
+        case = {**random_case(rng, n_core), "n_active": n_active, "stp_u": stp_u}
+        gc = golden(case, n_core)
+        t, _ = gc.run(ticks)
+        if SPIKES[0] <= len(t) <= SPIKES[1] and (np.bincount(t) >= 2).sum() >= together and np.any(gc.weights):
             return case
     raise AssertionError(f"no suitable network drawn from seed {seed}")
 
 
-def check(binary, cases: list[dict]) -> list[str]:
-    """Each case loaded into the harness over its UART and run for TICKS ticks: how the device differs
-    from the golden model (nothing when it does not): spikes, then every neuron field and counter, a
-    command the device failed, framing errors on its serial line."""
+def check(binary, case: dict, n_core: int, ticks: int) -> list[str]:
+    """The case loaded into a freshly started harness over its UART and run: how the device differs from
+    the golden model (nothing when it does not): spikes, then the active neurons' fields and every
+    counter, a command the device failed, framing errors on its serial line."""
     pipe = PipeTransport(binary)
     differences = []
     try:
         client = DeviceClient(pipe, timeout_s=REPLY_TIMEOUT_S)
-        assert client.identify().n_neurons == GATE_NEURONS
-        for case in cases:
-            golden = build_golden(case, GATE_NEURONS)
-            write_state(client, golden)
-            got = client.run(TICKS)[:2]
-            differences += spike_differences(got, golden.run(TICKS)) + state_differences(client, golden)
+        assert client.identify().n_neurons == n_core
+        gc = golden(case, n_core)
+        write_active_state(client, gc, case["n_active"])
+        got = client.run(ticks)[:2]
+        differences += spike_differences(got, gc.run(ticks)) + state_differences(client, gc, case["n_active"])
     except LifstpError as exc:  # the golden device answers every command
         differences.append(f"{type(exc).__name__}: {exc}")
     finally:
@@ -82,16 +107,22 @@ def check(binary, cases: list[dict]) -> list[str]:
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))
-def test_board_netlist_spikes_like_the_golden_model(harnesses, board):
-    """Two networks, stp_u = 1 and 0.5, through the board's netlist."""
-    cases = [draw_case(seed, stp_u) for seed, stp_u in NETWORKS]
-    assert check(harnesses[board], cases) == []
+@pytest.mark.parametrize("seed,stp_u", NETWORKS)
+def test_board_netlist_spikes_like_the_golden_model(harnesses, board, seed, stp_u):
+    """A random network through the board's default netlist, without and with depression."""
+    n_core = BOARDS[board].default_neurons
+    case = draw_case(seed, stp_u, n_core, ACTIVE, TICKS)
+    assert check(harnesses[board], case, n_core, TICKS) == []
 
 
 def test_synthesis_fault_is_caught_only_at_gate_level(harnesses):
-    """The faulty netlist spikes otherwise on the networks the correct one runs right (test above); the
-    RTL is the same for both (the fault is in synthesis only), so no simulation of it can tell them
-    apart."""
-    differences = check(harnesses["icebreaker-fault"], [draw_case(seed, stp_u) for seed, stp_u in NETWORKS])
-    assert any(d.startswith("spikes differ") for d in differences), differences
-    print("\n".join(differences))
+    """On networks whose spikes often come two to a tick (so ACC's write and read collide), the RTL of
+    the colliding design equals the golden model and its netlist with the collisions declared
+    don't-care does not."""
+    n_core = COLLIDING.default_neurons
+    cases = [draw_case(seed, stp_u, n_core, n_core, FAULT_TICKS, together=10) for seed, stp_u in NETWORKS]
+    for case in cases:
+        assert check(harnesses["colliding-rtl"], case, n_core, FAULT_TICKS) == []
+    caught = [check(harnesses["colliding-fault"], case, n_core, FAULT_TICKS) for case in cases]
+    assert all(any(d.startswith("spikes differ") for d in diffs) for diffs in caught), caught
+    print("\n".join(d for diffs in caught for d in diffs))
