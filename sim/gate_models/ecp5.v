@@ -6,13 +6,15 @@
 
 `timescale 1ps / 1ps
 
-// DP16KD, as Yosys describes it to its memory mapper (lattice/brams_16kd.txt): two ports of 9 or 18 bits
-// (equal widths), one clock, no output register. A port that writes shows on its own output the old
-// word (WRITEMODE "READBEFOREWRITE"), the new one ("WRITETHROUGH") or keeps its output ("NORMAL"); a port
-// that reads a word the other port writes in the same cycle reads X (the description gives that case no
-// behaviour, so synthesis adds logic wherever the design needs a defined one).
-// An 18-bit port takes its byte enables on address bits 1:0, a 9-bit one addresses the low (bit 3 = 0)
-// or high half of an 18-bit word. Outputs start at zero ("rdinit zero").
+// DP16KD, as Yosys describes it to its memory mapper (lattice/brams_16kd.txt): $__DP16KD_, two ports of
+// one width (1, 2, 4, 9 or 18 bits), and $__PDPW16KD_, a 36-bit write port A (data DIB:DIA) beside a
+// 36-bit read port B (data DOB:DOA); one clock, no output register. A port that writes shows on its own
+// output the old word (WRITEMODE "READBEFOREWRITE"), the new one ("WRITETHROUGH") or keeps its output
+// ("NORMAL"); a port that reads a word the other port writes in the same cycle reads X in the bits
+// written (the description gives that case no behaviour, so synthesis adds logic wherever the design
+// needs a defined one). A word of width W sits at address bits 13:log2(W) (9: 13:3, 18: 13:4, 36:
+// 13:5); an 18-bit port takes its 9-bit byte enables on address bits 1:0, the 36-bit one on 3:0.
+// Initial contents other than zero only at widths 9 and 18. Outputs start at zero ("rdinit zero").
 module DP16KD(
     input DIA17, DIA16, DIA15, DIA14, DIA13, DIA12, DIA11, DIA10, DIA9, DIA8, DIA7, DIA6, DIA5, DIA4, DIA3, DIA2, DIA1, DIA0,
     input ADA13, ADA12, ADA11, ADA10, ADA9, ADA8, ADA7, ADA6, ADA5, ADA4, ADA3, ADA2, ADA1, ADA0,
@@ -58,6 +60,9 @@ module DP16KD(
     parameter INITVAL_3C = 320'h0, INITVAL_3D = 320'h0, INITVAL_3E = 320'h0, INITVAL_3F = 320'h0;
 
     localparam W = DATA_WIDTH_A;
+    localparam S = W == 1 ? 0 : W == 2 ? 1 : W == 4 ? 2 : W == 9 ? 3 : W == 18 ? 4 : 5;  // address shift
+    localparam DEPTH = 16384 >> S;
+    localparam LANES = W == 36 ? 4 : W == 18 ? 2 : 1;  // 9-bit byte enables of a word
     // INITVAL_xx holds 16 words of 18 bits, each in a 20-bit slot
     localparam [64 * 320 - 1:0] INITVALS = {INITVAL_3F, INITVAL_3E, INITVAL_3D, INITVAL_3C, INITVAL_3B, INITVAL_3A, INITVAL_39, INITVAL_38, INITVAL_37, INITVAL_36, INITVAL_35, INITVAL_34, INITVAL_33, INITVAL_32, INITVAL_31, INITVAL_30, INITVAL_2F, INITVAL_2E, INITVAL_2D, INITVAL_2C, INITVAL_2B, INITVAL_2A, INITVAL_29, INITVAL_28, INITVAL_27, INITVAL_26, INITVAL_25, INITVAL_24, INITVAL_23, INITVAL_22, INITVAL_21, INITVAL_20, INITVAL_1F, INITVAL_1E, INITVAL_1D, INITVAL_1C, INITVAL_1B, INITVAL_1A, INITVAL_19, INITVAL_18, INITVAL_17, INITVAL_16, INITVAL_15, INITVAL_14, INITVAL_13, INITVAL_12, INITVAL_11, INITVAL_10, INITVAL_0F, INITVAL_0E, INITVAL_0D, INITVAL_0C, INITVAL_0B, INITVAL_0A, INITVAL_09, INITVAL_08, INITVAL_07, INITVAL_06, INITVAL_05, INITVAL_04, INITVAL_03, INITVAL_02, INITVAL_01, INITVAL_00};
 
@@ -65,56 +70,59 @@ module DP16KD(
     wire [17:0] dib = {DIB17, DIB16, DIB15, DIB14, DIB13, DIB12, DIB11, DIB10, DIB9, DIB8, DIB7, DIB6, DIB5, DIB4, DIB3, DIB2, DIB1, DIB0};
     wire [13:0] ada = {ADA13, ADA12, ADA11, ADA10, ADA9, ADA8, ADA7, ADA6, ADA5, ADA4, ADA3, ADA2, ADA1, ADA0};
     wire [13:0] adb = {ADB13, ADB12, ADB11, ADB10, ADB9, ADB8, ADB7, ADB6, ADB5, ADB4, ADB3, ADB2, ADB1, ADB0};
-    reg [17:0] doa, dob;
-    assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = doa;
-    assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = dob;
+    reg [35:0] doa, dob;  // the word each port last read (36 bits: port B's, on DOA and DOB)
+    wire [35:0] out_a = W == 36 ? dob : doa, out_b = W == 36 ? {18'd0, dob[35:18]} : dob;
+    assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = out_a[17:0];
+    assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = out_b[17:0];
 
-    reg [17:0] mem [0:1023];
+    reg [35:0] mem [0:DEPTH-1];
     integer k;
     initial begin
-        if (DATA_WIDTH_A != DATA_WIDTH_B || (W != 9 && W != 18) || REGMODE_A != "NOREG" || REGMODE_B != "NOREG"
-                || CSDECODE_A != "0b000" || CSDECODE_B != "0b000" || CLKAMUX != "CLKA" || CLKBMUX != "CLKB")
+        if ((W != 1 && W != 2 && W != 4 && W != 9 && W != 18 && W != 36) || DATA_WIDTH_B != W
+                || REGMODE_A != "NOREG" || REGMODE_B != "NOREG" || CSDECODE_A != "0b000" || CSDECODE_B != "0b000"
+                || CLKAMUX != "CLKA" || CLKBMUX != "CLKB" || (W != 9 && W != 18 && INITVALS != 0))
             $fatal(1, "DP16KD model: unsupported configuration (%m)");
-        for (k = 0; k < 1024; k = k + 1)
-            mem[k] = INITVALS[(k / 16) * 320 + (k % 16) * 20 +: 18];
-        doa = 18'd0;
-        dob = 18'd0;
+        for (k = 0; k < DEPTH; k = k + 1)
+            mem[k] = W == 18 ? {18'd0, INITVALS[(k / 16) * 320 + (k % 16) * 20 +: 18]}
+                   : W == 9 ? {27'd0, INITVALS[(k / 32) * 320 + (k / 2 % 16) * 20 + (k % 2) * 9 +: 9]} : 36'd0;
+        doa = 36'd0;
+        dob = 36'd0;
     end
 
-    // Per port: the word, the 9-bit halves it addresses, the halves it writes (byte enables) and the
-    // data as written into the word.
-    wire [9:0] wa = ada[13:4], wb = adb[13:4];
+    // Per port: the word it addresses, the bits it writes (byte enables) and the data it writes.
+    wire [13:0] wa = ada >> S, wb = adb >> S;
     wire ena = CEA && {CSA2, CSA1, CSA0} == 3'b000, enb = CEB && {CSB2, CSB1, CSB0} == 3'b000;
-    wire [1:0] sela = W == 18 ? 2'b11 : (ada[3] ? 2'b10 : 2'b01), selb = W == 18 ? 2'b11 : (adb[3] ? 2'b10 : 2'b01);
-    wire [1:0] wra = ena && WEA ? sela & (W == 18 ? ada[1:0] : 2'b11) : 2'b00;
-    wire [1:0] wrb = enb && WEB ? selb & (W == 18 ? adb[1:0] : 2'b11) : 2'b00;
-    wire [17:0] ina = W == 18 ? dia : {dia[8:0], dia[8:0]}, inb = W == 18 ? dib : {dib[8:0], dib[8:0]};
-    // the halves of each port's word that the other port writes now, and the halves both write
-    wire [1:0] hit_a = wa == wb ? wrb & sela : 2'b00, hit_b = wa == wb ? wra & selb : 2'b00;
-    wire [1:0] both = wa == wb ? wra & wrb : 2'b00;
+    function [35:0] written(input [3:0] lanes);  // the bits of a word that byte enables select
+        integer l;
+        begin
+            written = LANES == 1 ? (36'd1 << W) - 36'd1 : 36'd0;
+            for (l = 0; l < LANES; l = l + 1)
+                if (lanes[l]) written[9 * l +: 9] = 9'h1ff;
+        end
+    endfunction
+    wire [35:0] wra = ena && WEA ? written(ada[3:0]) : 36'd0, wrb = enb && WEB ? written(adb[3:0]) : 36'd0;
+    wire [35:0] ina = W == 36 ? {dib, dia} : {18'd0, dia}, inb = {18'd0, dib};
+    // the bits of each port's word that the other port writes now, and the bits both write
+    wire [35:0] hit_a = wa == wb ? wrb : 36'd0, hit_b = wa == wb ? wra : 36'd0, both = wa == wb ? wra & wrb : 36'd0;
 
-    function [17:0] merged(input [17:0] old, input [1:0] halves, input [17:0] data);
-        merged = {halves[1] ? data[17:9] : old[17:9], halves[0] ? data[8:0] : old[8:0]};
+    function [35:0] merged(input [35:0] old, input [35:0] bits, input [35:0] data);
+        merged = (old & ~bits) | (data & bits);
     endfunction
-    function [17:0] undefined(input [17:0] word, input [1:0] halves);
-        undefined = {halves[1] ? 9'bx : word[17:9], halves[0] ? 9'bx : word[8:0]};
-    endfunction
-    function [17:0] shown(input [17:0] word, input high);  // a port's output: its width of the word
-        shown = W == 18 ? word : {9'bx, high ? word[17:9] : word[8:0]};
+    function [35:0] undefined(input [35:0] word, input [35:0] bits);
+        undefined = (word & ~bits) | (bits & {36{1'bx}});
     endfunction
 
-    reg [17:0] old_a, old_b, new_a;
+    reg [35:0] old_a, old_b, new_a;
     always @(posedge CLKA) begin
         if (!CLKB) $fatal(1, "DP16KD model: the two ports must share one clock (%m)");
         if (RSTA || RSTB) $fatal(1, "DP16KD model: output resets are not modelled (%m)");
         old_a = mem[wa];
         old_b = mem[wb];
         new_a = merged(old_a, wra, ina);
-        if (ena && !(|wra && WRITEMODE_A == "NORMAL"))
-            doa <= shown(undefined(|wra && WRITEMODE_A == "WRITETHROUGH" ? new_a : old_a, hit_a), ada[3]);
+        if (ena && W != 36 && !(|wra && WRITEMODE_A == "NORMAL"))
+            doa <= undefined(|wra && WRITEMODE_A == "WRITETHROUGH" ? new_a : old_a, hit_a);
         if (enb && !(|wrb && WRITEMODE_B == "NORMAL"))
-            dob <= shown(undefined(|wrb && WRITEMODE_B == "WRITETHROUGH" ? merged(old_b, wrb, inb) : old_b, hit_b),
-                         adb[3]);
+            dob <= undefined(|wrb && WRITEMODE_B == "WRITETHROUGH" ? merged(old_b, wrb, inb) : old_b, hit_b);
         if (|wra)
             mem[wa] <= undefined(new_a, both);
         if (|wrb)  // (after port A's write when both write one word)
