@@ -31,7 +31,7 @@ from lifstp.cache import build_lock, cache_dir
 
 from .harness import TOP_NAME, HarnessError, build_verilog
 
-__all__ = ["SYNTHESIS_FAULTS", "board_top", "synth_script", "netlist", "cell_models", "wrapper", "harness_binary"]
+__all__ = ["SYNTHESIS_FAULTS", "board_top", "synth_script", "fault_script", "netlist", "cell_models", "wrapper", "harness_binary"]
 
 #: The synthesised top module.
 NETLIST_TOP = "board"
@@ -46,17 +46,14 @@ VERILATOR_ARGS = ("--output-split-cfuncs", "500")
 CFLAGS = ""
 
 
-#: Faults that only synthesis sees, for the test that shows that the gate-level simulation catches
-#: what no simulation of the RTL can: (selection, Yosys command) applied to the RTLIL before
-#: `synth_<family>`. Never used otherwise.
+#: Faults that only synthesis introduces, for the test that shows that the gate-level simulation
+#: catches what no simulation of the RTL can: (selection, Yosys command) applied to the netlist that
+#: `synth_<family>` made. Never used otherwise.
 SYNTHESIS_FAULTS = {
-    # `no_rw_check` on every memory, as `memory_dff -no-rw-check` means it: each read port's
-    # read-during-write collisions declared don't-care, so synthesis drops the transparency logic of
-    # the ports that have it (the lane's ACC, the spike queue). RTL simulators never act on the
-    # attribute, and this Yosys does not on Amaranth's ports either (docs/boards.md), hence the edit.
-    # It is wrong where a collision happens: ACC's write meets the next row's read when M = 1.
-    "no_rw_check": ("t:$memrd_v2 r:TRANSPARENCY_MASK=1'1 %i",
-                    "setparam -set TRANSPARENCY_MASK 1'0 -set COLLISION_X_MASK 1'1"),
+    # The iCE40 DSP blocks that multiply signed operands configured for unsigned ones, as a mapping
+    # error would leave them: the core's products of negative values go wrong (the neuron update's
+    # E_L - V and the delivery's negative weights).
+    "dsp_signedness": ("t:SB_MAC16 r:A_SIGNED=1 %i", "setparam -set A_SIGNED 0"),
 }
 
 
@@ -66,16 +63,19 @@ def board_top(b: Board) -> BoardTop:
     return BoardTop(b, b.device(), clock_from_pll=False)
 
 
-def synth_script(b: Board, fault: str | None = None) -> str:
+def synth_script(b: Board) -> str:
     """The Yosys script: the synthesis of the board's build (of board.il), then the netlist as Verilog
-    (to YOSYS_OUTPUT); with `fault` (a key of SYNTHESIS_FAULTS), its edit first (Yosys stops if it
-    finds nothing to change)."""
-    edit = ""
-    if fault is not None:
-        selection, command = SYNTHESIS_FAULTS[fault]
-        edit = f"select -assert-min 1 {selection}\n{command} {selection}\n"
-    return (f"read_rtlil {NETLIST_TOP}.il\n{edit}"
+    (to YOSYS_OUTPUT)."""
+    return (f"read_rtlil {NETLIST_TOP}.il\n"
             f"synth_{b.family} {b.synth_opts} -top {NETLIST_TOP}\n"
+            f"write_verilog -noattr {YOSYS_OUTPUT}\n")
+
+
+def fault_script(fault: str) -> str:
+    """The Yosys script that puts a fault of SYNTHESIS_FAULTS into a netlist (synthesised.v, to
+    YOSYS_OUTPUT; Yosys stops if it finds nothing to change)."""
+    selection, command = SYNTHESIS_FAULTS[fault]
+    return (f"read_verilog synthesised.v\nselect -assert-min 1 {selection}\n{command} {selection}\n"
             f"write_verilog -noattr {YOSYS_OUTPUT}\n")
 
 
@@ -113,10 +113,12 @@ def _run_yosys(name: str, inputs: dict[str, str], script: str, log=None) -> str:
 
 def netlist(b: Board, top: BoardTop, fault: str | None = None, log=None) -> str:
     """The synthesised netlist of `top` (Verilog text), with a test-only fault of SYNTHESIS_FAULTS put
-    into its RTLIL, from the cache when it is there."""
+    into it, from the cache when it is there."""
     rtlil = platform_for(b).prepare(top, name=NETLIST_TOP, emit_src=False).files[f"{NETLIST_TOP}.il"]
-    return _run_yosys(b.name + (f"-{fault}" if fault else ""), {f"{NETLIST_TOP}.il": rtlil},
-                      synth_script(b, fault), log)
+    text = _run_yosys(b.name, {f"{NETLIST_TOP}.il": rtlil}, synth_script(b), log)
+    if fault is not None:
+        text = _run_yosys(f"{b.name}-{fault}", {"synthesised.v": text}, fault_script(fault), log)
+    return text
 
 
 #: Edits of Yosys's models that Verilator needs, per family: (pattern, replacement, how many at least).
