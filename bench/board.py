@@ -120,7 +120,7 @@ def run_board_bench(board_name: str, bm_path: str | Path, report: str | Path | N
 
 def _print_table(b, cfg, weight_bank, machine, bm_path, n_ticks, dt_ms, seed, clock: BoardClock, piped: RtlRun,
                  uart: RtlRun, speed: BoardSpeed, out) -> None:
-    lo, hi = run_cycles(cfg, n_ticks, piped.sent)
+    lo, hi = run_cycles(cfg, n_ticks, piped.sent, machine.n)  # load_network sets n_active = n
     uart_tps = n_ticks / (uart.busy_cycles / clock.hz)
     mbaud = f"{clock.baud / 1e6:g} Mbaud"
     verdict = "link-bound" if speed.link_bound else "core-bound"

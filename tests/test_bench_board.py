@@ -76,9 +76,11 @@ def test_run_cycles_measured_equal_the_formula(name):
         clamp[rng.choice(n, k, replace=False)] = int(ClampMode.ON)
         nets.append((Network(every_tick, np.full(n, -60.0), np.zeros((n, n)), clamp), ticks))
     nets.append((Network(ModelParams(), rng.normal(-55, 3, n), rng.normal(0, 200, (n, n))), 400))
+    k = n - 3  # a smaller machine: only its neurons are updated and delivered to (n_active = k)
+    nets.append((Network(ModelParams(), rng.normal(-55, 3, k), rng.normal(0, 200, (k, k))), 400))
     for net, ticks in nets:
         run = run_on_board_rtl(binary, net, ticks, seed=1)
-        lo, hi = run_cycles(cfg, ticks, run.sent)
+        lo, hi = run_cycles(cfg, ticks, run.sent, net.n)
         assert lo <= run.busy_cycles <= hi, (name, ticks, run.busy_cycles, lo, hi)
 
 

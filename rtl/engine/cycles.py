@@ -61,10 +61,10 @@ def _run_end() -> int:
     return 1 + body + 4 * (body + P.CRC_BYTES) + 5
 
 
-def run_cycles(cfg: CoreConfig, n_ticks: int, sent: bytes) -> tuple[int, int]:
+def run_cycles(cfg: CoreConfig, n_ticks: int, sent: bytes, n_active: int = 0) -> tuple[int, int]:
     """(fewest, most) busy cycles of a run of n_ticks ticks that sent the bytes `sent` (the RUN reply,
     its SPIKES frames and RUN_DONE, as encoded), from the frames alone: the spikes per tick, the
-    records and the frames are read from them.
+    records and the frames are read from them; n_active is the core's register (0: all N).
 
     A full frame is sent right after its last record: the core meanwhile delivers that spike (its M
     columns, the next spike offered in the last) or, after the tick's last spike, ends the tick (M + 5
@@ -80,10 +80,10 @@ def run_cycles(cfg: CoreConfig, n_ticks: int, sent: bytes) -> tuple[int, int]:
     decoded = [P.decode_spikes(f.payload) for f, _ in spikes]
     all_ticks = np.concatenate([d[2] for d in decoded]) if decoded else np.empty(0, np.int64)
     per_tick = np.bincount(all_ticks - first_tick, minlength=n_ticks)
-    m = cfg.depth
+    m = cfg.active_depth(n_active)
     counts, how_often = np.unique(per_tick, return_counts=True)
     cycles = RUN_START + _run_end() + TICK_EXTRA * n_ticks
-    cycles += sum(int(k) * cycles_per_tick(cfg, int(s)) for s, k in zip(counts, how_often))
+    cycles += sum(int(k) * cycles_per_tick(cfg, int(s), n_active) for s, k in zip(counts, how_often))
     seen = 0
     for (frame, enc), (_, _, ticks, _) in zip(spikes, decoded):
         records = (len(frame.payload) - P.SPIKES_HEADER.size) // P.SPIKE_RECORD_BYTES
