@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import sys
 import warnings
-from dataclasses import dataclass, field, replace
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
@@ -130,7 +131,7 @@ def load_network(client: DeviceClient, network: Network, seed: int) -> int:
     client.reset()
     # n_active = n: the padding beyond the network is neither updated nor delivered to (a smaller
     # machine takes fewer cycles a tick; its spikes are the same either way).
-    client.write(P.Space.REG, 0, 0, replace(fixed, n_active=n).registers())
+    client.write(P.Space.REG, 0, 0, dataclasses.replace(fixed, n_active=n).registers())
     for field, values in ((P.NeuronField.EL, e_l_dev), (P.NeuronField.CLAMP, clamp), (P.NeuronField.V, e_l_dev),
                           (P.NeuronField.U, np.zeros(n_dev, np.int64)), (P.NeuronField.REF, np.zeros(n_dev, np.int64)),
                           (P.NeuronField.RES, np.full(n_dev, fmt.r_one, np.int64)),

@@ -108,7 +108,7 @@ class TickSequencer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        depth, latency, interval = cfg.depth, update_latency(cfg), update_unit(cfg).INTERVAL
+        latency, interval = update_latency(cfg), update_unit(cfg).INTERVAL
         busy, upd_addr = self.busy, self.addr
         cycles = Signal(cfg.counter_width)
         cycles_next = self.cycles  # one incrementer for every state that counts
