@@ -242,19 +242,26 @@ def cmd_demo(args) -> int:
 
 
 def cmd_experiment_fit_accuracy(args) -> int:
+    import json
+
+    import numpy as np
+
     from .accuracy import run_fit_accuracy
     from .device import open_device
 
     out = _check_out(str(Path(args.out) / "fit_accuracy.json"))
-    r = run_fit_accuracy(open_device(args.device), n_machines=args.machines, n_units=args.units, sigma=args.sigma,
-                         duration_ms=args.duration_ms, seed=args.seed,
-                         show_progress=args.progress if args.progress is not None else _stderr_is_tty())
-    out.write_text(r.to_json())
-    import numpy as np
-
-    print(f"{args.machines} machines of {args.units} units, W, b ~ N(0, {args.sigma:g}²), seed {args.seed}: median "
-          f"D_KL(p_sampled ‖ p_exact) after {args.duration_ms:g} ms {np.median(r.calibrated):.4f} with the calibrated "
-          f"mapping, {np.median(r.fitted):.4f} fitted ({np.mean(r.fit_seconds):.1f} s per fit); wrote {out}")
+    r, ran = run_fit_accuracy(open_device(args.device), n_machines=args.machines, n_units=args.units,
+                              sigma=args.sigma, duration_ms=args.duration_ms, seed=args.seed,
+                              show_progress=args.progress if args.progress is not None else _stderr_is_tty(),
+                              executor=args.executor)
+    out.write_text(json.dumps({**json.loads(r.to_json()), "tasks": ran.to_json()}, indent=1) if r.fitted else
+                   json.dumps({"tasks": ran.to_json()}, indent=1))
+    if r.fitted:
+        print(f"{len(r.fitted)} machines of {args.units} units, W, b ~ N(0, {args.sigma:g}²), seed {args.seed}: median "
+              f"D_KL(p_sampled ‖ p_exact) after {args.duration_ms:g} ms {np.median(r.calibrated):.4f} with the "
+              f"calibrated mapping, {np.median(r.fitted):.4f} fitted ({np.mean(r.fit_seconds):.1f} s per fit); "
+              f"{ran.summary()} wrote {out}")
+    ran.raise_failures("machines")
     return 0
 
 
@@ -485,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=1)
     e.add_argument("--out", default="out/fit_accuracy")
     e.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    from .executor import EXECUTOR_HELP
+
+    e.add_argument("--executor", default="serial", help=EXECUTOR_HELP)
     e.set_defaults(func=cmd_experiment_fit_accuracy)
     add_experiments(esub)
 
