@@ -9,8 +9,8 @@ the order the tasks were given.
 - `processes`: a pool of worker processes on this machine, one per core;
 - `dask`: Dask distributed on a `LocalCluster` of this machine's cores; `dask:tcp://HOST:8786` on the
   scheduler at that address and every worker attached to it (`dask scheduler`, `dask worker ADDRESS`).
-  A worker that dies takes its running tasks with it; the scheduler runs them again on another worker,
-  and the run reports each task it retried (`TaskReport.retried`).
+  A worker that dies takes the tasks it held (running or queued) with it; the scheduler runs them again
+  on another worker, and the run reports each task it retried (`TaskReport.retried`).
 
 A task that raises does not stop the others: `run_tasks` returns every result it got, and
 `TaskRun.raise_failures()` raises a TaskError naming each failed task's parameters and error.
