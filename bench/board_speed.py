@@ -1,10 +1,9 @@
 """The arithmetic of `lifstp bench board`: a board's ticks per second from its measured parts.
 
 The core computes clock / cycles_per_tick ticks/s; the UART carries baud / BITS_PER_BYTE bytes/s, so
-it allows that divided by the readout's bytes per tick. The spike encoder has one frame buffer and
-takes no spike while a frame is being sent, so the core's time and the line's time add up: the board
-runs at 1 / (1/core + 1/link), which the run through the simulated UART confirms. The smaller of the
-two limits is what a double-buffered encoder would reach.
+it allows that divided by the readout's bytes per tick. The spike encoder has two frame buffers: it
+fills one while the other is on the line, so the core and the line work at once and the board runs at
+the smaller of the two limits, which the run through the simulated UART confirms.
 """
 
 from __future__ import annotations
@@ -46,15 +45,10 @@ class BoardSpeed:
         return link_ticks_per_s(self.bytes_per_tick, self.baud)
 
     @property
-    def overlapped_ticks_per_s(self) -> float:
-        """The smaller of the two limits: what the board would reach if computing and sending overlapped."""
-        return min(self.compute_ticks_per_s, self.link_ticks_per_s)
-
-    @property
     def ticks_per_s(self) -> float:
-        """The board's ticks/s: the tick's compute time plus its bytes' line time, since the spike
-        encoder takes no spike while a frame is being sent."""
-        return 1.0 / (1.0 / self.compute_ticks_per_s + 1.0 / self.link_ticks_per_s)
+        """The board's ticks/s: the smaller of the two limits, since the spike encoder fills one frame
+        buffer while the other is sent."""
+        return min(self.compute_ticks_per_s, self.link_ticks_per_s)
 
     @property
     def link_bound(self) -> bool:

@@ -74,14 +74,15 @@ def run_ticks(regs, fa, e_l, clamp, weights, v, u, ref, res, rng, acc, counters,
 
 @numba.njit(cache=True, nogil=True)
 def _run_ticks(tau_ref_ticks, v_th, v_reset, kappa_m, kappa_syn, kappa_rec, stp_u, noise_w_exc, noise_w_inh,
-               noise_thr_exc, noise_thr_inh, fa, e_l, clamp, weights, v, u, ref, res, rng, acc, counters,
+               noise_thr_exc, noise_thr_inh, n_active, fa, e_l, clamp, weights, v, u, ref, res, rng, acc, counters,
                t0, n_ticks, out_tick, out_neuron, out_eff):
     """The kernel of `run_ticks`, taking the registers by name (`register_arguments`).
 
     Phase 1 is written without branches so that the compiler vectorises it across neurons (each
     neuron touches only its own state); the few neurons that fire are then finished one by one.
+    Only neurons 0 .. n - 1 take part, n = n_active (0: all): the others keep their state.
     """
-    n = v.shape[0]
+    n = v.shape[0] if n_active == 0 else min(n_active, v.shape[0])
     tau_ref, w_exc, w_inh = tau_ref_ticks, noise_w_exc, noise_w_inh
     te0, te1, te2, te3 = noise_thr_exc[0], noise_thr_exc[1], noise_thr_exc[2], noise_thr_exc[3]
     ti0, ti1, ti2, ti3 = noise_thr_inh[0], noise_thr_inh[1], noise_thr_inh[2], noise_thr_inh[3]

@@ -27,10 +27,11 @@ def run_ticks_float(regs, e_l, clamp, weights, v, u, ref, res, rng, acc, t0, n_t
 
 @numba.njit(cache=True, nogil=True)
 def _run_ticks_float(tau_ref_ticks, v_th, v_reset, kappa_m, kappa_syn, kappa_rec, stp_u, noise_w_exc, noise_w_inh,
-                     noise_thr_exc, noise_thr_inh, e_l, clamp, weights, v, u, ref, res, rng, acc, t0, n_ticks,
-                     out_tick, out_neuron):
-    """The kernel of `run_ticks_float`, taking the registers by name (`fixed.register_arguments`)."""
-    n = v.shape[0]
+                     noise_thr_exc, noise_thr_inh, n_active, e_l, clamp, weights, v, u, ref, res, rng, acc, t0,
+                     n_ticks, out_tick, out_neuron):
+    """The kernel of `run_ticks_float`, taking the registers by name (`fixed.register_arguments`);
+    as the golden kernel, only neurons 0 .. n_active - 1 take part (0: all)."""
+    n = v.shape[0] if n_active == 0 else min(int(n_active), v.shape[0])
     tau_ref = int(tau_ref_ticks)
     w_exc, w_inh, thr_e, thr_i = noise_w_exc, noise_w_inh, noise_thr_exc, noise_thr_inh
     capacity = out_tick.shape[0]
@@ -113,7 +114,7 @@ class FloatCore:
             kappa_syn=-math.expm1(-params.dt_ms / params.tau_syn_ms),
             kappa_rec=-math.expm1(-params.dt_ms / params.stp_tau_rec_ms), stp_u=params.stp_u,
             noise_w_exc=params.noise_weight_exc_pa * p21, noise_w_inh=params.noise_weight_inh_pa * p21,
-            noise_thr_exc=noise_cdf_float(lam_e), noise_thr_inh=noise_cdf_float(lam_i))
+            noise_thr_exc=noise_cdf_float(lam_e), noise_thr_inh=noise_cdf_float(lam_i), n_active=0)
         self.regs = np.array([unquantised[q.attribute] if q.index is None else unquantised[q.attribute][q.index]
                               for q in REGISTERS], dtype=np.float64)
         self.clamp = np.zeros(n, np.int8) if clamp is None else np.asarray(clamp, dtype=np.int8)

@@ -238,6 +238,9 @@ class FixedParams:
     noise_w_inh: int  #: u decrement per inhibitory background event, frac_v
     noise_thr_exc: tuple[int, ...] = field(default=())  #: NOISE_COUNT_MAX thresholds
     noise_thr_inh: tuple[int, ...] = field(default=())
+    #: neurons 0 .. n_active - 1 are updated and delivered to each tick, the rest keep their state and
+    #: never fire (0: all); a core property rather than a model parameter, set when a network is loaded
+    n_active: int = 0
 
     def registers(self) -> np.ndarray:
         """The global registers packed in the order of `REGISTERS` (the array the kernels and the
@@ -270,8 +273,9 @@ class Quantity:
     meaning : str
         What the value is, and its fixed-point format.
     lowest, highest : callable, optional
-        ``rule(formats) -> int``: the limits a device accepts, where the model narrows the range of
-        the format (None: the end of the format's range).
+        ``rule(formats, n_neurons) -> int``: the limits a device of n_neurons neurons accepts, where
+        the model narrows the range of the format (None: the end of the format's range; n_neurons
+        may be None where the device is not known).
     param, index : str, int, optional
         Registers only: the `FixedParams` attribute the value comes from (default: ``name``), and its
         position when that attribute is a tuple (the noise thresholds).
@@ -281,8 +285,8 @@ class Quantity:
     signed: bool
     width: Callable[[Formats, int | None], int]
     meaning: str
-    lowest: Callable[[Formats], int] | None = None
-    highest: Callable[[Formats], int] | None = None
+    lowest: Callable[[Formats, int | None], int] | None = None
+    highest: Callable[[Formats, int | None], int] | None = None
     param: str | None = None
     index: int | None = None
 
@@ -293,7 +297,8 @@ class Quantity:
     def limits(self, fmt: Formats, n_neurons: int | None = None) -> tuple[int, int]:
         """(lowest, highest) value a device accepts: the format's range, narrowed where the model needs it."""
         lo, hi = _full_range(self.bits(fmt, n_neurons), self.signed)
-        return (lo if self.lowest is None else self.lowest(fmt), hi if self.highest is None else self.highest(fmt))
+        return (lo if self.lowest is None else self.lowest(fmt, n_neurons),
+                hi if self.highest is None else self.highest(fmt, n_neurons))
 
     @property
     def attribute(self) -> str:
@@ -314,18 +319,20 @@ def _acc_width(fmt: Formats, n_neurons: int | None) -> int:
 
 #: Width of the per-neuron generator state (the model's xorshift64).
 RNG_BITS = 64
+#: Width of the active-count register: up to 2^16 - 1 neurons, the most a core's 16-bit spike ids name.
+ACTIVE_BITS = 16
 #: Width of a noise threshold: T[m] <= 2^NOISE_UNIFORM_BITS, where 2^16 means "never".
 NOISE_THRESHOLD_BITS = NOISE_UNIFORM_BITS + 1
 
 _V = lambda f, n: f.width_v  # noqa: E731  (width rules, shared by several rows)
 _K = lambda f, n: f.frac_k  # noqa: E731
 _R = lambda f, n: f.frac_r + 1  # noqa: E731
-_R_ONE = lambda f: f.r_one  # noqa: E731
+_R_ONE = lambda f, n: f.r_one  # noqa: E731
 
 #: The global registers, in the order of `FixedParams.registers()` and of the protocol's REG addresses.
 REGISTERS: tuple[Quantity, ...] = (
     Quantity("tau_ref_ticks", False, lambda f, n: f.width_ref,
-             "refractory period in ticks; the counter is loaded with tau_ref - 1", lowest=lambda f: 1),
+             "refractory period in ticks; the counter is loaded with tau_ref - 1", lowest=lambda f, n: 1),
     Quantity("v_th", True, _V, "threshold potential, frac_v"),
     Quantity("v_reset", True, _V, "reset potential, frac_v"),
     Quantity("kappa_m", False, _K, "membrane decay increment 1 - exp(-dt/tau_m), frac_k"),
@@ -336,8 +343,11 @@ REGISTERS: tuple[Quantity, ...] = (
     Quantity("noise_w_inh", True, _V, "u decrement per inhibitory background event, frac_v"),
     *(Quantity(f"noise_thr_{src}{m}", False, lambda f, n: NOISE_THRESHOLD_BITS,
                f"{kind} Poisson-count threshold T[{m}] on a 16-bit uniform (2^16: never)",
-               highest=lambda f: 1 << NOISE_UNIFORM_BITS, param=f"noise_thr_{src}", index=m)
+               highest=lambda f, n: 1 << NOISE_UNIFORM_BITS, param=f"noise_thr_{src}", index=m)
       for src, kind in (("exc", "excitatory"), ("inh", "inhibitory")) for m in range(NOISE_COUNT_MAX)),
+    Quantity("n_active", False, lambda f, n: ACTIVE_BITS,
+             "neurons updated and delivered to each tick: 0 .. n_active - 1 (0: all N; at most N)",
+             highest=lambda f, n: (1 << ACTIVE_BITS) - 1 if n is None else n),
 )
 
 #: Names of the global registers in the order of `FixedParams.registers()`.
@@ -350,10 +360,10 @@ NEURON_FIELDS: tuple[Quantity, ...] = (
     Quantity("ref", False, lambda f, n: f.width_ref, "refractory counter (ticks left)"),
     Quantity("res", False, _R, "STP resource R, frac_r (R <= 1)", highest=_R_ONE),
     Quantity("rng", False, lambda f, n: RNG_BITS, "xorshift64 generator state (never zero: a fixed point)",
-             lowest=lambda f: 1),
+             lowest=lambda f, n: 1),
     Quantity("el", True, _V, "leak potential E_L, frac_v"),
     Quantity("clamp", False, lambda f, n: max(ClampMode).bit_length(), "clamp mode, a ClampMode",
-             highest=lambda f: int(max(ClampMode))),
+             highest=lambda f, n: int(max(ClampMode))),
     Quantity("acc", True, _acc_width, "recurrent input waiting for the next tick, in the format of u"),
 )
 

@@ -101,36 +101,50 @@ class FitAccuracyResult:
                            "median_fitted": float(np.median(self.fitted))}, indent=1)
 
 
-def run_fit_accuracy(device, n_machines: int = 10, n_units: int = 8, sigma: float = 1.5, duration_ms: float = 1e5,
-                     seed: int = 1, show_progress: bool = False) -> FitAccuracyResult:
-    """Random machines (W, b ~ N(0, sigma²), drawn from `seed`), each sampled for duration_ms with the
-    calibrated mapping and with the mapping fitted to the device (lifstp.fitting, default settings,
-    exact targets); D_KL(p_sampled ‖ p_exact), the direction that stays finite when a state is never
-    visited, from time-weighted states."""
+def fit_accuracy_machine(device, bm, duration_ms: float, run_seed: int) -> tuple[float, float, float]:
+    """One machine of fit-accuracy, a pure function of its arguments (`device` by name is opened here):
+    D_KL(p_sampled ‖ p_exact) with the calibrated mapping and fitted, and the seconds the fit took."""
     import time
 
+    from .device import open_device
     from .fitting import FitSettings, fit_machine
     from .reference import reference_for
 
+    device = open_device(device) if isinstance(device, str) else device
     params = sampling_params()
     cal = calibration_for(device, params)
-    rng = np.random.default_rng(seed)
-    before, after, secs = [], [], []
     n_ticks = int(round(duration_ms / params.dt_ms))
+    p = exact_distribution(bm)
 
-    def dkl(bm, p, fit, run_seed):
+    def dkl(fit):
         run = sample(bm, device, duration_ms, seed=run_seed, params=params, calibration=cal, fit=fit)
-        q = joint_distribution(run.spike_tick, run.spike_neuron, n_units, n_ticks, run.tau_ref_ticks)
+        q = joint_distribution(run.spike_tick, run.spike_neuron, bm.n, n_ticks, run.tau_ref_ticks)
         return kl_divergence(q, p)
 
-    with progress_bar(n_machines, "D_KL before and after the fit", "machine", enabled=show_progress) as bar:
-        for m in range(n_machines):
-            bm = random_bm(n_units, rng, sigma)
-            p = exact_distribution(bm)
-            before.append(dkl(bm, p, None, seed * 1000 + m))
-            t0 = time.perf_counter()
-            fit = fit_machine(bm, device, params, cal, reference_for(bm), FitSettings(), seed=seed * 1000 + m)
-            secs.append(time.perf_counter() - t0)
-            after.append(dkl(bm, p, fit, seed * 1000 + m))
-            bar.update(1)
-    return FitAccuracyResult(n_units, sigma, duration_ms, seed, before, after, secs)
+    before = dkl(None)
+    t0 = time.perf_counter()
+    fit = fit_machine(bm, device, params, cal, reference_for(bm), FitSettings(), seed=run_seed)
+    secs = time.perf_counter() - t0
+    return before, dkl(fit), secs
+
+
+def run_fit_accuracy(device, n_machines: int = 10, n_units: int = 8, sigma: float = 1.5, duration_ms: float = 1e5,
+                     seed: int = 1, show_progress: bool = False, executor: str = "serial"):
+    """Random machines (W, b ~ N(0, sigma²), drawn from `seed`), each sampled for duration_ms with the
+    calibrated mapping and with the mapping fitted to the device (lifstp.fitting, default settings,
+    exact targets); D_KL(p_sampled ‖ p_exact), the direction that stays finite when a state is never
+    visited, from time-weighted states. Each machine is a task on `executor` (lifstp.executor);
+    returns the result and the TaskRun (which says what was retried or failed)."""
+    from .executor import Task, run_tasks
+
+    rng = np.random.default_rng(seed)
+    machines = [random_bm(n_units, rng, sigma) for _ in range(n_machines)]
+    name = device.name if executor != "serial" else device  # a serial run reuses the device it was given
+    tasks = [Task({"machine": m, "seed": seed * 1000 + m}, dict(device=name, bm=bm, duration_ms=duration_ms,
+                                                                run_seed=seed * 1000 + m))
+             for m, bm in enumerate(machines)]
+    ran = run_tasks(fit_accuracy_machine, tasks, executor, "D_KL before and after the fit", show_progress)
+    done = [r for r in ran.results if r is not None]
+    result = FitAccuracyResult(n_units, sigma, duration_ms, seed, [r[0] for r in done], [r[1] for r in done],
+                               [r[2] for r in done])
+    return result, ran

@@ -140,6 +140,38 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_nir(args) -> int:
+    from .device import open_device
+    from .nir_graph import graph_to_network, mapped_network, network_to_graph, read_graph, write_graph
+    from .sampling import run_network, sample_ticks, sampling_params
+
+    out = _check_out(args.out)
+    device = open_device(args.device)
+    if args.action == "export":
+        if args.duration_ms is not None:
+            raise InputError("--duration-ms is an option of `lifstp nir run`")
+        given = args.stp_u is not None or args.stp_tau_rec_ms is not None
+        net, meta = mapped_network(args.source, device, sampling_params(args.stp_u, args.stp_tau_rec_ms) if given else None)
+        _write_exactly(out, lambda fh: write_graph(network_to_graph(net, meta), fh))
+        print(f"wrote {out}: a CubaLIF population of {net.n} neurons with a recurrent Linear edge, from {meta['source']}")
+        return 0
+    if args.stp_u is not None or args.stp_tau_rec_ms is not None:
+        raise InputError("--stp-u and --stp-tau-rec-ms are options of `lifstp nir export` (a graph carries its own)")
+    if args.duration_ms is None:
+        raise InputError("lifstp nir run needs --duration-ms")
+    net = graph_to_network(read_graph(args.source))
+    sample_ticks(args.duration_ms, net.params.dt_ms)
+    run = run_network(net, device, args.duration_ms, args.seed,
+                      args.progress if args.progress is not None else _stderr_is_tty())
+    _write_exactly(out, run.save)
+    rate = len(run.spike_tick) / run.n_neurons / (run.n_ticks * run.dt_ms * 1e-3)
+    print(f"wrote {out}: {len(run.spike_tick)} spikes from {run.n_neurons} neurons over {run.n_ticks} ticks "
+          f"({rate:.1f} Hz mean)")
+    _report_status(run.status)
+    _report_link(run.link)
+    return 0
+
+
 def _report_link(link: dict) -> None:
     """One line of what the host survived on the wire, only if anything happened."""
     from .link import LinkStats
@@ -210,19 +242,26 @@ def cmd_demo(args) -> int:
 
 
 def cmd_experiment_fit_accuracy(args) -> int:
+    import json
+
+    import numpy as np
+
     from .accuracy import run_fit_accuracy
     from .device import open_device
 
     out = _check_out(str(Path(args.out) / "fit_accuracy.json"))
-    r = run_fit_accuracy(open_device(args.device), n_machines=args.machines, n_units=args.units, sigma=args.sigma,
-                         duration_ms=args.duration_ms, seed=args.seed,
-                         show_progress=args.progress if args.progress is not None else _stderr_is_tty())
-    out.write_text(r.to_json())
-    import numpy as np
-
-    print(f"{args.machines} machines of {args.units} units, W, b ~ N(0, {args.sigma:g}²), seed {args.seed}: median "
-          f"D_KL(p_sampled ‖ p_exact) after {args.duration_ms:g} ms {np.median(r.calibrated):.4f} with the calibrated "
-          f"mapping, {np.median(r.fitted):.4f} fitted ({np.mean(r.fit_seconds):.1f} s per fit); wrote {out}")
+    r, ran = run_fit_accuracy(open_device(args.device), n_machines=args.machines, n_units=args.units,
+                              sigma=args.sigma, duration_ms=args.duration_ms, seed=args.seed,
+                              show_progress=args.progress if args.progress is not None else _stderr_is_tty(),
+                              executor=args.executor)
+    out.write_text(json.dumps({**json.loads(r.to_json()), "tasks": ran.to_json()}, indent=1) if r.fitted else
+                   json.dumps({"tasks": ran.to_json()}, indent=1))
+    if r.fitted:
+        print(f"{len(r.fitted)} machines of {args.units} units, W, b ~ N(0, {args.sigma:g}²), seed {args.seed}: median "
+              f"D_KL(p_sampled ‖ p_exact) after {args.duration_ms:g} ms {np.median(r.calibrated):.4f} with the "
+              f"calibrated mapping, {np.median(r.fitted):.4f} fitted ({np.mean(r.fit_seconds):.1f} s per fit); "
+              f"{ran.summary()} wrote {out}")
+    ran.raise_failures("machines")
     return 0
 
 
@@ -402,6 +441,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show a progress bar (default: when stderr is a terminal)")
     p.set_defaults(func=cmd_fit)
 
+    p = sub.add_parser("nir", help="NIR graphs (docs/nir.md): export a mapped network, or run a graph the core "
+                                   "can represent")
+    p.add_argument("action", choices=["export", "run"],
+                   help="export: BM.npz or FIT.npz -> NET.nir (the network `lifstp sample` runs); run: NET.nir -> "
+                        "RUN.npz (one CubaLIF population with a recurrent Linear or Affine edge)")
+    p.add_argument("source", help="export: BM.npz or FIT.npz; run: a NIR file")
+    _add_device(p)
+    p.add_argument("--duration-ms", type=float, default=None, help="run: model time, in ms")
+    p.add_argument("--seed", type=int, default=0, help="run: seed of the noise generators (default 0)")
+    _add_stp(p)
+    p.add_argument("--out", required=True, help="export: output NET.nir; run: output RUN.npz")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show a progress bar (default: when stderr is a terminal)")
+    p.set_defaults(func=cmd_nir)
+
     p = sub.add_parser("info", help="what the device reports (protocol version, N, lanes, formats)")
     _add_device(p)
     p.set_defaults(func=cmd_info)
@@ -438,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=1)
     e.add_argument("--out", default="out/fit_accuracy")
     e.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    from .executor import EXECUTOR_HELP
+
+    e.add_argument("--executor", default="serial", help=EXECUTOR_HELP)
     e.set_defaults(func=cmd_experiment_fit_accuracy)
     add_experiments(esub)
 

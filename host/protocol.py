@@ -23,7 +23,7 @@ from cobs import cobs
 from lifstp.golden_model.spec import NEURON_FIELDS, REGISTER_NAMES, REGISTERS, Formats
 
 #: Protocol version reported by IDENTIFY; bumped on any incompatible change.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 #: Frame delimiter on the wire (COBS removes every zero from the encoded frame).
 DELIMITER = 0x00
 #: Largest payload of one frame (after opcode and sequence number, before the CRC). A device buffers
@@ -170,7 +170,7 @@ def value_limits(space: "Space", field: int, addr: int, fmt: Formats, n_neurons:
     outside gets BAD_VALUE."""
     if space == Space.REG:
         q = REGISTERS[addr]
-        return (*q.limits(fmt), q.signed)
+        return (*q.limits(fmt, n_neurons), q.signed)
     if space == Space.NEURON:
         q = NEURON_FIELDS[NeuronField(field)]
         return (*q.limits(fmt, n_neurons), q.signed)

@@ -18,6 +18,7 @@ from .errors import InputError
 from .fitting import Fit, check_fit
 from .link import LinkStats
 from .mapping import Calibration, map_bm
+from .network import Network
 from .progress import progress_bar
 
 #: Keys of RUN.npz (README, "Command line"); more may follow.
@@ -34,17 +35,19 @@ class SampleRun:
     tau_ref_ticks: int
     n_ticks: int
     n_neurons: int
-    calibration: Calibration
+    #: the calibration the machine was mapped with; None for a network given as it is (`lifstp nir run`)
+    calibration: Calibration | None
     status: dict
     #: what the host noticed on the wire and did about it (`lifstp.link.LinkStats` fields)
     link: dict = field(default_factory=lambda: LinkStats().as_dict())
 
     def save(self, path: str | Path) -> None:
+        cal = {} if self.calibration is None else dict(v_p05_mv=self.calibration.v_p05_mv,
+                                                        alpha_mv=self.calibration.alpha_mv)
         np.savez_compressed(
             path, spike_tick=self.spike_tick.astype(np.int64), spike_neuron=self.spike_neuron.astype(np.int32),
             dt_ms=self.dt_ms, tau_ref_ticks=self.tau_ref_ticks, n_ticks=self.n_ticks, n_neurons=self.n_neurons,
-            v_p05_mv=self.calibration.v_p05_mv, alpha_mv=self.calibration.alpha_mv,
-            **{f"status_{k}": v for k, v in self.status.items()}, **{f"link_{k}": v for k, v in self.link.items()})
+            **cal, **{f"status_{k}": v for k, v in self.status.items()}, **{f"link_{k}": v for k, v in self.link.items()})
 
 
 def load_run(path: str | Path) -> dict:
@@ -76,7 +79,7 @@ def sample(bm: BoltzmannMachine, device: Device, duration_ms: float, seed: int, 
     """Calibrate (unless given), map `bm` onto the core and run it for `duration_ms` of model time.
     With `fit` (a lifstp.fitting.Fit of this machine, device and parameters) the fitted network runs."""
     params = params or sampling_params()
-    n_ticks = sample_ticks(duration_ms, params.dt_ms)
+    sample_ticks(duration_ms, params.dt_ms)  # a bad duration is refused before the calibration
     if fit is not None:
         check_fit(fit, bm, device.formats, params)
         calibration, net = fit.calibration, fit.network()
@@ -84,9 +87,16 @@ def sample(bm: BoltzmannMachine, device: Device, duration_ms: float, seed: int, 
         if calibration is None:
             calibration = calibration_for(device, params)
         net = map_bm(bm, params, calibration)
+    return run_network(net, device, duration_ms, seed, show_progress, calibration)
+
+
+def run_network(net: Network, device: Device, duration_ms: float, seed: int, show_progress: bool = False,
+                calibration: Calibration | None = None) -> SampleRun:
+    """Run a network as it is (physical units) for `duration_ms` of model time: the spikes as a RUN.npz."""
+    n_ticks = sample_ticks(duration_ms, net.params.dt_ms)
     with progress_bar(n_ticks, "sampling", "tick", enabled=show_progress) as bar:
         run = device.run(net, n_ticks, seed, progress=bar.update)
-    return SampleRun(run.spike_tick, run.spike_neuron, params.dt_ms, params.tau_ref_ticks, n_ticks, bm.n,
+    return SampleRun(run.spike_tick, run.spike_neuron, net.params.dt_ms, net.params.tau_ref_ticks, n_ticks, net.n,
                      calibration, run.status, run.link)
 
 

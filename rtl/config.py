@@ -129,6 +129,13 @@ class CoreConfig:
         """M = N / L: neurons per lane, and cycles of one spike's delivery."""
         return self.n_neurons // self.lanes
 
+    def active_depth(self, n_active: int = 0) -> int:
+        """Addresses a tick updates, and columns a spike's delivery reads, with n_active active neurons
+        (the register n_active; 0 or N: all): ceil(n_active / L)."""
+        if n_active == 0 or n_active >= self.n_neurons:
+            return self.depth
+        return -(-n_active // self.lanes)
+
     @property
     def lane_bits(self) -> int:
         return (self.lanes - 1).bit_length()

@@ -122,6 +122,7 @@ class Core(wiring.Component):
             self.read_data.valid.eq(seq.answer_valid), seq.answer_ready.eq(self.read_data.ready),
             sched.clear.eq(seq.clear), sched.enable.eq(seq.deliver), sched.tick.eq(ctr.ticks),
             seq.deliver_done.eq(~sched.busy | sched.last),
+            seq.last_row.eq(regs.last_row), sched.last_col.eq(regs.last_row),
         ]
         with m.If(seq.answer_valid):  # 0 while none is offered: the executor loads a counter's top half from it
             m.d.comb += self.read_data.payload.eq(hrd.answer)
@@ -167,6 +168,7 @@ class Core(wiring.Component):
                 ln.deliver.eq(seq.deliver), ln.waddr.eq(sched.issue_waddr), ln.event_eff.eq(d1_eff),
                 ln.acc_read.eq(d2_valid), ln.acc_read_addr.eq(d2_col),
                 ln.acc_write.eq(d3_valid), ln.acc_write_addr.eq(d3_col),
+                ln.last_row.eq(regs.last_row), ln.last_active.eq(regs.last_lanes[b]),
                 ln.host_addr.eq(hrd.lane_addr), hrd.fields[b].eq(ln.data), hrd.weights[b].eq(ln.weight),
                 ln.wr_addr.eq(wr_laddr), ln.wr_data.eq(wr.data), ln.wr_field.eq(wr.field),
                 ln.wr_neuron.eq(wr_fire & (wr.space == Space.NEURON) & (wr_lane == b)),

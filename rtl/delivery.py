@@ -89,6 +89,8 @@ class DeliveryScheduler(wiring.Component):
     - ``issue_valid``, ``issue_col``, ``issue_waddr``, ``issue_eff`` (Out): a column of a weight row is
       being read this cycle: the lanes' accumulator address c, the weight-bank address i*M + c and
       the spike's efficacy.
+    - ``last_col`` (In): the last column of a row, ceil(n_active / L) - 1 (`RegisterFile.last_row`):
+      a spike reads only the active neurons' columns.
     - ``busy`` (Out): entries or a row remain.
     - ``last`` (Out): this cycle issues the last column of the last spike (the phase can end).
     """
@@ -105,6 +107,7 @@ class DeliveryScheduler(wiring.Component):
             "issue_col": Out(cfg.addr_bits),
             "issue_waddr": Out(range(cfg.n_neurons * cfg.depth)),
             "issue_eff": Out(cfg.formats.frac_e + 1),
+            "last_col": In(cfg.addr_bits),
             "busy": Out(1),
             "last": Out(1),
         })
@@ -155,7 +158,7 @@ class DeliveryScheduler(wiring.Component):
         row_col = Signal(cfg.addr_bits)
         row_waddr = Signal.like(self.issue_waddr)
         row_eff = Signal.like(self.issue_eff)
-        slot_free = ~row_valid | (row_col == depth - 1)
+        slot_free = ~row_valid | (row_col == self.last_col)
         m.d.comb += [
             self.spikes.valid.eq(have_entry & slot_free),
             self.spikes.payload.tick.eq(self.tick),
@@ -179,7 +182,7 @@ class DeliveryScheduler(wiring.Component):
             with m.Else():
                 m.d.sync += done_mask.eq(done_mask | onehot)
         with m.Elif(row_valid):
-            with m.If(row_col == depth - 1):
+            with m.If(row_col == self.last_col):
                 m.d.sync += row_valid.eq(0)
             with m.Else():
                 m.d.sync += [row_col.eq(row_col + 1), row_waddr.eq(row_waddr + 1)]
@@ -191,6 +194,6 @@ class DeliveryScheduler(wiring.Component):
             self.issue_waddr.eq(row_waddr),
             self.issue_eff.eq(row_eff),
             self.busy.eq(have_entry | row_valid),
-            self.last.eq(row_valid & (row_col == depth - 1) & ~have_entry),
+            self.last.eq(row_valid & (row_col == self.last_col) & ~have_entry),
         ]
         return m

@@ -117,6 +117,12 @@ class Lane(wiring.Component):
         ACC[``acc_write_addr``] takes acc + rnd(W * e).
     acc_write_addr : :py:`In(cfg.addr_bits)`
         The column of the event being written.
+    last_row : :py:`In(cfg.addr_bits)`
+        The last address updated and delivered to (`RegisterFile.last_row`).
+    last_active : :py:`In(1)`
+        This lane's neuron at ``last_row`` is active (below n_active): if not, nothing is written
+        there (no write-back, no event) and it never fires or counts a saturation. Only with L > 1:
+        with one lane the last row always is.
     host_addr : :py:`In(range(cfg.n_neurons * cfg.depth))`
         The host's read address in the lane (the field memories use its low bits).
     data : :py:`Out(lane_data_layout(cfg))`
@@ -167,6 +173,8 @@ class Lane(wiring.Component):
             "acc_read_addr": In(cfg.addr_bits),
             "acc_write": In(1),
             "acc_write_addr": In(cfg.addr_bits),
+            "last_row": In(cfg.addr_bits),
+            "last_active": In(1),
             "host_addr": In(range(n_weights)),
             "data": Out(lane_data_layout(cfg)),
             "weight": Out(signed(fmt.width_w)),
@@ -209,8 +217,15 @@ class Lane(wiring.Component):
                          self.thr_index.eq(upd.thr_index), upd.thr_data.eq(self.thr_data)]
         for f, name in _INPUTS.items():
             m.d.comb += getattr(upd, name).eq(rports[f].data)
-        m.d.comb += [self.fire.eq(upd.fire), self.eff.eq(upd.eff), self.sat_v.eq(upd.sat_v),
-                     self.sat_u.eq(upd.sat_u)]
+        # A neuron at or beyond n_active (only in the last row, and only with L > 1: whole rows beyond
+        # it are never issued) is computed but neither written back nor fired nor counted.
+        def active(addr):
+            return (addr != self.last_row) | self.last_active if cfg.lanes > 1 else 1
+        wb_on, start_on, acc_on = Signal(), Signal(), Signal()
+        m.d.comb += [wb_on.eq(self.wb_valid & active(self.wb_addr)), start_on.eq(self.start & active(self.start_addr)),
+                     acc_on.eq(self.acc_write & active(self.acc_write_addr))]
+        m.d.comb += [self.fire.eq(upd.fire & wb_on), self.eff.eq(upd.eff), self.sat_v.eq(upd.sat_v & wb_on),
+                     self.sat_u.eq(upd.sat_u & wb_on)]
 
         # The event's contribution rnd(W[i, c*L+b] * e), in two registered steps: d3 holds rnd_half of
         # the product (one event fits acc_width, so its q = 2 * event + {0, -1} fits two bits more), so
@@ -234,11 +249,11 @@ class Lane(wiring.Component):
                 new = getattr(upd, _UPDATED[f]) if f in _UPDATED else 0
                 # the shared unit gives the generator's next state as it starts
                 early = f == NeuronField.RNG and interval > 1
-                with m.If(self.start if early else self.wb_valid):
+                with m.If(start_on if early else wb_on):
                     m.d.comb += [wp.addr.eq(self.start_addr if early else self.wb_addr), wp.data.eq(new),
                                  wp.en.eq(1)]
                 if f == NeuronField.ACC:
-                    with m.Elif(self.acc_write):
+                    with m.Elif(acc_on):
                         m.d.comb += [wp.addr.eq(self.acc_write_addr), wp.data.eq(acc_plus_event), wp.en.eq(1)]
                 with m.Else():
                     m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(host_we)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module
+from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -59,6 +59,11 @@ class RegisterFile(wiring.Component):
         Shared multiplier only: the threshold pair m the update unit asks for.
     thr_data : :py:`Out(threshold_pair_width())`
         Shared multiplier only: the pair asked for in the cycle before (T_e[m] low, T_i[m] high).
+    last_row : :py:`Out(cfg.addr_bits)`
+        The last neuron address a tick updates and delivers to: ceil(n_active / L) - 1 (M - 1 for
+        n_active = 0 or >= N). Registered: it follows a write of n_active a cycle later than ``regs``.
+    last_lanes : :py:`Out(cfg.lanes)`
+        The lanes whose neuron at ``last_row`` is active (below n_active), one bit each.
     """
 
     def __init__(self, cfg: CoreConfig):
@@ -70,6 +75,8 @@ class RegisterFile(wiring.Component):
             "regs": Out(register_layout(cfg)),
             "read_addr": In(REGISTER_ADDR_BITS),
             "read_data": Out(register_word_shape(cfg.formats)),
+            "last_row": Out(cfg.addr_bits, init=cfg.depth - 1),
+            "last_lanes": Out(cfg.lanes, init=(1 << cfg.lanes) - 1),
         }
         if cfg.shared_multiplier:
             ports.update({
@@ -89,6 +96,16 @@ class RegisterFile(wiring.Component):
                     with m.Case(k):
                         m.d.sync += self.regs[name].eq(self.data)
 
+        # The active rows, from n_active: registered, off the update loop's paths (a run starts at
+        # least two cycles after the write: the write, then the run request taken in IDLE).
+        n_active, lanes, bits = self.regs.n_active, cfg.lanes, cfg.lane_bits
+        with m.If((n_active == 0) | (n_active >= cfg.n_neurons)):
+            m.d.sync += [self.last_row.eq(cfg.depth - 1), self.last_lanes.eq((1 << lanes) - 1)]
+        with m.Else():
+            m.d.sync += self.last_row.eq(((n_active + lanes - 1) >> bits) - 1)
+            if lanes > 1:
+                rem = n_active[:bits]
+                m.d.sync += self.last_lanes.eq(Mux(rem == 0, (1 << lanes) - 1, (Const(1, lanes + 1) << rem) - 1))
         m.submodules.reg_copy = reg_copy = Memory(shape=register_word_shape(cfg.formats), depth=len(REGISTER_NAMES),
                                                   init=[], attrs=NO_RW_CHECK)  # written only while idle
         copy_wp, copy_rp = reg_copy.write_port(), reg_copy.read_port()

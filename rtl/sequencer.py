@@ -12,12 +12,12 @@ from .lane import DELIVERY_LATENCY, update_latency, update_unit
 __all__ = ["TickSequencer", "cycles_per_tick", "CYCLE_OVERHEAD"]
 
 
-def cycles_per_tick(cfg: CoreConfig, spikes: int = 0) -> int:
+def cycles_per_tick(cfg: CoreConfig, spikes: int = 0, n_active: int = 0) -> int:
     """Cycles of one tick with `spikes` spikes, the spike stream always ready: START (1), UPDATE
     ((M - 1) * I + 1: an address every I cycles), FLUSH (update_latency: the unit drains), DELIVER
     (M per spike, plus the cycle that finds the queue empty), DRAIN (DELIVERY_LATENCY - 1: the delivery
-    pipeline drains) and END (1)."""
-    m, interval = cfg.depth, update_unit(cfg).INTERVAL
+    pipeline drains) and END (1); M = ceil(n_active / L) active addresses (`CoreConfig.active_depth`)."""
+    m, interval = cfg.active_depth(n_active), update_unit(cfg).INTERVAL
     return 1 + (m - 1) * interval + 1 + update_latency(cfg) + m * spikes + 1 + (DELIVERY_LATENCY - 1) + 1
 
 
@@ -72,6 +72,8 @@ class TickSequencer(wiring.Component):
         The memories' read ports hold their data between issues (shared unit: UPDATE and FLUSH).
     deliver : :py:`Out(1)`
         The delivery phase (DELIVER).
+    last_row : :py:`In(cfg.addr_bits)`
+        The last address UPDATE issues (`RegisterFile.last_row`: ceil(n_active / L) - 1).
     deliver_done : :py:`In(1)`
         The scheduler has no spike left or issues its last column in this cycle.
     tick_end : :py:`Out(1)`
@@ -97,6 +99,7 @@ class TickSequencer(wiring.Component):
             "addr": Out(cfg.addr_bits),
             "hold": Out(1),
             "deliver": Out(1),
+            "last_row": In(cfg.addr_bits),
             "deliver_done": In(1),
             "tick_end": Out(1),
             "cycles": Out(cfg.counter_width),
@@ -105,7 +108,7 @@ class TickSequencer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        depth, latency, interval = cfg.depth, update_latency(cfg), update_unit(cfg).INTERVAL
+        latency, interval = update_latency(cfg), update_unit(cfg).INTERVAL
         busy, upd_addr = self.busy, self.addr
         cycles = Signal(cfg.counter_width)
         cycles_next = self.cycles  # one incrementer for every state that counts
@@ -134,7 +137,7 @@ class TickSequencer(wiring.Component):
                     m.d.sync += phase.eq(Mux(phase == interval - 1, 0, phase + 1))
                 with m.If(phase == interval - 1):
                     m.d.sync += upd_addr.eq(upd_addr + 1)
-                with m.If((upd_addr == depth - 1) & (phase == 0)):  # the last address is issued
+                with m.If((upd_addr == self.last_row) & (phase == 0)):  # the last active address is issued
                     m.d.sync += wait.eq(latency - 1)
                     m.next = "FLUSH"
             with m.State("FLUSH"):  # update_latency cycles: the last write-back and queue push happen

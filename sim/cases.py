@@ -3,10 +3,13 @@
 A case is a dict of scalars (drawn by hypothesis or a seeded generator in pytest); `build_golden`
 turns it into a `GoldenCore` of the core's size N: the first `n_active` neurons form the random
 network, the rest are padding (clamped OFF, no weights), so networks of any size n <= N run on one
-built core. Everything else (leak potentials, weights, clamps) is derived from the case's `net_seed`.
+built core; with `limit_active` the core's n_active register holds n, so the padding is not even
+updated. Everything else (leak potentials, weights, clamps) is derived from the case's `net_seed`.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -25,6 +28,7 @@ KNOBS = {
     "stp_tau_rec_ms": (0.3, 10.0, 280.0),
     "weight_scale": (0.0, 0.3, 3.0, 100.0),  # mV/tick per unit normal weight (100 saturates W)
     "clamp_fraction": (0.0, 0.2, 1.0),
+    "limit_active": (0.0, 1.0),  # 1: the core's n_active register holds the network's size (0: all N run)
 }
 BIAS_MV = (-4.0, 3.0)  #: mean leak potential relative to threshold
 STP_U, TAU_REC_MS = KNOBS["stp_u"], KNOBS["stp_tau_rec_ms"]
@@ -62,7 +66,8 @@ def golden_cost(case: dict, cfg, n_ticks: int) -> tuple[int, int]:
 
     gc = build_golden(case, cfg.n_neurons)
     t, _ = gc.run(n_ticks)
-    return len(t), n_ticks * cycles_per_tick(cfg, 0) + len(t) * cfg.depth
+    n_active = gc.fixed.n_active
+    return len(t), n_ticks * cycles_per_tick(cfg, 0, n_active) + len(t) * cfg.active_depth(n_active)
 
 
 def build_golden(case: dict, n_core: int, fmt: Formats | None = None) -> GoldenCore:
@@ -77,6 +82,8 @@ def build_golden(case: dict, n_core: int, fmt: Formats | None = None) -> GoldenC
         stp_u=case["stp_u"], stp_tau_rec_ms=case["stp_tau_rec_ms"],
     )
     fixed = quantise(params, fmt)
+    if case.get("limit_active"):  # only the network's neurons are updated and delivered to
+        fixed = dataclasses.replace(fixed, n_active=n)
     rng = np.random.default_rng(case["net_seed"])
     # Leak potentials around threshold (bias), a few far off to reach saturation when weights are big.
     e_l_mv = np.full(n_core, -70.0)

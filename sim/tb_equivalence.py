@@ -64,7 +64,7 @@ async def equivalence(dut):
             rec["cycles"].append(status["cycles_last_tick"])
             # The cycle model of docs/core.md (spikes stream always ready).
             last = int(sum(1 for tick, _ in gold if tick == done - 1))
-            want_cycles = cycles_per_tick(cfg, last)
+            want_cycles = cycles_per_tick(cfg, last, gc.fixed.n_active)
             if status["cycles_last_tick"] != want_cycles:
                 rec["mismatch"] = (f"tick {done - 1} took {status['cycles_last_tick']} cycles, "
                                    f"the cycle model says {want_cycles}")

@@ -55,7 +55,7 @@ def test_protocol_widths_and_limits_follow_the_table(fmt, n):
     for addr, q in enumerate(S.REGISTERS):
         assert P.register_bits(q.name, fmt) == (q.bits(fmt), q.signed)
         assert P.space_value_bits(P.Space.REG, 0, fmt, n, addr) == (q.bits(fmt), q.signed)
-        assert P.value_limits(P.Space.REG, 0, addr, fmt, n) == (*q.limits(fmt), q.signed)
+        assert P.value_limits(P.Space.REG, 0, addr, fmt, n) == (*q.limits(fmt, n), q.signed)
     assert P.space_size(P.Space.REG, n) == len(S.REGISTERS)
     assert [f.name for f in P.NeuronField] == [q.name.upper() for q in S.NEURON_FIELDS]
     for f, q in zip(P.NeuronField, S.NEURON_FIELDS):
@@ -71,6 +71,7 @@ def test_named_limits():
     assert reg["stp_u"].limits(fmt) == (0, fmt.r_one)
     assert reg["tau_ref_ticks"].limits(fmt)[0] == 1
     assert reg["noise_thr_inh3"].limits(fmt) == (0, 1 << S.NOISE_UNIFORM_BITS)
+    assert reg["n_active"].limits(fmt, 300) == (0, 300)  # 0: all; never beyond the device's N
     fields = {q.name: q for q in S.NEURON_FIELDS}
     assert fields["clamp"].limits(fmt) == (0, max(S.ClampMode))
     assert fields["res"].limits(fmt) == (0, fmt.r_one)

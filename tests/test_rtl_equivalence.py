@@ -71,7 +71,10 @@ def check(cfg: CoreConfig, cases: list[dict], simulator: str, checkpoints=CHECKP
 def test_random_networks_64_neurons(lanes):
     """N = 64 core (networks of 1..64 neurons), L = 1, 2, 4 lanes: spikes and state equal the golden model."""
     cfg = CoreConfig(64, lanes)
-    results = check(cfg, draw_networks(cfg, 10) + [BUSY_NETWORK], "verilator")
+    # A busy machine of 37 neurons with the n_active register set: the last row is partly active
+    # for L = 2 and 4 (its other lanes must neither write back, fire nor count saturations).
+    partial = dict(BUSY_NETWORK, n_active=37, limit_active=1.0)
+    results = check(cfg, draw_networks(cfg, 10) + [BUSY_NETWORK, partial], "verilator")
     assert sum(r["saturated_u"] + r["saturated_v"] for r in results["cases"]) > 0, "no saturation exercised"
 
 
@@ -81,7 +84,7 @@ def test_random_networks_shared_multiplier(n, lanes):
     cycles): spikes, state and the cycles per tick equal the golden model and the cycle model."""
     cfg = CoreConfig(n, lanes, shared_multiplier=True)
     busy = dict(BUSY_NETWORK, n_active=cfg.n_neurons, tau_ref_ms=0.1)  # fires every tick: V saturates
-    cases = draw_networks(cfg, 8) + [busy]
+    cases = draw_networks(cfg, 8) + [busy, dict(busy, n_active=cfg.n_neurons - 3, limit_active=1.0)]
     results = check(cfg, cases, "verilator")
     assert sum(r["saturated_u"] + r["saturated_v"] for r in results["cases"]) > 0, "no saturation exercised"
 
@@ -101,6 +104,6 @@ def test_icarus_equivalence():
          "clamp_fraction": 0.0},
         {"n_active": 3, "net_seed": 4, "seed": 7, "bias_mv": -1.0, "tau_m_ms": 5.0, "tau_syn_ms": 1.0,
          "tau_ref_ms": 0.1, "noise_rate_hz": 20000.0, "stp_u": 1.0, "stp_tau_rec_ms": 0.3, "weight_scale": 100.0,
-         "clamp_fraction": 0.2},
+         "clamp_fraction": 0.2, "limit_active": 1.0},
     ]
     check(CoreConfig(4, 2), cases, "icarus", checkpoints=[1, 150, 300])

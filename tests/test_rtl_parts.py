@@ -278,16 +278,19 @@ def test_reply_bytes_identify_and_error_frames():
 # ---- Core ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_sequencer_runs_ticks_of_the_modelled_length(shared):
-    """K ticks without spikes: each lasts cycles_per_tick, issues the M addresses I cycles apart, and
-    reports its cycles at its end; a tick waits while delivery is not done; then IDLE takes writes."""
+@pytest.mark.parametrize("shared,n_active", [(False, 0), (True, 0), (False, 3), (True, 2)])
+def test_sequencer_runs_ticks_of_the_modelled_length(shared, n_active):
+    """K ticks without spikes: each lasts cycles_per_tick, issues the active addresses (all M, or the
+    first n_active) I cycles apart, and reports its cycles at its end; a tick waits while delivery is
+    not done; then IDLE takes writes."""
     cfg = CoreConfig(4, shared_multiplier=shared)
     dut = TickSequencer(cfg)
     interval = update_unit(cfg).INTERVAL
+    rows = cfg.active_depth(n_active)
     stall = 5  # cycles the third tick's delivery is held
 
     async def bench(ctx):
+        ctx.set(dut.last_row, rows - 1)
         assert ctx.get(dut.write_ready) and ctx.get(dut.run.ready)
         ctx.set(dut.deliver_done, 1)
         ctx.set(dut.run.payload, 3)
@@ -309,12 +312,12 @@ def test_sequencer_runs_ticks_of_the_modelled_length(shared):
                 ctx.set(dut.deliver_done, 1)
             await ctx.tick()
             t += 1
-        per_tick = cycles_per_tick(cfg, 0)
+        per_tick = cycles_per_tick(cfg, 0, n_active)
         assert [c for _, c in ends] == [per_tick, per_tick, per_tick + stall]
         assert t == 3 * per_tick + stall and sum(clears) == 3
         first = [(ti, a) for ti, a in issues if ti < per_tick]
-        assert [a for _, a in first] == list(range(cfg.depth))
-        assert [ti for ti, _ in first] == [1 + interval * k for k in range(cfg.depth)]  # after START
+        assert [a for _, a in first] == list(range(rows))
+        assert [ti for ti, _ in first] == [1 + interval * k for k in range(rows)]  # after START
         assert ctx.get(dut.write_ready)
 
     simulate(dut, bench)
@@ -415,6 +418,31 @@ def test_register_file_holds_and_reads_back(shared):
             ctx.set(dut.unit_index, REGISTER_NAMES.index("kappa_m"))
             await ctx.tick()
             assert ctx.get(dut.read_data) == values[REGISTER_NAMES.index("kappa_m")]
+
+    simulate(dut, bench)
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_register_file_derives_the_active_rows(lanes):
+    """last_row = ceil(n_active / L) - 1 and the lanes active in it, a cycle after n_active is written
+    (0 and N mean all neurons)."""
+    cfg = CoreConfig(12, lanes)
+    dut = RegisterFile(cfg)
+    index = REGISTER_NAMES.index("n_active")
+
+    async def bench(ctx):
+        assert (ctx.get(dut.last_row), ctx.get(dut.last_lanes)) == (cfg.depth - 1, (1 << lanes) - 1)  # power-on
+        for n_active in (5, 1, 12, 0, 4, 11, 3):
+            ctx.set(dut.we, 1)
+            ctx.set(dut.addr, index)
+            ctx.set(dut.data, n_active)
+            await ctx.tick()
+            ctx.set(dut.we, 0)
+            await ctx.tick()
+            n = n_active or cfg.n_neurons
+            rows = cfg.active_depth(n_active)
+            want_lanes = sum(1 << b for b in range(lanes) if (rows - 1) * lanes + b < n)
+            assert (ctx.get(dut.last_row), ctx.get(dut.last_lanes)) == (rows - 1, want_lanes), n_active
 
     simulate(dut, bench)
 

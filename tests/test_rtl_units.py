@@ -273,6 +273,7 @@ def test_delivery_scheduler_order_and_issue(lanes, depth):
 
     async def tb(ctx):
         ctx.set(dut.tick, 42)
+        ctx.set(dut.last_col, cfg.depth - 1)  # every column active (n_active = N)
         ctx.set(dut.clear, 1)
         await ctx.tick()
         ctx.set(dut.clear, 0)

@@ -130,6 +130,12 @@ def _common(p, seeds: bool = True) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
 
+def _add_executor(p) -> None:
+    from lifstp.executor import EXECUTOR_HELP
+
+    p.add_argument("--executor", default="serial", help=EXECUTOR_HELP)
+
+
 def _fit(args):
     """The fit settings of the scale, with --fit-steps / --fit-step-ms applied (None: the scale's)."""
     from dataclasses import replace
@@ -181,7 +187,7 @@ def cmd_mixing(args) -> int:
     run_mixing(open_device(args.device), args.out, seed=args.seed, n_seeds=_seeds(args), quick=args.quick,
                samplers=samplers, stp=_stp(args), bm_path=args.bm, show_progress=_progress(args), fit=_fit(args),
                dataset=Dataset(paper=args.paper_size or args.mnist is not None, mnist=args.mnist),
-               n_samples=args.samples)
+               n_samples=args.samples, executor=args.executor)
     return _finish(args.out, "mixing")
 
 
@@ -192,7 +198,7 @@ def cmd_imbalanced(args) -> int:
 
     run_imbalanced(open_device(args.device), args.out, seed=args.seed, n_seeds=_seeds(args), quick=args.quick,
                    samplers=[s for s in args.samplers.split(",") if s], skews=[s for s in args.skews.split(",") if s],
-                   stp=_stp(args), show_progress=_progress(args), fit=_fit(args))
+                   stp=_stp(args), show_progress=_progress(args), fit=_fit(args), executor=args.executor)
     return _finish(args.out, "imbalanced")
 
 
@@ -202,7 +208,7 @@ def cmd_sweep(args) -> int:
     from .experiments import run_sweep
 
     run_sweep(open_device(args.device), args.out, seed=args.seed, quick=args.quick, bm_path=args.bm,
-              show_progress=_progress(args), fit=_fit(args))
+              show_progress=_progress(args), fit=_fit(args), executor=args.executor)
     return _finish(args.out, "sweep")
 
 
@@ -236,6 +242,7 @@ def add_experiments(experiment_subparsers) -> None:
     def samplers(e, default) -> None:
         _common(e)
         _add_stp(e)
+        _add_executor(e)
         e.add_argument("--samplers", default=",".join(default),
                        help="comma-separated names of the sampler registry: " + ", ".join(KNOWN))
 
@@ -260,6 +267,7 @@ def add_experiments(experiment_subparsers) -> None:
 
     e = experiment_subparsers.add_parser("sweep", help="LIF + STP over U × τ_rec: switch rate and ISL maps")
     _common(e, seeds=False)
+    _add_executor(e)
     e.add_argument("--bm", help="use this BM.npz instead of training one")
     e.set_defaults(func=cmd_sweep)
 

@@ -278,8 +278,9 @@ def model_reference(rbm: RBM, n: int, seed: int, clf, thin: int = 2, burn_in: in
 def compare_samplers(rbm: RBM, samplers, n_samples: int, seed: int, device, clf, test, references: dict,
                      isl_counts, out: Path | None = None, stp=MIXING_STP, show_progress=False, tag: str = "",
                      fits: FitCache | None = None, reference_v=None):
-    """Run each sampler once and summarise; samples saved under out/samples when out is given."""
-    results, samples = {}, {}
+    """Run each sampler once and summarise; samples saved under out/samples when out is given. Returns
+    the summaries, the samples and their stats, by sampler."""
+    results, samples, all_stats = {}, {}, {}
     for name in samplers:
         v, stats = run_sampler(name, rbm, n_samples, seed=seed, device=device, stp=stp, show_progress=show_progress,
                                fits=fits)
@@ -288,9 +289,10 @@ def compare_samplers(rbm: RBM, samplers, n_samples: int, seed: int, device, clf,
         spec = sampler(name, stp)
         results[name].description = f"{spec.describe()}; per sample: {spec.cost()}"
         samples[name] = v
+        all_stats[name] = stats
         if out is not None:
             _save_samples(out, name + tag, v, stats)
-    return results, samples
+    return results, samples, all_stats
 
 
 def depression_reports(rbm: RBM, device, samplers, stp, fits: FitCache, n_ticks: int, seed: int) -> dict:
@@ -332,42 +334,85 @@ def depression_verdict(summary: dict, depressed: str = "lif_stp") -> str:
                "does not help here (it does not beat that control on both ISL and TV to the model)."))
 
 
+def seed_pipeline(device, seed: int, sc: Scale, samplers, stp, skew: str = "balanced", bm_path=None,
+                  dataset: Dataset = DIGITS, quick: bool = False, with_machine: bool = False,
+                  with_depression: bool = False) -> dict:
+    """One seed of mixing or imbalanced, a pure function of its arguments: the split and machine of
+    `seed` (trained on `skew`, or loaded from bm_path), its reference, its fits, every sampler once.
+    Returns the per-seed summaries (`res`, with `_meta`), the samples and their stats by sampler, and
+    with `with_machine` the machine, the classifier and the reference's class frequencies (what the
+    first seed's figures need), with `with_depression` the depression reports."""
+    dev = task_device(device)
+    train, train_used, test, rbm, clf = prepare(seed, quick, skew=skew, bm_path=bm_path, dataset=dataset)
+    mref = model_reference(rbm, sc.n_reference, seed, clf, sc.reference_thin, sc.reference_burn_in)
+    fits = FitCache(rbm, dev, mref.fit_target, sc.fit, seed)
+    refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
+    res, samples, stats = compare_samplers(rbm, samplers, sc.n_samples, seed, dev, clf, test, refs, sc.isl_counts,
+                                           None, stp, fits=fits, reference_v=mref.visible)
+    res["_meta"] = {"seed": seed, "classifier_accuracy": float(clf.score(test.x, test.y)),
+                    "rbm_test_accuracy": rbm.accuracy(test), "train_class_frequencies": refs["train"].tolist(),
+                    "model_class_frequencies": mref.class_frequencies.tolist(), "reference": mref.convergence,
+                    "fits": fits.summary()}
+    out = {"res": res, "samples": samples, "stats": stats}
+    if with_machine:
+        out.update(rbm=rbm, clf=clf, model_class_frequencies=mref.class_frequencies)
+    if with_depression:
+        out["depression"] = depression_reports(rbm, dev, samplers, stp, fits,
+                                               sc.n_samples * lif_params(None).tau_ref_ticks, seed)
+    return out
+
+
+def _seed_tasks(device, seeds, sc: Scale, samplers, stp, skew="balanced", bm_path=None, dataset=DIGITS,
+                quick=False, depression=False):
+    from lifstp.executor import Task
+
+    task_device(device)
+    return [Task({"skew": skew, "seed": s} if skew != "balanced" else {"seed": s},
+                 dict(device=device.name, seed=s, sc=sc, samplers=tuple(samplers), stp=stp, skew=skew,
+                      bm_path=bm_path, dataset=dataset, quick=quick, with_machine=k == 0,
+                      with_depression=depression and k == 0))
+            for k, s in enumerate(seeds)]
+
+
+def _save_seed_samples(out: Path, got: dict, tag: str) -> None:
+    for name, v in got["samples"].items():
+        _save_samples(out, name + tag, v, got["stats"][name])
+
+
 def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False, samplers=MIXING_SAMPLERS,
                stp=MIXING_STP, bm_path=None, show_progress: bool = False, fit: FitSettings | None = None,
-               dataset: Dataset = DIGITS, n_samples: int | None = None) -> dict:
+               dataset: Dataset = DIGITS, n_samples: int | None = None, executor: str = "serial",
+               scale: Scale | None = None) -> dict:
     """Free-running samplers on the digits machine: switches, classes, class frequencies, ISL; over
-    n_seeds seeds (each seed: its own split, training run and sampler seeds; with bm_path one machine)."""
+    n_seeds seeds (each seed: its own split, training run and sampler seeds; with bm_path one machine),
+    each seed a task on `executor` (lifstp.executor); `scale` replaces the scale (tests)."""
+    from lifstp.executor import run_tasks
+
     for s in samplers:
         check_name(s)
     out = Path(out)
-    sc = scale_for(quick, fit, n_samples, paper=dataset.paper)
-    per_seed, first = [], None
+    sc = scale or scale_for(quick, fit, n_samples, paper=dataset.paper)
     t0 = time.perf_counter()
-    for k in range(n_seeds):
-        s = seed + k
-        train, train_used, test, rbm, clf = prepare(s, quick, bm_path=bm_path, show_progress=show_progress,
-                                                    dataset=dataset)
-        mref = model_reference(rbm, sc.n_reference, s, clf, sc.reference_thin, sc.reference_burn_in)
-        fits = FitCache(rbm, device, mref.fit_target, sc.fit, s, show_progress)
-        refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
-        res, samples = compare_samplers(rbm, samplers, sc.n_samples, s, device, clf, test, refs, sc.isl_counts,
-                                        out, stp, show_progress, tag="" if k == 0 else f"_seed{s}", fits=fits,
-                                        reference_v=mref.visible)
-        res["_meta"] = {"seed": s, "classifier_accuracy": float(clf.score(test.x, test.y)),
-                        "rbm_test_accuracy": rbm.accuracy(test), "model_class_frequencies": mref.class_frequencies.tolist(),
-                        "reference": mref.convergence, "fits": fits.summary()}
-        if k == 0:
-            save_machine(out / "bm.npz", rbm)
-            first = (rbm, samples, clf, res)
-            depression = depression_reports(rbm, device, samplers, stp, fits,
-                                            sc.n_samples * lif_params(None).tau_ref_ticks, s)
-        per_seed.append(res)
+    seeds = list(range(seed, seed + n_seeds))
+    tasks = _seed_tasks(device, seeds, sc, samplers, stp, bm_path=bm_path, dataset=dataset, quick=quick,
+                        depression=True)
+    ran = run_tasks(seed_pipeline, tasks, executor, "mixing seeds", show_progress)
+    if ran.results[0] is None:  # the figures and the depression report are the first seed's
+        ran.raise_failures("seeds")
+    per_seed = []
+    for k, (s, got) in enumerate(zip(seeds, ran.results)):
+        if got is not None:
+            _save_seed_samples(out, got, "" if k == 0 else f"_seed{s}")
+            per_seed.append(got["res"])
+    first = ran.results[0]
+    save_machine(out / "bm.npz", first["rbm"])
+    depression = first["depression"]
     rows = [{n: r for n, r in ps.items() if n != "_meta"} for ps in per_seed]
     agg = _aggregate(rows, TABLE_KEYS)
-    result = {"experiment": "mixing", "device": device.name, "seeds": list(range(seed, seed + n_seeds)),
+    result = {"experiment": "mixing", "device": device.name, "seeds": seeds,
               "dataset": dataset.describe(),
               "quick": quick, "stp": list(stp), "per_seed": per_seed, "summary": agg, "depression": depression,
-              "wall_s": time.perf_counter() - t0}
+              "tasks": ran.to_json(), "wall_s": time.perf_counter() - t0}
     meta = [ps["_meta"] for ps in per_seed]
     notes = (f"{dataset.describe()}; device {device.name}, seeds {seed}..{seed + n_seeds - 1}, "
              f"{sc.n_samples} samples per sampler, "
@@ -375,15 +420,16 @@ def run_mixing(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False
              f"{np.mean([m['classifier_accuracy'] for m in meta]):.3f}, RBM exact-posterior accuracy "
              f"{np.mean([m['rbm_test_accuracy'] for m in meta]):.3f}. Mean ± 95 % confidence interval over seeds. "
              + _reference_note(meta) + " " + depression_verdict(agg)
-             + "".join(f"\n\n{name}: {describe_depression(r)}" for name, r in depression.items()))
+             + "".join(f"\n\n{name}: {describe_depression(r)}" for name, r in depression.items())
+             + f"\n\nTasks: {ran.summary()}")
     md = _markdown("Mixing", agg, TABLE_KEYS, notes)
     _write_tables(out, "mixing", result, md)
     from .figures import plot_class_traces, plot_isl, plot_sample_grid
 
-    rbm, samples, clf, _ = first
-    plot_class_traces(samples, clf, rbm.n_pixels, out / "mixing_classes.png")
+    plot_class_traces(first["samples"], first["clf"], first["rbm"].n_pixels, out / "mixing_classes.png")
     plot_isl(per_seed, out / "mixing_isl.png")
-    plot_sample_grid(samples, rbm.n_pixels, out / "mixing_samples.png")
+    plot_sample_grid(first["samples"], first["rbm"].n_pixels, out / "mixing_samples.png")
+    ran.raise_failures("seeds")
     return result
 
 
@@ -393,99 +439,141 @@ IMBALANCED_SAMPLERS = ("gibbs100_b0.8", "ast", "lif", "lif_b0.8", "lif_stp", "li
 
 def run_imbalanced(device, out, seed: int = 0, n_seeds: int = 3, quick: bool = False,
                    samplers=IMBALANCED_SAMPLERS, skews=IMBALANCED_SKEWS, stp=MIXING_STP,
-                   show_progress: bool = False, fit: FitSettings | None = None) -> dict:
-    """Train on class-skewed data; how close are generated class frequencies to the training ones?"""
+                   show_progress: bool = False, fit: FitSettings | None = None, executor: str = "serial",
+                   scale: Scale | None = None) -> dict:
+    """Train on class-skewed data; how close are generated class frequencies to the training ones?
+    Each (skew, seed) is a task on `executor` (lifstp.executor)."""
+    from lifstp.executor import run_tasks
+
     for s in samplers:
         check_name(s)
     out = Path(out)
-    sc = scale_for(quick, fit)
-    result = {"experiment": "imbalanced", "device": device.name, "seeds": list(range(seed, seed + n_seeds)),
+    sc = scale or scale_for(quick, fit)
+    seeds = list(range(seed, seed + n_seeds))
+    result = {"experiment": "imbalanced", "device": device.name, "seeds": seeds,
               "quick": quick, "stp": list(stp), "skews": {}}
     md_parts = []
     t0 = time.perf_counter()
-    for skew in skews:
+    tasks = [t for skew in skews for t in _seed_tasks(device, seeds, sc, samplers, stp, skew=skew, quick=quick)]
+    ran = run_tasks(seed_pipeline, tasks, executor, "imbalanced seeds", show_progress)
+    for j, skew in enumerate(skews):
+        got_all = ran.results[j * n_seeds:(j + 1) * n_seeds]
         per_seed = []
-        for k in range(n_seeds):
-            s = seed + k
-            train, train_used, test, rbm, clf = prepare(s, quick, skew=skew, show_progress=show_progress)
-            mref = model_reference(rbm, sc.n_reference, s, clf, sc.reference_thin, sc.reference_burn_in)
-            fits = FitCache(rbm, device, mref.fit_target, sc.fit, s, show_progress)
-            refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
-            res, samples = compare_samplers(rbm, samplers, sc.n_samples, s, device, clf, test, refs, sc.isl_counts,
-                                            out, stp, show_progress, tag=f"_{skew}" + ("" if k == 0 else f"_seed{s}"),
-                                            fits=fits, reference_v=mref.visible)
-            res["_meta"] = {"seed": s, "train_class_frequencies": refs["train"].tolist(),
-                            "model_class_frequencies": mref.class_frequencies.tolist(),
-                            "rbm_test_accuracy": rbm.accuracy(test), "reference": mref.convergence,
-                            "fits": fits.summary()}
+        for k, (s, got) in enumerate(zip(seeds, got_all)):
+            if got is None:
+                continue
+            _save_seed_samples(out, got, f"_{skew}" + ("" if k == 0 else f"_seed{s}"))
+            per_seed.append(got["res"])
             if k == 0:
+                rbm, clf = got["rbm"], got["clf"]
                 save_machine(out / f"bm_{skew}.npz", rbm)
                 if skew == skews[0]:
                     save_machine(out / "bm.npz", rbm)
                 from .figures import plot_class_frequencies
 
-                plot_class_frequencies(samples, clf, rbm.n_pixels, refs["train"], out / f"imbalanced_{skew}.png",
-                                       f"trained on skew {skew}", model=mref.class_frequencies)
-            per_seed.append(res)
+                train_freq = np.asarray(got["res"]["_meta"]["train_class_frequencies"])
+                plot_class_frequencies(got["samples"], clf, rbm.n_pixels, train_freq, out / f"imbalanced_{skew}.png",
+                                       f"trained on skew {skew}", model=got["model_class_frequencies"])
+        if not per_seed:
+            continue
         agg = _aggregate([{n: r for n, r in ps.items() if n != "_meta"} for ps in per_seed], TABLE_KEYS)
         result["skews"][skew] = {"per_seed": per_seed, "summary": agg}
         meta = [ps["_meta"] for ps in per_seed]
         md_parts.append(_markdown(f"Imbalanced data: {skew}", agg, TABLE_KEYS,
-                                  f"training class frequencies (seed {seed}): "
+                                  f"training class frequencies (seed {meta[0]['seed']}): "
                                   + ", ".join(f"{x:.3f}" for x in meta[0]['train_class_frequencies'])
                                   + "; the model's own (reference): "
                                   + ", ".join(f"{x:.3f}" for x in meta[0]['model_class_frequencies'])
                                   + ". " + _reference_note(meta) + " " + depression_verdict(agg)))
+    result["tasks"] = ran.to_json()
     result["wall_s"] = time.perf_counter() - t0
-    _write_tables(out, "imbalanced", result, "\n".join(md_parts))
+    _write_tables(out, "imbalanced", result, "\n".join(md_parts) + f"\nTasks: {ran.summary()}\n")
+    ran.raise_failures("seeds")
     return result
 
 
-def run_sweep(device, out, seed: int = 0, quick: bool = False, bm_path=None, show_progress: bool = False, fit: FitSettings | None = None) -> dict:
-    """Confident switch rate, ISL and TV to training frequencies of LIF + STP over a U × τ_rec grid."""
+#: Devices opened by the tasks of this process, by --device name (the driver registers its own, so a
+#: serial executor reuses the device it was given: a board's port opens once).
+_TASK_DEVICES: dict = {}
+
+
+def task_device(device):
+    """The device a task runs on: the one given, or opened once per worker process from its name."""
+    if not isinstance(device, str):
+        _TASK_DEVICES.setdefault(device.name, device)
+        return device
+    if device not in _TASK_DEVICES:
+        from lifstp.device import open_device
+
+        _TASK_DEVICES[device] = open_device(device)
+    return _TASK_DEVICES[device]
+
+
+def sweep_point(rbm: RBM, device: str, stp, n_samples: int, seed: int, fit: Fit, clf, test: ImageSet, refs: dict,
+                isl_counts, reference_v):
+    """One point of the sweep, a pure function of its arguments: samples of the machine run with the
+    renewing fit under depression `stp` = (U, τ_rec) (None: renewing), and their summary."""
+    from .spiking import spiking_samples
+
+    v, stats = spiking_samples(rbm, task_device(device), lif_params(stp), n_samples, seed=seed, fit=fit)
+    return v, stats, summarise(v, rbm.n_pixels, clf, test, stats, refs, isl_counts, reference_v)
+
+
+def run_sweep(device, out, seed: int = 0, quick: bool = False, bm_path=None, show_progress: bool = False,
+              fit: FitSettings | None = None, executor: str = "serial", scale: Scale | None = None) -> dict:
+    """Confident switch rate, ISL and TV to training frequencies of LIF + STP over a U × τ_rec grid, each
+    point a task on `executor` (lifstp.executor); `scale` replaces the full or quick one (tests)."""
+    from lifstp.executor import Task, run_tasks
+
     out = Path(out)
-    sc = scale_for(quick, fit)
-    train, train_used, test, rbm, clf = prepare(seed, quick, bm_path=bm_path, show_progress=show_progress)
+    sc = scale or scale_for(quick, fit)
+    train, train_used, test, rbm, clf = prepare(seed, quick, bm_path=bm_path, show_progress=show_progress,
+                                                config=TrainConfig(seed=seed, epochs=sc.epochs) if scale else None)
     save_machine(out / "bm.npz", rbm)
     mref = model_reference(rbm, sc.n_reference, seed, clf, sc.reference_thin, sc.reference_burn_in)
     fits = FitCache(rbm, device, mref.fit_target, sc.fit, seed, show_progress)
     renewing = fits(lif_params(None))  # every point runs the renewing fit with its depression: no refit
     refs = {"train": train_used.class_frequencies(), "model": mref.class_frequencies}
-    grid = {}
+    points = [(u, tau) for u in sc.sweep_u for tau in sc.sweep_tau] + [None]  # None: renewing LIF, the baseline
+    task_device(device)
+    common = dict(rbm=rbm, device=device.name, n_samples=sc.sweep_samples, seed=seed, fit=renewing, clf=clf,
+                  test=test, refs=refs, isl_counts=sc.isl_counts, reference_v=mref.visible)
+    tasks = [Task({"U": p[0], "tau_rec_ms": p[1], "seed": seed} if p else {"renewing": True, "seed": seed},
+                  dict(common, stp=p)) for p in points]
     t0 = time.perf_counter()
-    from .spiking import spiking_samples
-
-    with progress_bar(len(sc.sweep_u) * len(sc.sweep_tau), "sweep", "point", enabled=show_progress) as bar:
-        for u in sc.sweep_u:
-            for tau in sc.sweep_tau:
-                v, stats = spiking_samples(rbm, device, lif_params((u, tau)), sc.sweep_samples, seed=seed, fit=renewing)
-                summ = summarise(v, rbm.n_pixels, clf, test, stats, refs, sc.isl_counts, mref.visible)
-                grid[f"{u:g},{tau:g}"] = summ
-                _save_samples(out, f"lif_stp_U{u:g}_tau{tau:g}", v, stats)
-                bar.update(1)
-    v, stats = spiking_samples(rbm, device, lif_params(None), sc.sweep_samples, seed=seed, fit=renewing)
-    base = summarise(v, rbm.n_pixels, clf, test, stats, refs, sc.isl_counts, mref.visible)
-    _save_samples(out, "lif", v, stats)
+    ran = run_tasks(sweep_point, tasks, executor, "sweep", show_progress)
+    grid, base = {}, None
+    for p, r in zip(points, ran.results):
+        if r is None:
+            continue
+        v, stats, summ = r
+        if p is None:
+            base = summ
+            _save_samples(out, "lif", v, stats)
+        else:
+            grid[f"{p[0]:g},{p[1]:g}"] = summ
+            _save_samples(out, f"lif_stp_U{p[0]:g}_tau{p[1]:g}", v, stats)
     result = {"experiment": "sweep", "device": device.name, "seed": seed, "quick": quick, "U": list(sc.sweep_u),
               "tau_rec_ms": list(sc.sweep_tau), "grid": grid, "lif_renewing": base, "reference": mref.convergence,
-              "fits": fits.summary(), "chosen": list(MIXING_STP), "paper": list(PAPER_STP),
+              "fits": fits.summary(), "chosen": list(MIXING_STP), "paper": list(PAPER_STP), "tasks": ran.to_json(),
               "wall_s": time.perf_counter() - t0}
     isl_key = str(max(n for n in sc.isl_counts if n <= sc.sweep_samples))
+    cell = lambda g: (f"{g.confident_switches_per_1000:.1f} / {g.isl[int(isl_key)]:.2f} / {g.tv['model']:.3f}"  # noqa: E731
+                      if g is not None else "FAILED")
     lines = ["# Sweep of LIF + STP over U × τ_rec", "",
              f"device {device.name}, seed {seed}, {sc.sweep_samples} samples per point, every point on the renewing "
              f"fit (no refit). Cells: confident switches per 1000 samples / ISL@{isl_key} (nats) / TV to the model. "
-             f"Renewing LIF (U=1, τ_rec=10 ms): {base.confident_switches_per_1000:.1f} / {base.isl[int(isl_key)]:.2f} / "
-             f"{base.tv['model']:.3f}.", "",
+             f"Renewing LIF (U=1, τ_rec=10 ms): {cell(base)}. Tasks: {ran.summary()}", "",
              "| U \\ τ_rec (ms) | " + " | ".join(f"{t:g}" for t in sc.sweep_tau) + " |",
              "| --- |" + " --- |" * len(sc.sweep_tau)]
     for u in sc.sweep_u:
-        cells = [f"{g.confident_switches_per_1000:.1f} / {g.isl[int(isl_key)]:.2f} / {g.tv['model']:.3f}"
-                 for g in (grid[f"{u:g},{t:g}"] for t in sc.sweep_tau)]
-        lines.append(f"| {u:g} | " + " | ".join(cells) + " |")
+        lines.append(f"| {u:g} | " + " | ".join(cell(grid.get(f"{u:g},{t:g}")) for t in sc.sweep_tau) + " |")
     _write_tables(out, "sweep", result, "\n".join(lines) + "\n")
-    from .figures import plot_sweep
+    if not ran.failed:
+        from .figures import plot_sweep
 
-    plot_sweep(result, isl_key, out / "sweep.png")
+        plot_sweep(result, isl_key, out / "sweep.png")
+    ran.raise_failures("sweep points")
     return result
 
 

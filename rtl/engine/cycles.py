@@ -17,7 +17,7 @@ import numpy as np
 
 from lifstp import protocol as P
 from lifstp.rtl.config import CoreConfig
-from lifstp.rtl.core import cycles_per_tick
+from lifstp.rtl.core import DELIVERY_LATENCY, cycles_per_tick
 
 from .cobs import _COBS_BLOCK  # the block length at which the transmitter starts a block without a zero
 
@@ -54,54 +54,76 @@ def transmit_cycles(encoded: bytes) -> int:
     return 4 * n + 5 + 3 * full_blocks
 
 
-def _run_end() -> int:
-    """Cycles after the last tick (and the last frame): the RUN state that finds no tick left,
-    RUN_DONE's body written a byte a cycle, and the frame sent."""
-    body = P.HEADER_BYTES + P.RUN_DONE_PAYLOAD.size
-    return 1 + body + 4 * (body + P.CRC_BYTES) + 5
+#: The RUN_DONE body's length.
+_DONE_BODY = P.HEADER_BYTES + P.RUN_DONE_PAYLOAD.size
+#: Cycles from a request (the SEND state's cycle) to the first in which the other buffer counts as
+#: free again, beyond the frame's transmit_cycles: the request is registered (pending), and so is its
+#: clearing at the delimiter.
+FREE_AFTER = 1
+#: Cycles from the run's RUN_DONE request to the end of the busy count, beyond its transmit_cycles.
+DONE_AFTER = 1
 
 
-def run_cycles(cfg: CoreConfig, n_ticks: int, sent: bytes) -> tuple[int, int]:
+def run_cycles(cfg: CoreConfig, n_ticks: int, sent: bytes, n_active: int = 0) -> tuple[int, int]:
     """(fewest, most) busy cycles of a run of n_ticks ticks that sent the bytes `sent` (the RUN reply,
     its SPIKES frames and RUN_DONE, as encoded), from the frames alone: the spikes per tick, the
-    records and the frames are read from them.
+    records and the frames are read from them; n_active is the core's register (0: all N).
 
-    A full frame is sent right after its last record: the core meanwhile delivers that spike (its M
-    columns, the next spike offered in the last) or, after the tick's last spike, ends the tick (M + 5
-    cycles to the idle cycle the encoder looks for); after a SKIP record the encoder goes straight to
-    the next tick. The last frame of a run, not full, is sent when no tick is left (one more RUN
-    state)."""
+    The encoder and the core work in series, and a full frame is handed to the transmitter in one
+    SEND cycle, unless the frame before it is still on the line: then SEND waits for it (the core
+    meanwhile delivers the spike of the last record, its M columns, the next spike offered in the
+    last, or after the tick's last spike ends the tick: M + 5 cycles to the idle cycle the encoder
+    looks for; after a SKIP record nothing goes on). So the time line is followed frame by frame:
+    each frame's request, from the work before it, and the cycle its buffer is free again. At the
+    end the last frame, if open, is requested, RUN_DONE is written meanwhile and requested once that
+    frame has left, and the run ends when RUN_DONE has left."""
     frames = [P.decode_frame(f) for f in sent.split(bytes([P.DELIMITER])) if f]
     encoded = [f + bytes([P.DELIMITER]) for f in sent.split(bytes([P.DELIMITER])) if f]
     done = next(f for f in frames if f.op == P.Msg.RUN_DONE)
+    done_tx = transmit_cycles(next(e for f, e in zip(frames, encoded) if f.op == P.Msg.RUN_DONE))
     ran, next_tick = P.RUN_DONE_PAYLOAD.unpack(done.payload)[:2]
     first_tick = next_tick - ran
     spikes = [(f, e) for f, e in zip(frames, encoded) if f.op == P.Msg.SPIKES]
     decoded = [P.decode_spikes(f.payload) for f, _ in spikes]
     all_ticks = np.concatenate([d[2] for d in decoded]) if decoded else np.empty(0, np.int64)
     per_tick = np.bincount(all_ticks - first_tick, minlength=n_ticks)
-    m = cfg.depth
-    counts, how_often = np.unique(per_tick, return_counts=True)
-    cycles = RUN_START + _run_end() + TICK_EXTRA * n_ticks
-    cycles += sum(int(k) * cycles_per_tick(cfg, int(s)) for s, k in zip(counts, how_often))
+    m = cfg.active_depth(n_active)
+    tick_cycles = TICK_EXTRA + np.array([cycles_per_tick(cfg, int(k), n_active) for k in per_tick], np.int64)
+    before = RUN_START + np.concatenate([[0], np.cumsum(tick_cycles)])  # when tick i is decided in RUN
+    # Within a tick, the cycles before its first spike's record: RUN and ISSUE, then START, UPDATE and
+    # FLUSH (the tick's cycles without spikes, less DELIVER's empty cycle, DRAIN and END).
+    to_first = 2 + cycles_per_tick(cfg, 0, n_active) - DELIVERY_LATENCY - 1
+    extra = 0  # the frames' own cycles (headers, records, SKIP decisions) and the waits, so far
+    free_at = 0  # the first cycle in which the other buffer is free
     seen = 0
+    open_at_end = False
     for (frame, enc), (_, _, ticks, _) in zip(spikes, decoded):
         records = (len(frame.payload) - P.SPIKES_HEADER.size) // P.SPIKE_RECORD_BYTES
-        skips = records - len(ticks)
-        cycles += SPIKES_HEADER_CYCLES + RECORD_CYCLES * records + skips
+        extra += SPIKES_HEADER_CYCLES + RECORD_CYCLES * records + records - len(ticks)
         seen += len(ticks)
-        t_tx = transmit_cycles(enc)
-        if records < P.SPIKES_PER_FRAME:  # the run's last frame
-            cycles += 1 + t_tx
-            continue
-        if not _last_record_is_spike(frame.payload):
-            overlap = 1
-        elif seen < len(all_ticks) and all_ticks[seen] == ticks[-1]:
-            overlap = m
-        else:
-            overlap = m + 5
-        cycles += max(0, t_tx + 1 - overlap)
-    return cycles, cycles + PHASE_WAIT_MAX * (len(spikes) + 1)
+        if records < P.SPIKES_PER_FRAME:  # the run's last frame: SEND after the RUN that finds no tick
+            now, overlap, open_at_end = before[-1] + extra + 1, 0, True
+        elif _last_record_is_spike(frame.payload):
+            tick = int(ticks[-1])
+            j = int(np.sum(all_ticks[:seen] == tick))  # the frame's last spike is the tick's j-th
+            now = before[tick - first_tick] + to_first + (j - 1) * m + extra
+            overlap = m if seen < len(all_ticks) and all_ticks[seen] == tick else m + 5
+        else:  # a SKIP, written before the tick it precedes
+            now, overlap = before[_skip_tick(frame, first_tick)] + extra, 1
+        wait = max(0, free_at - now)
+        free_at = now + wait + transmit_cycles(enc) + FREE_AFTER
+        extra += 1 + wait - overlap if open_at_end else max(0, 1 + wait - overlap)
+    # RUN (no tick left; after an open frame's SEND, once more), RUN_DONE's body, its request.
+    body_done = before[-1] + extra + 1 + _DONE_BODY + (1 if open_at_end else 0)
+    cycles = max(body_done, free_at) + done_tx + DONE_AFTER
+    return int(cycles), int(cycles) + PHASE_WAIT_MAX * (len(spikes) + 1)
+
+
+def _skip_tick(frame, first_tick: int) -> int:
+    """The run's tick index before which a frame's last record, a SKIP, was written."""
+    base = P.SPIKES_HEADER.unpack_from(frame.payload)[1]
+    deltas = np.frombuffer(frame.payload[P.SPIKES_HEADER.size:], np.uint8)[::P.SPIKE_RECORD_BYTES]
+    return int(base + int(deltas.astype(np.int64).sum())) - first_tick + 1
 
 
 def _last_record_is_spike(payload: bytes) -> bool:

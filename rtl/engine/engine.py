@@ -54,13 +54,14 @@ class Engine(wiring.Component):
         m.submodules.receiver = rx = FrameReceiver()
         m.submodules.executor = ex = Executor(cfg)
         m.submodules.spike_encoder = enc = SpikeEncoder(cfg)
-        m.submodules.transmitter = tx = FrameTransmitter(2)
+        m.submodules.transmitter = tx = FrameTransmitter(3)
 
         wiring.connect(m, wiring.flipped(self.rx), rx.i)
         wiring.connect(m, rx.frame, ex.frame)
         m.d.comb += [rx.rd_addr.eq(ex.rx_addr), ex.rx_data.eq(rx.rd_data)]
         wiring.connect(m, ex.tx, tx.src0)  # replies first
-        wiring.connect(m, enc.tx, tx.src1)
+        wiring.connect(m, enc.tx0, tx.src1)  # the spike encoder's two buffers, used in turn
+        wiring.connect(m, enc.tx1, tx.src2)
         wiring.connect(m, tx.o, wiring.flipped(self.tx))
         wiring.connect(m, ex.ctl, enc.ctl)
 

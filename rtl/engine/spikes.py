@@ -5,6 +5,11 @@ core's spikes (tick, neuron) into SPIKES frames of tick-delta records, and ends 
 It takes a spike only into an open frame, and opens a frame only while it holds credit: without
 credit the core waits at its spike output (back-pressure), so no spike is ever dropped.
 
+Two frame buffers: a full frame is handed to the transmitter (and its credit spent) and the next one is
+written into the other buffer while the first is on the line, so the core waits for the line only when
+a frame fills before the one before it has left. Frames leave in order: a frame is requested only once
+the other buffer's frame has been taken (its delimiter sent).
+
 Records: prev is the tick of the last record (at the start of a run, the run's first tick). Before
 each tick T is issued, while T - prev > 255 (the ticks prev+1 .. T-1, at least 255 of them, were
 silent) a SKIP record (delta 255, neuron 0xFFFF) is written and prev advances by 255; so every spike
@@ -100,7 +105,8 @@ class SpikeEncoder(wiring.Component):
       (`core_ticks`); ready only with room in an open frame (credit), so the core stalls otherwise.
     - ``core_busy`` (In): the core is running a tick.
     - ``core_ticks`` (In): the core's tick counter (ticks done = the next tick's number).
-    - ``tx`` (Out `tx_source_signature`): the frame buffer of SPIKES and RUN_DONE frames.
+    - ``tx0``, ``tx1`` (Out `tx_source_signature`): the two frame buffers of SPIKES and RUN_DONE
+      frames, used in turn.
     """
 
     def __init__(self, cfg: CoreConfig):
@@ -111,12 +117,13 @@ class SpikeEncoder(wiring.Component):
             "spikes": In(stream.Signature(spike_layout(cfg))),
             "core_busy": In(1),
             "core_ticks": In(cfg.counter_width),
-            "tx": Out(tx_source_signature()),
+            "tx0": Out(tx_source_signature()),
+            "tx1": Out(tx_source_signature()),
         })
 
     def elaborate(self, platform):
         m = Module()
-        ctl, tx = self.ctl, self.tx
+        ctl, txs = self.ctl, (self.tx0, self.tx1)
         running = Signal()
         stop_req = Signal()
         credit = Signal(_CREDIT_BITS)
@@ -199,7 +206,23 @@ class SpikeEncoder(wiring.Component):
                     m.d.comb += done_byte.eq(field)
             with m.Case(*_DONE_FIELDS[4]):
                 m.d.comb += done_byte.eq(stop_req)
-        m.d.comb += tx.w_addr.eq(wptr)
+        # The buffers: `cur` is written; a finished frame is requested (`pending`, its length latched)
+        # until the transmitter takes it, and only once the other buffer's frame has been taken.
+        cur = Signal()
+        pending = Signal(2)
+        length = [Signal(ADDR_BITS, name=f"length{k}") for k in range(2)]
+        w_en, w_data = Signal(), Signal(8)
+        request = Signal()  # the frame in `cur` is requested: cur flips in the same cycle
+        other_busy = Mux(cur, pending[0], pending[1])
+        for k, tx in enumerate(txs):
+            m.d.comb += [tx.w_addr.eq(wptr), tx.w_data.eq(w_data), tx.w_en.eq(w_en & (cur == k)),
+                         tx.send.valid.eq(pending[k]), tx.send.payload.eq(length[k])]
+            with m.If(request & (cur == k)):
+                m.d.sync += [pending[k].eq(1), length[k].eq(wptr)]
+            with m.Elif(tx.send.ready):
+                m.d.sync += pending[k].eq(0)
+        with m.If(request):
+            m.d.sync += cur.eq(~cur)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -242,12 +265,12 @@ class SpikeEncoder(wiring.Component):
                     m.d.sync += [gap.eq(gap + 1), in_tick.eq(0)]
                     m.next = "RUN"
             with m.State("HEADER"):  # then the record that opened the frame
-                m.d.comb += [tx.w_en.eq(1), tx.w_data.eq(hdr_byte)]
+                m.d.comb += [w_en.eq(1), w_data.eq(hdr_byte)]
                 m.d.sync += [wptr.eq(wptr + 1), rec_byte.eq(0)]
                 with m.If(wptr == _REC0 - 1):
                     m.next = "RECORD"
             with m.State("RECORD"):  # the spike waits at the input until its record is written
-                m.d.comb += [tx.w_en.eq(1), tx.w_data.eq(rec_data)]
+                m.d.comb += [w_en.eq(1), w_data.eq(rec_data)]
                 m.d.sync += [wptr.eq(wptr + 1), rec_byte.eq(rec_byte + 1)]
                 with m.If(rec_byte == P.SPIKE_RECORD_BYTES - 1):
                     m.d.comb += [self.spikes.ready.eq(in_tick), spike_done.eq(in_tick)]
@@ -258,23 +281,25 @@ class SpikeEncoder(wiring.Component):
                         m.next = "TICK"
                     with m.Else():
                         m.next = "RUN"
-            with m.State("SEND"):
-                m.d.comb += [tx.send.valid.eq(1), tx.send.payload.eq(wptr)]
-                with m.If(tx.send.ready):
-                    m.d.comb += frame_sent.eq(1)
+            with m.State("SEND"):  # request the frame once the one before it has left
+                with m.If(~other_busy):
+                    m.d.comb += [request.eq(1), frame_sent.eq(1)]
                     m.d.sync += frame_open.eq(0)
                     with m.If(in_tick):
                         m.next = "TICK"
                     with m.Else():
                         m.next = "RUN"
             with m.State("DONE_BODY"):
-                m.d.comb += [tx.w_en.eq(1), tx.w_data.eq(done_byte)]
+                m.d.comb += [w_en.eq(1), w_data.eq(done_byte)]
                 m.d.sync += wptr.eq(wptr + 1)
                 with m.If(wptr == _DONE_LEN - 1):
                     m.next = "DONE_SEND"
             with m.State("DONE_SEND"):
-                m.d.comb += [tx.send.valid.eq(1), tx.send.payload.eq(wptr)]
-                with m.If(tx.send.ready):
+                with m.If(~other_busy):
+                    m.d.comb += request.eq(1)
+                    m.next = "DONE_WAIT"
+            with m.State("DONE_WAIT"):  # the run ends when RUN_DONE has left
+                with m.If(pending == 0):
                     m.d.sync += running.eq(0)
                     m.next = "IDLE"
         return m
