@@ -38,8 +38,9 @@ TICKS = 100
 REPLY_TIMEOUT_S = 120.0
 #: Spikes a network may give in its ticks: enough to exercise the delivery, few enough for the UART.
 SPIKES = (20, 300)
-#: (seed, stp_u) of each board's networks: without depression (U = 0) and with it
-NETWORKS = ((2, 0.0), (3, 0.5))
+#: (seed, stp_u, limit_active) of each board's networks: without depression (U = 0) and with it; the
+#: first updates all the core's neurons every tick, the second only its own (the n_active register)
+NETWORKS = ((2, 0.0, 0.0), (3, 0.5, 1.0))
 FAULT = "dsp_signedness"
 #: harness -> (build function, arguments); the longest builds first, since two run at a time
 HARNESSES = {
@@ -65,12 +66,12 @@ def golden(case: dict, n_core: int):
     return gc
 
 
-def draw_case(seed: int, stp_u: float, n_core: int, n_active: int, ticks: int) -> dict:
-    """The first network (n_active neurons active, the given stp_u) drawn from `seed` whose golden spikes
-    number within SPIKES and that has weights."""
+def draw_case(seed: int, stp_u: float, limit_active: float, n_core: int, n_active: int, ticks: int) -> dict:
+    """The first network (n_active neurons active, the given stp_u and limit_active) drawn from `seed`
+    whose golden spikes number within SPIKES and that has weights."""
     rng = np.random.default_rng(seed)
     for _ in range(500):
-        case = {**random_case(rng, n_core), "n_active": n_active, "stp_u": stp_u}
+        case = {**random_case(rng, n_core), "n_active": n_active, "stp_u": stp_u, "limit_active": limit_active}
         gc = golden(case, n_core)
         t, _ = gc.run(ticks)
         if SPIKES[0] <= len(t) <= SPIKES[1] and np.any(gc.weights):
@@ -101,11 +102,11 @@ def check(binary, case: dict, n_core: int, ticks: int) -> list[str]:
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))
-@pytest.mark.parametrize("seed,stp_u", NETWORKS)
-def test_board_netlist_spikes_like_the_golden_model(harnesses, board, seed, stp_u):
+@pytest.mark.parametrize("network", NETWORKS)
+def test_board_netlist_spikes_like_the_golden_model(harnesses, board, network):
     """A random network through the board's default netlist, without and with depression."""
     n_core = BOARDS[board].default_neurons
-    case = draw_case(seed, stp_u, n_core, ACTIVE, TICKS)
+    case = draw_case(*network, n_core, ACTIVE, TICKS)
     assert check(harnesses[board], case, n_core, TICKS) == []
 
 
@@ -113,7 +114,7 @@ def test_synthesis_fault_is_caught_only_at_gate_level(harnesses):
     """On the iCEBreaker's networks of the test above, the RTL of its design equals the golden model and
     its netlist with the fault does not (the RTL is the same for both: the fault is in synthesis only)."""
     n_core = BOARDS["icebreaker"].default_neurons
-    cases = [draw_case(seed, stp_u, n_core, ACTIVE, TICKS) for seed, stp_u in NETWORKS]
+    cases = [draw_case(*network, n_core, ACTIVE, TICKS) for network in NETWORKS]
     for case in cases:
         assert check(harnesses["icebreaker-rtl"], case, n_core, TICKS) == []
     caught = [check(harnesses["icebreaker-fault"], case, n_core, TICKS) for case in cases]
