@@ -204,3 +204,34 @@ def test_bad_formats_are_named(kwargs, needle):
 def test_bad_parameters_are_named(kwargs, needle):
     with pytest.raises(ModelError, match=needle):
         ModelParams(**kwargs)
+
+
+def test_active_count_skips_the_padding_and_keeps_the_spikes():
+    """n_active = k: neurons k..N-1 keep their state (a padded network's spikes are the same as with
+    every neuron updated); the active ones still fire, and n_active = 0 means all N."""
+    import dataclasses
+
+    rng = np.random.default_rng(4)
+    n, k = 12, 7
+    params = ModelParams(stp_u=0.5)
+    fmt = Formats()
+    e_l_mv = np.full(n, -70.0)
+    w_pa = np.zeros((n, n))
+    e_l_mv[:k], w_pa[:k, :k] = random_network(k, rng)
+    clamp = np.full(n, int(ClampMode.OFF))
+    clamp[:k] = int(ClampMode.FREE)
+    fixed = quantise(params, fmt)
+    w, _ = quantise_weights(w_pa, params, fmt)
+    cores = [GoldenCore(dataclasses.replace(fixed, n_active=a), quantise_potentials(e_l_mv, fmt), w, clamp, seed=3)
+             for a in (0, k, n)]
+    start = cores[1].snapshot()
+    runs = [c.run(3000) for c in cores]
+    assert len(runs[0][0]) > 100
+    for t, j in runs[1:]:
+        np.testing.assert_array_equal(t, runs[0][0])
+        np.testing.assert_array_equal(j, runs[0][1])
+    end = cores[1].snapshot()
+    for name in ("v", "u", "ref", "res", "rng", "acc"):
+        np.testing.assert_array_equal(getattr(end, name)[k:], getattr(start, name)[k:], err_msg=name)
+        assert not np.array_equal(getattr(end, "rng")[:k], getattr(start, "rng")[:k])
+    assert not np.array_equal(cores[0].snapshot().rng[k:], start.rng[k:])  # all N updated: the padding's generators ran
