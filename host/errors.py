@@ -9,3 +9,8 @@ class LifstpError(Exception):
 
 class InputError(LifstpError, ValueError):
     """A malformed input file or argument."""
+
+
+class UnrepresentableError(InputError):
+    """A model the core cannot represent (a PyNN cell type, synapse, connection or parameter set that
+    would have to be approximated): refused, with the reason, rather than run as something else."""
