@@ -64,9 +64,10 @@ class Population(common.Population):
 
     def _create_cells(self):
         if not isinstance(self.celltype, SUPPORTED_CELLS):
-            kind = type(self.celltype).__name__
-            why = WHY_NOT.get(kind, "the core's neurons are IF_curr_exp, its background SpikeSourcePoisson")
-            raise UnrepresentableError(f"Population of {kind}: {why}")
+            kind = type(self.celltype)
+            why = WHY_NOT.get(kind.__name__) or (f"{kind.__module__}.{kind.__name__} is not a cell type of lifstp.pynn; "
+                                                 "use lifstp.pynn.IF_curr_exp and lifstp.pynn.SpikeSourcePoisson")
+            raise UnrepresentableError(f"Population of {kind.__name__}: {why}")
         state = simulator.state
         ids = np.arange(state.id_counter, state.id_counter + self.size)
         self.all_cells = np.array([simulator.ID(i) for i in ids], dtype=simulator.ID)

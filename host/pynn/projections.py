@@ -46,9 +46,10 @@ class Projection(common.Projection):
     def __init__(self, presynaptic_population, postsynaptic_population, connector, synapse_type=None,
                  source=None, receptor_type=None, space=Space(), label=None):
         if synapse_type is not None and not isinstance(synapse_type, SUPPORTED_SYNAPSES):
-            kind = type(synapse_type).__name__
-            why = WHY_NOT.get(kind, "the core's synapses are StaticSynapse or TsodyksMarkramSynapse")
-            raise UnrepresentableError(f"Projection with {kind}: {why}")
+            kind = type(synapse_type)
+            why = WHY_NOT.get(kind.__name__) or (f"{kind.__module__}.{kind.__name__} is not a synapse type of "
+                                                 "lifstp.pynn; use lifstp.pynn.StaticSynapse or TsodyksMarkramSynapse")
+            raise UnrepresentableError(f"Projection with {kind.__name__}: {why}")
         if source is not None:
             raise UnrepresentableError("Projection source: the core's neurons have one spike source each")
         super().__init__(presynaptic_population, postsynaptic_population, connector, synapse_type, source,

@@ -123,7 +123,7 @@ def _stp(prj) -> tuple[float, float | None]:
 
 
 def _check_connections(prj, dt: float, source: np.ndarray) -> None:
-    """Delays, receptor signs and synapse types of one projection."""
+    """Delays and synapse types of one projection (PyNN itself checks the weights' signs)."""
     name = f"Projection {prj.label!r}"
     if not len(prj):
         return
@@ -133,9 +133,6 @@ def _check_connections(prj, dt: float, source: np.ndarray) -> None:
     if bad.size:
         raise UnrepresentableError(f"{name}: delay {delay[bad[0]]:g} ms; the core delivers every spike one "
                                    f"tick ({dt:g} ms) after it is emitted")
-    if prj.receptor_type == "inhibitory" and np.any(attrs["weight"] > 0):
-        raise UnrepresentableError(f"{name}: positive weight on the inhibitory receptor; current-based "
-                                   "inhibitory weights are negative in PyNN")
     if isinstance(prj.synapse_type, TsodyksMarkramSynapse) and np.any(source[pre] >= 0):
         raise UnrepresentableError(f"{name}: the core's background events are not depressed; connect "
                                    "SpikeSourcePoisson with StaticSynapse")
