@@ -9,6 +9,7 @@ from pyNN.recording import get_io
 from lifstp.errors import UnrepresentableError
 
 from . import simulator
+from .to_core import core_network
 
 
 def setup(timestep=DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY, device="golden", rng_seed=simulator.DEFAULT_SEED,
@@ -34,7 +35,7 @@ def setup(timestep=DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY, device="golden
     if min_delay not in ("auto", timestep):
         raise UnrepresentableError(f"min_delay = {min_delay}: every delay on the core is one tick ({timestep} ms)")
     common.setup(timestep, min_delay, **extra_params)
-    simulator.state.configure(float(timestep), device, rng_seed)
+    simulator.state.configure(float(timestep), device, rng_seed, core_network)
     return rank()
 
 

@@ -16,6 +16,7 @@ from lifstp.errors import UnrepresentableError
 
 from . import simulator
 from .recording import Recorder
+from .to_core import check_population
 from .standardmodels import SUPPORTED_CELLS, WHY_NOT, SpikeSourcePoisson
 
 
@@ -79,8 +80,6 @@ class Population(common.Population):
         for cell in self.all_cells:
             cell.parent = self
         state.id_counter += self.size
-        from .to_core import check_population  # to_core reads populations: imported when one exists
-
         check_population(self, state)
         state.populations.append(self)
 

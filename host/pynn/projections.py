@@ -18,6 +18,7 @@ from lifstp.errors import UnrepresentableError
 
 from . import simulator
 from .standardmodels import SUPPORTED_SYNAPSES, WHY_NOT
+from .to_core import check_projection
 
 
 class Connection(common.Connection):
@@ -60,8 +61,6 @@ class Projection(common.Projection):
         self._chunks: list = []
         connector.connect(self)
         self._gather()
-        from .to_core import check_projection  # to_core reads projections: imported when one exists
-
         check_projection(self, simulator.state)
         simulator.state.projections.append(self)
 

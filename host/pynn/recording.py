@@ -12,6 +12,7 @@ from pyNN import recording
 from lifstp.errors import UnrepresentableError
 
 from . import simulator
+from .to_core import core_index
 
 
 class Recorder(recording.Recorder):
@@ -34,8 +35,6 @@ class Recorder(recording.Recorder):
 
     def _times_by_id(self, ids) -> dict[int, np.ndarray]:
         """Spike times (ms) of the cells `ids` in the current segment, after the recording started."""
-        from .to_core import core_index  # the index map lives with the translation
-
         state = self._simulator.state
         out = {int(i): np.zeros(0) for i in ids}
         if state.spikes is None or not out:
@@ -45,7 +44,7 @@ class Recorder(recording.Recorder):
         keep = t_ms > start + 1e-9 * state.dt
         t_ms, neuron = t_ms[keep], neuron[keep]
         for cell in out:
-            out[cell] = t_ms[neuron == core_index(self.population, cell)]
+            out[cell] = t_ms[neuron == core_index(state, self.population, cell)]
         return out
 
     def _get_spiketimes(self, ids, clear=False):

@@ -47,13 +47,16 @@ class State(common.control.BaseState):
         self.device: Device | None = None
         self.device_name = "golden"
         self.seed = DEFAULT_SEED
+        self.translate = None  #: (state, t_stop_ms) -> to_core.CoreBuild, given by setup()
         self.segment_counter = -1
         self.clear()
 
-    def configure(self, dt: float, device: str, seed: int) -> None:
-        """Set up a new simulation on `device` (opened here, so a bad name fails at setup())."""
+    def configure(self, dt: float, device: str, seed: int, translate) -> None:
+        """Set up a new simulation on `device` (opened here, so a bad name fails at setup()), with
+        `translate` turning the PyNN network into the core's."""
         self.close()
         self.device = open_device(device)
+        self.translate = translate
         self.device_name, self.dt, self.min_delay, self.max_delay = device, dt, dt, dt
         self.seed = int(seed)
         self.clear()
@@ -82,12 +85,12 @@ class State(common.control.BaseState):
 
     def run_until(self, tstop: float) -> None:
         """Run the segment from 0 to `tstop` on the device (see the module's docstring)."""
-        from .to_core import core_network  # the translation needs the populations, which need this module
-
+        if self.device is None:
+            raise UnrepresentableError("run() before setup(): setup() chooses the device")
         n_ticks = sample_ticks(tstop, self.dt) if tstop > 0 else 0
         if abs(n_ticks * self.dt - tstop) > 1e-6 * self.dt:
             raise UnrepresentableError(f"run until t = {tstop:g} ms: the core runs whole ticks of {self.dt:g} ms")
-        built = core_network(self, t_stop_ms=n_ticks * self.dt)
+        built = self.translate(self, n_ticks * self.dt)
         if self.frozen is not None and not built.same_as(self.frozen):
             raise UnrepresentableError("the network changed during a run; the core cannot change it in the "
                                        "middle of a run: call reset() first")

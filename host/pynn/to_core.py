@@ -86,10 +86,8 @@ def _offsets(state) -> dict[int, int]:
     return out
 
 
-def core_index(pop, cell: int) -> int:
+def core_index(state, pop, cell: int) -> int:
     """The core neuron that PyNN cell `cell` of `pop` runs on."""
-    from .simulator import state
-
     return _offsets(state)[id(pop)] + int(cell) - int(pop.first_id)
 
 
