@@ -92,9 +92,11 @@ def test_recurrent_rates_with_depression_agree_with_pynn_nest(tmp_path):
 
 # --- against the core loaded directly, and across devices --------------------------------------------
 
-def small_network(device: str, t_ms: float = 1000.0, runs=None):
+def small_network(device: str, tmp_path, t_ms: float = 1000.0, runs=None):
     """5 neurons in two populations (the configuration tests/test_verilator_device.py builds), background,
-    all-to-all depressing synapses inside the first and a connection list from it to the second."""
+    all-to-all depressing synapses inside the first and a connection file from it to the second."""
+    conn_file = tmp_path / "a_to_b.txt"
+    np.savetxt(conn_file, [(0, 0, -0.3), (2, 1, -0.5), (1, 1, -0.2)], header='columns = ["i", "j", "weight"]')
     sim.setup(timestep=N.DT, device=device, rng_seed=7)
     v_a, v_b = np.array([-52.0, -51.0, -50.5]), np.array([-51.5, -53.0])
     a = sim.Population(3, sim.IF_curr_exp(v_rest=v_a, **N.NEURON), initial_values={"v": v_a}, label="a")
@@ -106,8 +108,8 @@ def small_network(device: str, t_ms: float = 1000.0, runs=None):
                        receptor_type=receptor)
     tm = dict(U=0.3, tau_rec=80.0)
     sim.Projection(a, a, sim.AllToAllConnector(allow_self_connections=False), sim.TsodyksMarkramSynapse(weight=0.4, **tm))
-    sim.Projection(a, b, sim.FromListConnector([(0, 0, -0.3), (2, 1, -0.5), (1, 1, -0.2)], column_names=["weight"]),
-                   sim.TsodyksMarkramSynapse(**tm), receptor_type="inhibitory")
+    sim.Projection(a, b, sim.FromFileConnector(str(conn_file)), sim.TsodyksMarkramSynapse(**tm),
+                   receptor_type="inhibitory")
     everyone.record("spikes")
     for t in runs or [t_ms]:
         sim.run(t)
@@ -120,20 +122,20 @@ def trains(block):
     return [np.asarray(st.rescale("ms").magnitude) for st in block.segments[0].spiketrains]
 
 
-def test_golden_equals_verilator_through_pynn():
-    golden = trains(small_network("golden"))
-    verilator = trains(small_network("verilator"))
+def test_golden_equals_verilator_through_pynn(tmp_path):
+    golden = trains(small_network("golden", tmp_path))
+    verilator = trains(small_network("verilator", tmp_path))
     assert sum(len(t) for t in golden) > 100
     assert len(golden) == len(verilator) == 5
     for g, v in zip(golden, verilator):
         np.testing.assert_array_equal(g, v)
 
 
-def test_pynn_network_is_the_core_network_loaded_directly():
+def test_pynn_network_is_the_core_network_loaded_directly(tmp_path):
     """The same network written as a lifstp Network (core parameters, leak potentials, weights in pA at
     R = 1: 1000·w·U) and run on the golden device: the same spikes, at (tick + 1)·dt; a run in two
     pieces gives the same spikes as one (the segment is rerun from t = 0, deterministically)."""
-    block = small_network("golden", runs=[400.0, 600.0])
+    block = small_network("golden", tmp_path, runs=[400.0, 600.0])
     assert isinstance(block, neo.Block) and block.segments[0].spiketrains[0].t_stop == 1000.0
     params = ModelParams(stp_u=0.3, stp_tau_rec_ms=80.0)  # the foundation neuron is the core's default
     w = np.zeros((5, 5))
