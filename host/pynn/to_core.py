@@ -145,7 +145,7 @@ def _common_stp(projections, core) -> tuple[float, float | None]:
         if not len(prj) or not np.any(core[pre] >= 0):
             continue  # background projections carry no depression
         mine = _stp(prj)
-        if seen is not None and (mine[0] != seen[1][0] or not _same(mine[1] or 0, seen[1][1] or 0)):
+        if seen is not None and not (_same(mine[0], seen[1][0]) and _same(mine[1] or 0, seen[1][1] or 0)):
             def say(stp):
                 return "no depression (StaticSynapse)" if stp[0] == 0 else f"U = {stp[0]:g}, tau_rec = {stp[1]:g} ms"
             raise UnrepresentableError(f"Projection {prj.label!r} has {say(mine)} but {seen[0].label!r} has "
