@@ -26,3 +26,8 @@ class TaskError(LifstpError):
     def __init__(self, message: str, results: list | None = None):
         super().__init__(message)
         self.results = results or []
+
+
+class UnrepresentableError(InputError):
+    """A model the core cannot represent (a PyNN cell type, synapse, connection or parameter set that
+    would have to be approximated): refused, with the reason, rather than run as something else."""
