@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.optimize import curve_fit
 
 import lifstp.bench
 from lifstp.golden_model.reference import FloatCore
 from lifstp.golden_model.spec import ModelParams
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from activation_curves import assert_curves_agree  # noqa: E402
 
 NEST_SCRIPT = Path(lifstp.bench.__file__).resolve().parent / "peers" / "nest_lif.py"
 DT = 0.1
@@ -69,10 +71,6 @@ def test_without_noise_float_reference_equals_nest_spike_for_spike(tmp_path, e_l
     np.testing.assert_array_equal(fi, nest_i)
 
 
-def logistic(x, x0, a):
-    return 1.0 / (1.0 + np.exp(-(x - x0) / a))
-
-
 def test_activation_curve_agrees_with_nest(tmp_path):
     """Uncoupled neurons under the Poisson background, leak potential swept over 50 s: the fitted
     logistic (v_p05, alpha) agrees within 0.06 mV and 3 %, and every point within 0.06 in p_on.
@@ -88,13 +86,7 @@ def test_activation_curve_agrees_with_nest(tmp_path):
     tau_ref_ticks = ModelParams().tau_ref_ticks
     p_nest = np.bincount(nest_i, minlength=n) * tau_ref_ticks / n_ticks
     p_float = np.bincount(fi, minlength=n) * tau_ref_ticks / n_ticks
-    (x_n, a_n), _ = curve_fit(logistic, e_l, p_nest, p0=(-51.0, 1.0))
-    (x_f, a_f), _ = curve_fit(logistic, e_l, p_float, p0=(-51.0, 1.0))
-    print(f"NEST v_p05={x_n:.4f} alpha={a_n:.4f}; float v_p05={x_f:.4f} alpha={a_f:.4f}; "
-          f"max |dp|={np.abs(p_nest - p_float).max():.4f}")
-    assert abs(x_n - x_f) < 0.06
-    assert abs(a_n / a_f - 1) < 0.03
-    assert np.abs(p_nest - p_float).max() < 0.06
+    assert_curves_agree(e_l, p_nest, p_float, ("NEST", "float"))
 
 
 def test_recurrent_rates_with_depression_agree_with_nest(tmp_path):

@@ -19,7 +19,6 @@ from pathlib import Path
 import neo
 import numpy as np
 import pytest
-from scipy.optimize import curve_fit
 
 import lifstp.pynn as sim
 from lifstp.device import GoldenDevice
@@ -29,6 +28,7 @@ from lifstp.network import Network
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pynn_networks as N  # noqa: E402
+from activation_curves import assert_curves_agree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(N.__file__)
@@ -49,10 +49,6 @@ def on_nest(tmp_path, network: str, seed: int):
     return z["t_ms"], z["i"]
 
 
-def logistic(x, x0, a):
-    return 1.0 / (1.0 + np.exp(-(x - x0) / a))
-
-
 # --- against PyNN's NEST backend -------------------------------------------------------------------
 
 def test_activation_curve_agrees_with_pynn_nest(tmp_path):
@@ -66,13 +62,7 @@ def test_activation_curve_agrees_with_pynn_nest(tmp_path):
     e_l = np.linspace(lo, hi, n)
     p_nest = np.bincount(nest_i, minlength=n) * tau_ref_ticks / n_ticks
     p_core = np.bincount(core_i, minlength=n) * tau_ref_ticks / n_ticks
-    (x_n, a_n), _ = curve_fit(logistic, e_l, p_nest, p0=(-51.0, 1.0))
-    (x_c, a_c), _ = curve_fit(logistic, e_l, p_core, p0=(-51.0, 1.0))
-    print(f"pyNN.nest v_p05={x_n:.4f} alpha={a_n:.4f}; lifstp.pynn v_p05={x_c:.4f} alpha={a_c:.4f}; "
-          f"max |dp|={np.abs(p_nest - p_core).max():.4f}")
-    assert abs(x_n - x_c) < 0.06
-    assert abs(a_n / a_c - 1) < 0.03
-    assert np.abs(p_nest - p_core).max() < 0.06
+    assert_curves_agree(e_l, p_nest, p_core, ("pyNN.nest", "lifstp.pynn"))
 
 
 def test_recurrent_rates_with_depression_agree_with_pynn_nest(tmp_path):
