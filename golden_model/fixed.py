@@ -83,6 +83,9 @@ def _run_ticks(tau_ref_ticks, v_th, v_reset, kappa_m, kappa_syn, kappa_rec, stp_
     Only neurons 0 .. n - 1 take part, n = n_active (0: all): the others keep their state.
     """
     n = v.shape[0] if n_active == 0 else min(n_active, v.shape[0])
+    # Views of the active neurons: the loops then run over whole arrays, which the compiler
+    # vectorises as it did before the active count (a bound apart from the shape costs ~5 %).
+    v, u, ref, res, rng, acc, e_l, clamp = v[:n], u[:n], ref[:n], res[:n], rng[:n], acc[:n], e_l[:n], clamp[:n]
     tau_ref, w_exc, w_inh = tau_ref_ticks, noise_w_exc, noise_w_inh
     te0, te1, te2, te3 = noise_thr_exc[0], noise_thr_exc[1], noise_thr_exc[2], noise_thr_exc[3]
     ti0, ti1, ti2, ti3 = noise_thr_inh[0], noise_thr_inh[1], noise_thr_inh[2], noise_thr_inh[3]
@@ -150,7 +153,7 @@ def _run_ticks(tau_ref_ticks, v_th, v_reset, kappa_m, kappa_syn, kappa_rec, stp_
                 n_out += 1
         # Phase 2: deliver this tick's spikes; they act in the next tick (any order: integer sums).
         for s in range(n_spk):
-            row = weights[spiked[s]]
+            row = weights[spiked[s], :n]
             e = eff[s]
             if shift == 0:
                 for j in range(n):
