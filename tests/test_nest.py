@@ -21,7 +21,7 @@ from lifstp.golden_model.reference import FloatCore
 from lifstp.golden_model.spec import ModelParams
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from activation_curves import assert_curves_agree  # noqa: E402
+from foundation import assert_curves_agree  # noqa: E402
 
 NEST_SCRIPT = Path(lifstp.bench.__file__).resolve().parent / "peers" / "nest_lif.py"
 DT = 0.1

@@ -28,7 +28,7 @@ from lifstp.network import Network
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pynn_networks as N  # noqa: E402
-from activation_curves import assert_curves_agree  # noqa: E402
+from foundation import assert_curves_agree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(N.__file__)
