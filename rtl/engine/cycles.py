@@ -5,9 +5,10 @@ A run is the spike encoder (spikes.py) and the core working mostly in series: pe
 RUN and ISSUE states and the cycle in which it sees the core idle again (`TICK_EXTRA`); per spike the
 record it writes while the spike waits at the core's output (`RECORD_CYCLES`: the core's formula
 assumes the spike taken in the cycle it is offered); per SKIP record that and the RUN state that
-decides it; per SPIKES frame its header, written before the first record, and its transmission
-(`transmit_cycles`), during which the encoder waits and the core goes on only until it next needs
-the encoder. The encoder writes a header and RUN_DONE in step with a free-running 2-bit phase, which
+decides it; per SPIKES frame its header, written before the first record, and its request. The
+transmitter sends a frame (`transmit_cycles`) while the encoder fills its other buffer; the encoder
+waits only when a frame is full before the one before it has left (`run_cycles` follows the time
+line for that), and at the end for the last frame and RUN_DONE. The encoder writes a header and RUN_DONE in step with a free-running 2-bit phase, which
 the run's first cycle sets: up to 3 cycles per frame, and per run, that `run_cycles` gives as a range.
 """
 

@@ -145,22 +145,22 @@ class SpikeEncoder(wiring.Component):
         run_start = Signal()
         tick_done = Signal()
         spike_done = Signal()
-        frame_sent = Signal()
+        frame_requested = Signal()
         ticks_run = _byte_ring(m, len(_DONE_FIELDS[0]), phase, run_start, tick_done, "ticks_run")
         spikes_sent = _byte_ring(m, len(_DONE_FIELDS[2]), phase, run_start, spike_done, "spikes_sent")
-        seq = _byte_ring(m, len(_SEQ), phase, ctl.clear_seq, frame_sent, "seq")
+        seq = _byte_ring(m, len(_SEQ), phase, ctl.clear_seq, frame_requested, "seq")
         ticks_left = Signal(_TICKS_BITS)
         with m.If(run_start):
             m.d.sync += ticks_left.eq(ctl.ticks)
         with m.Elif(tick_done):
             m.d.sync += ticks_left.eq(ticks_left - 1)
 
-        # Credit: +credit_amount (saturating), -1 per SPIKES frame sent. One adder does both: a grant
+        # Credit: +credit_amount (saturating), -1 per SPIKES frame requested. One adder does both: a grant
         # adds the amount, a lone decrement adds 0xFFFF (-1). A decrement in the cycle of a grant is
         # kept in `dec_pending` for the next cycle (no frame opens meanwhile), unless the grant
         # saturated: then the exact result, min(credit + amount - 1, 0xFFFF), is 0xFFFF as well.
         dec_pending = Signal()
-        dec = frame_sent | dec_pending
+        dec = frame_requested | dec_pending
         credit_sum = Signal(_CREDIT_BITS + 1)
         m.d.comb += credit_sum.eq(credit + Mux(ctl.credit_add, ctl.credit_amount, _CREDIT_MAX))
         carry = credit_sum[_CREDIT_BITS]
@@ -283,7 +283,7 @@ class SpikeEncoder(wiring.Component):
                         m.next = "RUN"
             with m.State("SEND"):  # request the frame once the one before it has left
                 with m.If(~other_busy):
-                    m.d.comb += [request.eq(1), frame_sent.eq(1)]
+                    m.d.comb += [request.eq(1), frame_requested.eq(1)]
                     m.d.sync += frame_open.eq(0)
                     with m.If(in_tick):
                         m.next = "TICK"
