@@ -34,6 +34,8 @@ class Board:
     #: the core's lanes update their neurons on one shared multiplier (`CoreConfig.shared_multiplier`):
     #: for devices with too few DSP blocks for the full-throughput pipeline
     shared_multiplier: bool = False
+    #: the engine's states readout (`CoreConfig.states_readout`); the iCE40UP5K has no logic left for it
+    states_readout: bool = True
     #: PLL dividers that clock the design from the oscillator; None: the oscillator clocks the design.
     #: ECP5 EHXPLLL (CLKI_DIV, CLKFB_DIV, CLKOP_DIV): output clk_hz / CLKI_DIV * CLKFB_DIV, the VCO
     #: (output * CLKOP_DIV) in 400..800 MHz. iCE40 SB_PLL40_PAD in simple feedback (DIVR, DIVF, DIVQ):
@@ -57,7 +59,7 @@ class Board:
         from lifstp.rtl.device_top import DeviceTop
 
         return DeviceTop(CoreConfig(n_neurons or self.default_neurons, lanes or self.default_lanes,
-                                    shared_multiplier=self.shared_multiplier))
+                                    shared_multiplier=self.shared_multiplier, states_readout=self.states_readout))
 
 
 BOARDS = {
@@ -69,7 +71,7 @@ BOARDS = {
     # SPRAM blocks (the device has 4), L = 2 twelve SB_MAC16 (it has 8).
     "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6, 3_000_000,
                         ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 256, 1, synth_opts="-dsp",
-                        shared_multiplier=True, pll=(0, 79, 6)),
+                        shared_multiplier=True, pll=(0, 79, 6), states_readout=False),
     # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum). The PLL makes 30 MHz (25 / 5 * 6, VCO
     # 30 * 20 = 600 MHz), where 3 Mbaud is divisor 10 exactly (from 25 MHz only 1 Mbaud is within 2 %).
     # N = 256, L = 4: reaches 42.9 MHz (docs/boards.md); N = 512 needs more block RAM than the device

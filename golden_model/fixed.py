@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from .rng import noise_uniforms, seed_states, xorshift64_step
-from .spec import CLAMP_OFF, CLAMP_ON, NOISE_COUNT_MAX, REGISTERS, ClampMode, FixedParams, Formats, ModelError
+from .spec import CLAMP_OFF, CLAMP_ON, NOISE_COUNT_MAX, READOUT_REGISTERS, REGISTERS, ClampMode, FixedParams, Formats, ModelError
 
 if NOISE_COUNT_MAX != 4:  # run_ticks unrolls the threshold comparisons
     raise ImportError("golden_model.fixed.run_ticks is written for NOISE_COUNT_MAX = 4")
@@ -39,9 +39,12 @@ def format_array(fmt: Formats) -> np.ndarray:
 
 def _register_slots() -> list[tuple[str, object]]:
     """(kernel argument, position or positions in the registers array) for each argument: one per
-    register, one per tuple of registers (the noise thresholds, in the order of their index)."""
+    register, one per tuple of registers (the noise thresholds, in the order of their index); the
+    readout's registers are not the model's."""
     slots: dict[str, list[tuple[int, int]]] = {}
     for k, q in enumerate(REGISTERS):
+        if q.name in READOUT_REGISTERS:
+            continue
         slots.setdefault(q.attribute, []).append((-1 if q.index is None else q.index, k))
     return [(name, pos[0][1] if pos[0][0] < 0 else np.array([k for _, k in sorted(pos)]))
             for name, pos in slots.items()]

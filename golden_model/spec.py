@@ -241,6 +241,13 @@ class FixedParams:
     #: neurons 0 .. n_active - 1 are updated and delivered to each tick, the rest keep their state and
     #: never fire (0: all); a core property rather than a model parameter, set when a network is loaded
     n_active: int = 0
+    #: the readout (docs/protocol.md, "The state stream"), also core properties set by the host:
+    #: 0 units: every spike is sent; else the states of units sample_first .. sample_first +
+    #: sample_units - 1 at the run's tick sample_wait and every sample_every ticks after it
+    sample_units: int = 0
+    sample_first: int = 0
+    sample_every: int = 1
+    sample_wait: int = 0
 
     def registers(self) -> np.ndarray:
         """The global registers packed in the order of `REGISTERS` (the array the kernels and the
@@ -321,6 +328,11 @@ def _acc_width(fmt: Formats, n_neurons: int | None) -> int:
 RNG_BITS = 64
 #: Width of the active-count register: up to 2^16 - 1 neurons, the most a core's 16-bit spike ids name.
 ACTIVE_BITS = 16
+#: Width of the readout's sample period and first-sample tick (registers sample_every, sample_wait).
+SAMPLE_TICK_BITS = 16
+#: Most units whose states one sample holds: the bits of a STATES frame's samples (the protocol checks
+#: this against its frame size).
+SAMPLE_UNITS_MAX = 1992
 #: Width of a noise threshold: T[m] <= 2^NOISE_UNIFORM_BITS, where 2^16 means "never".
 NOISE_THRESHOLD_BITS = NOISE_UNIFORM_BITS + 1
 
@@ -348,10 +360,21 @@ REGISTERS: tuple[Quantity, ...] = (
     Quantity("n_active", False, lambda f, n: ACTIVE_BITS,
              "neurons updated and delivered to each tick: 0 .. n_active - 1 (0: all N; at most N)",
              highest=lambda f, n: (1 << ACTIVE_BITS) - 1 if n is None else n),
+    Quantity("sample_units", False, lambda f, n: ACTIVE_BITS,
+             "readout: 0 sends every spike; else the states of this many units are sent instead",
+             highest=lambda f, n: SAMPLE_UNITS_MAX if n is None else min(n, SAMPLE_UNITS_MAX)),
+    Quantity("sample_first", False, lambda f, n: ACTIVE_BITS, "the first unit whose state is sent",
+             highest=lambda f, n: (1 << ACTIVE_BITS) - 1 if n is None else n - 1),
+    Quantity("sample_every", False, lambda f, n: SAMPLE_TICK_BITS, "ticks between two samples of the states",
+             lowest=lambda f, n: 1),
+    Quantity("sample_wait", False, lambda f, n: SAMPLE_TICK_BITS,
+             "the run's tick (counted from 0) whose states are the first sample"),
 )
 
 #: Names of the global registers in the order of `FixedParams.registers()`.
 REGISTER_NAMES = tuple(r.name for r in REGISTERS)
+#: The registers of the readout: the device's encoder takes them, the model's kernels do not.
+READOUT_REGISTERS = ("sample_units", "sample_first", "sample_every", "sample_wait")
 
 #: The per-neuron fields, in the order of the protocol's field numbers (protocol.NeuronField).
 NEURON_FIELDS: tuple[Quantity, ...] = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from lifstp.golden_model.fixed import GoldenCore
-from lifstp.golden_model.spec import Formats, ModelParams, quantise
+from lifstp.golden_model.spec import REGISTER_NAMES, Formats, ModelParams, quantise
 
 from . import protocol as P
 from .errors import InputError
@@ -48,6 +48,7 @@ class GoldenEmulator:
         self._running = False
         self._stalled = False
         self._credit = 0  # a CREDIT may come before any RUN (the next RUN sets its own)
+        self._units = 0  # states per sample of the run (0: the spike stream)
 
     @property
     def waiting(self) -> bool:
@@ -117,7 +118,8 @@ class GoldenEmulator:
         if not self._expect_len(f, 0):
             return
         self._send(P.Op.IDENTIFY | P.REPLY_BIT, f.seq, P.IDENTIFY_PAYLOAD.pack(
-            P.PROTOCOL_VERSION, self.n, self.lanes, *P.format_fields(self.formats), P.MAX_PAYLOAD))
+            P.PROTOCOL_VERSION, self.n, self.lanes, *P.format_fields(self.formats), P.MAX_PAYLOAD,
+            int(P.Readout.SPIKES | P.Readout.STATES)))
 
     def _burst(self, f: P.Frame, writing: bool):
         """Parse and check a burst header; returns (space, field, addr, count, nbytes, bits, signed) or None."""
@@ -241,6 +243,13 @@ class GoldenEmulator:
         self._frame = None
         self._pend_t, self._pend_n, self._pend_i = np.empty(0, np.int64), np.empty(0, np.int32), 0
         self._saved = []
+        reg = {name: int(self.core.regs[i]) for i, name in enumerate(REGISTER_NAMES)}
+        self._units = reg["sample_units"]
+        if self._units:  # the state stream (docs/protocol.md, "The state stream")
+            self._first, self._every = reg["sample_first"], reg["sample_every"]
+            self._next_sample = self._start + reg["sample_wait"]
+            self._samples = np.empty((0, self._units), np.uint8)  # computed, not yet written
+            self._sample_ticks = np.empty(0, np.int64)
 
     def _add_credit(self, f: P.Frame) -> None:
         if not self._expect_len(f, P.CREDIT_PAYLOAD.size):
@@ -285,9 +294,15 @@ class GoldenEmulator:
         keep = self._pend_t[self._pend_i:] < tick
         self._pend_t, self._pend_n = self._pend_t[self._pend_i:][keep], self._pend_n[self._pend_i:][keep]
         self._pend_i = 0
+        if self._units:
+            keep = self._sample_ticks < tick
+            self._sample_ticks, self._samples = self._sample_ticks[keep], self._samples[keep]
 
     def _pump(self) -> None:
         """Advance the run until it stalls for credit, ends, or has done FEED_CHUNKS chunks of ticks."""
+        if self._units:
+            self._pump_states()
+            return
         chunks = 0
         self._stalled = False
         skip_gap = P.SPIKE_MAX_DELTA + 1
@@ -352,6 +367,79 @@ class GoldenEmulator:
         base, deltas, neurons = self._frame
         self._send(P.Msg.SPIKES, 0, P.encode_spike_records(self.stream_seq, base, np.concatenate(deltas),
                                                            np.concatenate(neurons)))
+        self.stream_seq = (self.stream_seq + 1) & 0xFFFF
+        self._credit -= 1
+        self._frame = None
+
+    # -- the state stream: the RTL's encoder in its states readout, sample for sample --------------
+    # After each sample tick the encoder writes the sample into the open frame, or opens one (with
+    # credit; without, it waits there, before issuing the next tick), and sends the frame when the
+    # next sample would not fit or the run ends. Unit k's state at tick t is 1 iff it fired at t or
+    # was refractory during t; units beyond n_active keep the state their REF gives, units past N are 0.
+    def _sample_chunk(self, start: int, ref0: np.ndarray, spike_t: np.ndarray, spike_n: np.ndarray) -> None:
+        """The samples of the ticks start .. core.tick - 1 (ref0: REF before tick `start`)."""
+        c = self.core
+        ticks = np.arange(self._next_sample, c.tick, self._every, dtype=np.int64)
+        if not ticks.size:
+            return
+        self._next_sample = int(ticks[-1]) + self._every
+        units = np.arange(self._first, self._first + self._units)
+        n_active = int(c.regs[REGISTER_NAMES.index("n_active")]) or self.n
+        tau_ref = int(c.regs[REGISTER_NAMES.index("tau_ref_ticks")])
+        inside = units < self.n
+        r0 = np.zeros(units.size, np.int64)
+        r0[inside] = ref0[units[inside]]
+        active = units < n_active
+        # The last spike of each unit at or before each sample tick, by one search over (neuron, tick).
+        span = np.int64(c.tick + 1)
+        keys = np.sort(spike_n.astype(np.int64) * span + spike_t)
+        want = units[None, :] * span + ticks[:, None]
+        idx = np.searchsorted(keys, want, side="right") - 1
+        found = keys[np.clip(idx, 0, None)] if keys.size else np.zeros_like(want)
+        fired = (idx >= 0) & (found // span == units[None, :]) & (ticks[:, None] - found % span < tau_ref)
+        on = np.where(active[None, :], fired | (ticks[:, None] < start + r0[None, :]), (r0 > 0)[None, :])
+        self._samples = np.concatenate([self._samples, (on & inside[None, :]).astype(np.uint8)])
+        self._sample_ticks = np.concatenate([self._sample_ticks, ticks])
+
+    def _pump_states(self) -> None:
+        chunks = 0
+        self._stalled = False
+        per_frame = P.samples_per_frame(self._units)
+        while self._running:
+            if self._sample_ticks.size:
+                tick = int(self._sample_ticks[0])
+                if self._frame is None:
+                    if self._credit == 0:
+                        self._pos, self._in_tick, self._stalled = tick + 1, False, True
+                        return
+                    self._frame = (tick, [], [])
+                room = per_frame - sum(len(t) for t in self._frame[1])
+                take = min(room, self._sample_ticks.size)
+                self._frame[1].append(self._sample_ticks[:take])
+                self._frame[2].append(self._samples[:take])
+                self._sample_ticks, self._samples = self._sample_ticks[take:], self._samples[take:]
+                self._run_spikes += take
+                self._pos = int(self._frame[1][-1][-1]) + 1
+                if take == room:
+                    self._send_states()
+                continue
+            self._pos = self.core.tick  # every sample so far is written: the encoder is at the core
+            if self.core.tick < self._end:
+                if chunks == FEED_CHUNKS:
+                    return
+                self._save()
+                start, ref0 = self.core.tick, self.core.ref.copy()
+                spike_t, spike_n = self.core.run(min(RUN_CHUNK_TICKS, self._end - self.core.tick))
+                self._sample_chunk(start, ref0, spike_t, spike_n)
+                chunks += 1
+                continue
+            if self._frame is not None:
+                self._send_states()
+            self._finish_run()
+
+    def _send_states(self) -> None:
+        first, _, samples = self._frame
+        self._send(P.Msg.STATES, 0, P.encode_states(self.stream_seq, first, np.concatenate(samples)))
         self.stream_seq = (self.stream_seq + 1) & 0xFFFF
         self._credit -= 1
         self._frame = None

@@ -20,10 +20,10 @@ import numpy as np
 from amaranth.lib.crc import catalog
 from cobs import cobs
 
-from lifstp.golden_model.spec import NEURON_FIELDS, REGISTER_NAMES, REGISTERS, Formats
+from lifstp.golden_model.spec import NEURON_FIELDS, REGISTER_NAMES, REGISTERS, SAMPLE_UNITS_MAX, Formats
 
 #: Protocol version reported by IDENTIFY; bumped on any incompatible change.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 #: Frame delimiter on the wire (COBS removes every zero from the encoded frame).
 DELIMITER = 0x00
 #: Largest payload of one frame (after opcode and sequence number, before the CRC). A device buffers
@@ -48,7 +48,7 @@ class Op(enum.IntEnum):
     """Command opcodes (host to device). A reply carries the command's opcode | REPLY_BIT."""
 
     RESET = 0x01  #: zero the tick number, status counters and stream seq (registers, weights, neuron memories kept); BUSY during a run
-    IDENTIFY = 0x02  #: reply: version, N, lanes, formats, MAX_PAYLOAD
+    IDENTIFY = 0x02  #: reply: version, N, lanes, formats, MAX_PAYLOAD, readouts
     WRITE = 0x03  #: burst write: space, field, first address, count, then count values
     READ = 0x04  #: burst read: space, field, first address, count; reply: count values
     RUN = 0x05  #: run K ticks, streaming spikes; payload: K (u32), initial credit (u16)
@@ -65,6 +65,7 @@ class Msg(enum.IntEnum):
     """Frames the device sends on its own (not replies)."""
 
     SPIKES = 0x40  #: stream seq (u16), tick base (u32), spike records
+    STATES = 0x42  #: stream seq (u16), tick of the first sample (u32), samples of packed state bits
     RUN_DONE = 0x41  #: a run ended: ticks run (u32), next tick (u32), spikes (u32), dropped (u32), stopped (u8)
     ERROR = 0x7F  #: error code (u8), opcode of the offending frame or 0 (u8), detail (u16)
 
@@ -290,7 +291,15 @@ CREDIT_PAYLOAD = struct.Struct("<H")
 SPIKES_HEADER = struct.Struct("<HI")  #: stream seq, tick base
 RUN_DONE_PAYLOAD = struct.Struct("<IIIIB")  #: ticks run, next tick, spikes sent, spikes dropped, stopped
 ERROR_PAYLOAD = struct.Struct("<BBH")  #: code, opcode, detail
-IDENTIFY_PAYLOAD = struct.Struct("<BHB8BH")  #: version, N, lanes, 8 format fields, MAX_PAYLOAD
+IDENTIFY_PAYLOAD = struct.Struct("<BHB8BHB")  #: version, N, lanes, 8 format fields, MAX_PAYLOAD, readouts
+STATES_HEADER = struct.Struct("<HI")  #: stream seq, tick of the frame's first sample
+
+
+class Readout(enum.IntFlag):
+    """What a device can send during a run (IDENTIFY's readouts, a bit each)."""
+
+    SPIKES = 1  #: every spike (register sample_units = 0)
+    STATES = 2  #: the states of a range of units every sample_every ticks (sample_units > 0)
 
 
 def struct_fields(payload: struct.Struct) -> tuple[tuple[int, int], ...]:
@@ -310,6 +319,38 @@ def struct_fields(payload: struct.Struct) -> tuple[tuple[int, int], ...]:
 
 #: Spike records per SPIKES frame.
 SPIKES_PER_FRAME = (MAX_PAYLOAD - SPIKES_HEADER.size) // SPIKE_RECORD_BYTES
+#: Largest STATES payload: that of a full SPIKES frame, so both fit the device's frame buffers alike.
+STATES_MAX_PAYLOAD = SPIKES_HEADER.size + SPIKES_PER_FRAME * SPIKE_RECORD_BYTES
+if SAMPLE_UNITS_MAX != 8 * (STATES_MAX_PAYLOAD - STATES_HEADER.size):
+    raise ImportError("spec.SAMPLE_UNITS_MAX is not the number of state bits a STATES frame holds")
+
+
+def state_bytes(units: int) -> int:
+    """Bytes of one sample of `units` states (a bit each, unit first + k at bit k % 8 of byte k // 8)."""
+    return (units + 7) // 8
+
+
+def samples_per_frame(units: int) -> int:
+    """Samples of `units` states in a full STATES frame (a frame is sent when the next would not fit)."""
+    return (STATES_MAX_PAYLOAD - STATES_HEADER.size) // state_bytes(units)
+
+
+def encode_states(stream_seq: int, first_tick: int, states) -> bytes:
+    """STATES payload of samples × units states (0/1), the first of tick `first_tick`."""
+    states = np.asarray(states, dtype=np.uint8)
+    packed = np.packbits(states, axis=1, bitorder="little")
+    return STATES_HEADER.pack(stream_seq & 0xFFFF, first_tick & 0xFFFFFFFF) + packed.tobytes()
+
+
+def decode_states(payload: bytes, units: int) -> tuple[int, int, np.ndarray]:
+    """(stream seq, tick of the first sample, samples × units uint8) of a STATES payload."""
+    nb = state_bytes(units)
+    if len(payload) < STATES_HEADER.size + nb or (len(payload) - STATES_HEADER.size) % nb:
+        raise ProtocolError(f"STATES payload of {len(payload)} bytes is malformed for {units} units",
+                            Err.BAD_LENGTH)
+    seq, first = STATES_HEADER.unpack_from(payload)
+    packed = np.frombuffer(payload, dtype=np.uint8, offset=STATES_HEADER.size).reshape(-1, nb)
+    return seq, first, np.unpackbits(packed, axis=1, count=units, bitorder="little")
 
 
 def pack_values(values, nbytes: int) -> bytes:

@@ -84,7 +84,9 @@ class CoreConfig:
     counters; shared_multiplier: each lane updates its neurons on one shared multiplier
     (rtl/neuron_shared.py: a neuron every few cycles, for FPGAs with few DSP blocks) instead of the
     full-throughput pipeline (rtl/neuron.py: a neuron every cycle); mutation: test-only arithmetic
-    fault (a key of MUTATIONS), None in every real core.
+    fault (a key of MUTATIONS), None in every real core; states_readout: the engine can send the
+    states of a range of units instead of every spike (registers sample_*; each lane then keeps a
+    bit per neuron, the neuron's state in the last tick).
     """
 
     n_neurons: int
@@ -94,6 +96,7 @@ class CoreConfig:
     counter_width: int = 32
     shared_multiplier: bool = False
     mutation: str | None = None
+    states_readout: bool = True
 
     def __post_init__(self) -> None:
         n, lanes = self.n_neurons, self.lanes
@@ -120,6 +123,8 @@ class CoreConfig:
                 raise ConfigError(f"{name} must be an integer in 8..64, got {value!r}")
         if not isinstance(self.shared_multiplier, bool):
             raise ConfigError(f"shared_multiplier must be True or False, got {self.shared_multiplier!r}")
+        if not isinstance(self.states_readout, bool):
+            raise ConfigError(f"states_readout must be True or False, got {self.states_readout!r}")
         if self.mutation is not None and self.mutation not in MUTATIONS:
             raise ConfigError(f"mutation must be None or one of {sorted(MUTATIONS)}, got {self.mutation!r}")
 
