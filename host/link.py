@@ -169,6 +169,7 @@ class DeviceInfo:
     lanes: int
     formats: Formats
     max_payload: int
+    readouts: P.Readout = P.Readout.SPIKES  #: what the device can send during a run
 
 
 @dataclass
@@ -481,14 +482,14 @@ class DeviceClient:
         """Ask IDENTIFY and keep the answer in `info`; DeviceError for a device this host cannot use."""
         payload = self.command(P.Op.IDENTIFY, reply_len=P.IDENTIFY_PAYLOAD.size)
         version, n, lanes, *rest = P.IDENTIFY_PAYLOAD.unpack(payload)
-        fields, max_payload = rest[:8], rest[8]
+        fields, max_payload, readouts = rest[:8], rest[8], P.Readout(rest[9])
         if version != P.PROTOCOL_VERSION:
             raise DeviceError(f"the device speaks protocol version {version}, this host {P.PROTOCOL_VERSION}")
         try:
             fmt = Formats(*fields)
         except ModelError as exc:
             raise DeviceError(f"the device reports formats this host cannot use: {exc}") from None
-        self.info = DeviceInfo(version, n, lanes, fmt, max_payload)
+        self.info = DeviceInfo(version, n, lanes, fmt, max_payload, readouts)
         return self.info
 
     def reset(self) -> None:

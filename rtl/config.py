@@ -18,7 +18,7 @@ from amaranth.lib import data
 # and read ports use the protocol's addresses unchanged. The core holds the counters TICKS,
 # CYCLES_LAST_TICK, SATURATED_V and SATURATED_U; the command engine holds the others.
 from lifstp.protocol import NeuronField, Space, StatusCounter
-from lifstp.golden_model.spec import (NEURON_FIELDS, NOISE_THRESHOLD_BITS, REGISTER_NAMES, REGISTERS, RNG_BITS, Formats,
+from lifstp.golden_model.spec import (NEURON_FIELDS, NOISE_THRESHOLD_BITS, READOUT_REGISTERS, REGISTER_NAMES, REGISTERS, RNG_BITS, Formats,
                                       Quantity)
 
 __all__ = [
@@ -60,6 +60,12 @@ def _shape(q: Quantity, fmt: Formats, n_neurons: int | None = None) -> Shape:
 def register_shapes(fmt: Formats) -> dict[str, Shape]:
     """The shape of each global register, in the order of spec.REGISTERS (whose width rules give them)."""
     return {q.name: _shape(q, fmt) for q in REGISTERS}
+
+
+def readout_layout(cfg: "CoreConfig") -> data.StructLayout:
+    """The readout's registers (spec.READOUT_REGISTERS), which the spike encoder takes from the core."""
+    shapes = register_shapes(cfg.formats)
+    return data.StructLayout({name: shapes[name] for name in READOUT_REGISTERS})
 
 
 def register_word_shape(fmt: Formats) -> Shape:

@@ -31,11 +31,13 @@ two pipelines' valid bits and addresses from issue to write-back.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import DATA_WIDTH, CoreConfig, Space, read_layout, spike_layout, write_layout
+from lifstp.golden_model.spec import READOUT_REGISTERS
+
+from .config import DATA_WIDTH, CoreConfig, Space, read_layout, readout_layout, spike_layout, write_layout
 from .delivery import DeliveryScheduler
 from .host_read import HostRead, split_address
 from .lane import DELIVERY_LATENCY, Lane, update_latency, update_unit
@@ -44,7 +46,7 @@ from .sequencer import CYCLE_OVERHEAD, TickSequencer, cycles_per_tick
 from .status import CoreCounters, status_layout
 from .weights import WeightBank
 
-__all__ = ["Core", "status_layout", "update_unit", "update_latency", "cycles_per_tick", "CYCLE_OVERHEAD",
+__all__ = ["Core", "readout_layout", "status_layout", "update_unit", "update_latency", "cycles_per_tick", "CYCLE_OVERHEAD",
            "DELIVERY_LATENCY"]
 
 
@@ -83,6 +85,12 @@ class Core(wiring.Component):
     status : :py:`Out(status_layout(cfg))`
         Busy, ticks done, cycles used by the last tick, saturations of V and u (the golden model's
         status() counters).
+    readout : :py:`Out(readout_layout(cfg))`
+        States readout only: the registers sample_units, sample_first, sample_every, sample_wait.
+    z_unit : :py:`In(range(cfg.n_neurons))`
+        States readout only: a neuron, read between ticks.
+    z : :py:`Out(1)`
+        States readout only: that neuron's state in the last tick (fired or refractory), a cycle later.
     """
 
     def __init__(self, cfg: CoreConfig, weight_bank=None):
@@ -96,6 +104,8 @@ class Core(wiring.Component):
             "run": In(stream.Signature(cfg.counter_width)),
             "spikes": Out(stream.Signature(spike_layout(cfg))),
             "status": Out(status_layout(cfg)),
+            **({"readout": Out(readout_layout(cfg)), "z_unit": In(range(cfg.n_neurons)), "z": Out(1)}
+               if cfg.states_readout else {}),
         })
 
     def elaborate(self, platform):
@@ -189,6 +199,20 @@ class Core(wiring.Component):
         ]
         for b, ln in enumerate(lane):
             m.d.comb += sched.push.payload.eff[b].eq(ln.eff)
+
+        # ---- The states readout: the readout registers and a neuron's state bit. --------------------
+        if cfg.states_readout:
+            m.d.comb += [self.readout[name].eq(regs.regs[name]) for name in READOUT_REGISTERS]
+            z_lane, z_row = split_address(cfg, self.z_unit)
+            z_lane_q = Signal.like(z_lane) if lanes > 1 else 0
+            if lanes > 1:
+                m.d.sync += z_lane_q.eq(z_lane)
+            z = lane[0].z
+            for b, ln in enumerate(lane):
+                m.d.comb += ln.z_addr.eq(z_row)
+                if b:
+                    z = Mux(z_lane_q == b, ln.z, z)
+            m.d.comb += self.z.eq(z)
 
         # ---- Status. -------------------------------------------------------------------------------------
         m.d.comb += [

@@ -58,4 +58,6 @@ class DeviceTop(wiring.Component):
         wiring.connect(m, eng.run, core.run)
         wiring.connect(m, core.spikes, eng.spikes)
         m.d.comb += [eng.status.eq(core.status), self.idle.eq(eng.idle)]
+        if self.cfg.states_readout:
+            m.d.comb += [eng.readout.eq(core.readout), core.z_unit.eq(eng.z_unit), eng.z.eq(core.z)]
         return m

@@ -123,6 +123,11 @@ class Lane(wiring.Component):
         This lane's neuron at ``last_row`` is active (below n_active): if not, nothing is written
         there (no write-back, no event) and it never fires or counts a saturation. Only with L > 1:
         with one lane the last row always is.
+    z_addr : :py:`In(cfg.addr_bits)`
+        States readout only: the address whose state bit ``z`` shows in the next cycle.
+    z : :py:`Out(1)`
+        States readout only: the state of the neuron at ``z_addr`` in the last tick it was updated
+        (it fired or was refractory), or after a host write of its REF, whether REF is nonzero.
     host_addr : :py:`In(range(cfg.n_neurons * cfg.depth))`
         The host's read address in the lane (the field memories use its low bits).
     data : :py:`Out(lane_data_layout(cfg))`
@@ -184,6 +189,8 @@ class Lane(wiring.Component):
             "wr_neuron": In(1),
             "wr_weight": In(1),
         }
+        if cfg.states_readout:
+            ports.update({"z_addr": In(cfg.addr_bits), "z": Out(1)})
         if cfg.shared_multiplier:
             ports.update({
                 "reg_index": Out(range(len(REGISTER_NAMES))),
@@ -259,6 +266,20 @@ class Lane(wiring.Component):
                     m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(host_we)]
             else:
                 m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(host_we)]
+
+        if cfg.states_readout:
+            # The state bits: the update's at write-back; a host write of REF gives REF != 0 (the
+            # state of a neuron that no tick updates, beyond n_active).
+            zmem = Memory(shape=1, depth=depth, init=[], attrs=NO_RW_CHECK)  # read only between ticks
+            m.submodules.z = zmem
+            z_wp, z_rp = zmem.write_port(), zmem.read_port()
+            ref_bits = cfg.field_shape(NeuronField.REF).width
+            with m.If(wb_on):
+                m.d.comb += [z_wp.addr.eq(self.wb_addr), z_wp.data.eq(upd.on), z_wp.en.eq(1)]
+            with m.Else():
+                m.d.comb += [z_wp.addr.eq(self.wr_addr), z_wp.data.eq(self.wr_data[:ref_bits].any()),
+                             z_wp.en.eq(self.wr_neuron & (self.wr_field == NeuronField.REF))]
+            m.d.comb += [z_rp.addr.eq(self.z_addr), self.z.eq(z_rp.data)]
 
         m.d.comb += wbank.raddr.eq(self.host_addr)
         with m.If(self.deliver):

@@ -23,7 +23,7 @@ from amaranth.hdl import Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from lifstp.golden_model.spec import ClampMode
+from lifstp.golden_model.spec import READOUT_REGISTERS, ClampMode
 
 from .arith import add_rnd, sat, sub_rnd
 from .config import RNG_WIDTH, CoreConfig, NeuronField, register_shapes
@@ -34,8 +34,10 @@ __all__ = ["NeuronUpdate", "register_layout", "noise_thresholds", "spike_decisio
 
 
 def register_layout(cfg: CoreConfig) -> data.StructLayout:
-    """The global registers as one struct (field names from spec.REGISTER_NAMES)."""
-    return data.StructLayout(register_shapes(cfg.formats))
+    """The global registers as one struct (field names from spec.REGISTER_NAMES); the readout's only
+    in a core with the states readout."""
+    return data.StructLayout({name: shape for name, shape in register_shapes(cfg.formats).items()
+                              if cfg.states_readout or name not in READOUT_REGISTERS})
 
 
 def noise_thresholds(regs) -> tuple[list[Value], list[Value]]:
@@ -52,9 +54,11 @@ def spike_decision(regs, refractory: Value, clamp: Value, v_new: Value) -> Value
 
 def finish(upd, regs, fmt, fire, eff, v_new, sat_v, u_new, sat_u, ref, refractory, r_rec, p_dep) -> list:
     """The assignments of `upd`'s outputs but ``rng_next``: on a spike, reset, the refractory period and
-    the depletion R - rnd(R * U, frac_r); the rest passes through."""
+    the depletion R - rnd(R * U, frac_r); the rest passes through. ``on``: the neuron's state in
+    this tick (it fires, or it is refractory), which the states readout sends."""
     return [
         upd.fire.eq(fire),
+        upd.on.eq(fire | refractory),
         upd.eff.eq(eff),
         upd.v_next.eq(Mux(fire, regs.v_reset, v_new)),
         upd.u_next.eq(u_new),
@@ -78,6 +82,7 @@ class NeuronUpdate(wiring.Component):
       delivered in the previous tick.
     - ``v_next``, ``u_next``, ``ref_next``, ``res_next``, ``rng_next`` (Out): the new state.
     - ``fire`` (Out): the neuron spikes this tick; ``eff`` (Out): the efficacy e of that spike.
+    - ``on`` (Out): its state in this tick: it fires or is refractory (the states readout's bit).
     - ``sat_v``, ``sat_u`` (Out): V, resp. u, saturated in this update (for the status counters).
     """
 
@@ -111,6 +116,7 @@ class NeuronUpdate(wiring.Component):
             "res_next": Out(shp(NeuronField.RES)),
             "rng_next": Out(RNG_WIDTH),
             "fire": Out(1),
+            "on": Out(1),
             "eff": Out(unsigned(fmt.frac_e + 1)),
             "sat_v": Out(1),
             "sat_u": Out(1),

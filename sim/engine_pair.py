@@ -18,7 +18,7 @@ from lifstp.emulator import GoldenEmulator
 
 __all__ = ["Tee", "decode_stream"]
 
-_STREAM_OPS = (P.Msg.SPIKES, P.Msg.RUN_DONE)
+_STREAM_OPS = (P.Msg.SPIKES, P.Msg.STATES, P.Msg.RUN_DONE)
 
 
 def _masked(frame: P.Frame) -> tuple:

@@ -6,7 +6,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lifstp.rtl.config import DATA_WIDTH, CoreConfig, read_layout, spike_layout, write_layout
+from lifstp.rtl.config import DATA_WIDTH, CoreConfig, read_layout, readout_layout, spike_layout, write_layout
 from lifstp.rtl.status import status_layout
 
 from .cobs import FrameReceiver, FrameTransmitter
@@ -32,6 +32,8 @@ class Engine(wiring.Component):
       (the core then waits).
     - ``status`` (In `status_layout`): the core's status port.
     - ``idle`` (Out): no frame is being received, carried out or sent, and no run is in progress.
+    - ``readout`` (In `readout_layout`), ``z_unit`` (Out), ``z`` (In): states readout only, the core's
+      readout registers and state bits (`SpikeEncoder`).
     """
 
     def __init__(self, cfg: CoreConfig):
@@ -46,6 +48,8 @@ class Engine(wiring.Component):
             "spikes": In(stream.Signature(spike_layout(cfg))),
             "status": In(status_layout(cfg)),
             "idle": Out(1),
+            **({"readout": In(readout_layout(cfg)), "z_unit": Out(range(cfg.n_neurons)), "z": In(1)}
+               if cfg.states_readout else {}),
         })
 
     def elaborate(self, platform):
@@ -76,4 +80,6 @@ class Engine(wiring.Component):
             enc.core_ticks.eq(self.status.ticks),
             self.idle.eq(ex.idle & tx.idle & ~ex.ctl.running & ~rx.frame.valid),
         ]
+        if cfg.states_readout:
+            m.d.comb += [enc.readout.eq(self.readout), self.z_unit.eq(enc.z_unit), enc.z.eq(self.z)]
         return m

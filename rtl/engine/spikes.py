@@ -25,6 +25,13 @@ A record is written while its spike waits at the input; the spike is taken with 
 byte. The 32-bit fields are written a byte per cycle in step with a free-running byte counter, so
 that the counters only written out (ticks run, spikes sent, seq) can be rings of bytes and the tick
 base a serial subtraction.
+
+The states readout (register sample_units > 0; docs/protocol.md, "The state stream"): the core's
+spikes are taken as they come and not written; after the run's tick sample_wait and every
+sample_every ticks after it, the states of units sample_first .. + sample_units - 1 (the core's `z`,
+a unit a cycle) are packed into the open frame (opened with credit, as a SPIKES frame, its header's
+tick base then the sample's tick: gap is held at 1), which is sent when the next sample would not fit
+and at the end of the run. RUN_DONE's count is then of samples.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from lifstp import protocol as P
-from lifstp.rtl.config import CoreConfig, bits_for, spike_layout
+from lifstp.rtl.config import CoreConfig, bits_for, readout_layout, spike_layout
 
 from .cobs import ADDR_BITS, tx_source_signature
 from .payload import field_bytes, field_width
@@ -54,7 +61,8 @@ _DONE_FIELDS = [field_bytes(P.RUN_DONE_PAYLOAD, i) for i in range(len(P.struct_f
 # two bytes of seq come at even positions, and the one byte of `stopped` last.
 if (len(_SEQ) != 2 or _SEQ.start % 2 or len(_TICK_BASE) != 4 or _TICK_BASE.start % 4
         or [len(f) for f in _DONE_FIELDS] != [4, 4, 4, 4, 1] or any(f.start % 4 != 2 for f in _DONE_FIELDS[:4])
-        or _DONE_FIELDS[4].start != _DONE_LEN - 1 or field_width(P.CREDIT_PAYLOAD, 0) != _CREDIT_BITS):
+        or _DONE_FIELDS[4].start != _DONE_LEN - 1 or field_width(P.CREDIT_PAYLOAD, 0) != _CREDIT_BITS
+        or P.STATES_HEADER.format != P.SPIKES_HEADER.format or P.HEADER_BYTES + P.STATES_MAX_PAYLOAD != _FULL):
     raise ImportError("the spike encoder's byte-serial fields do not match the protocol's payload structs")
 
 
@@ -105,8 +113,11 @@ class SpikeEncoder(wiring.Component):
       (`core_ticks`); ready only with room in an open frame (credit), so the core stalls otherwise.
     - ``core_busy`` (In): the core is running a tick.
     - ``core_ticks`` (In): the core's tick counter (ticks done = the next tick's number).
-    - ``tx0``, ``tx1`` (Out `tx_source_signature`): the two frame buffers of SPIKES and RUN_DONE
-      frames, used in turn.
+    - ``tx0``, ``tx1`` (Out `tx_source_signature`): the two frame buffers of SPIKES (or STATES) and
+      RUN_DONE frames, used in turn.
+    - ``readout`` (In `readout_layout`), states readout only: the core's readout registers.
+    - ``z_unit`` (Out), states readout only: the unit whose state the core shows on ``z`` a cycle later.
+    - ``z`` (In), states readout only: that unit's state in the last tick.
     """
 
     def __init__(self, cfg: CoreConfig):
@@ -119,6 +130,8 @@ class SpikeEncoder(wiring.Component):
             "core_ticks": In(cfg.counter_width),
             "tx0": Out(tx_source_signature()),
             "tx1": Out(tx_source_signature()),
+            **({"readout": In(readout_layout(cfg)), "z_unit": Out(range(cfg.n_neurons)), "z": In(1)}
+               if cfg.states_readout else {}),
         })
 
     def elaborate(self, platform):
@@ -174,6 +187,26 @@ class SpikeEncoder(wiring.Component):
         with m.If(ctl.stop & running):
             m.d.sync += stop_req.eq(1)
 
+        # The states readout: latched at the run's start (`states`: this run sends samples).
+        states = Signal()
+        if self.cfg.states_readout:
+            ro, n = self.readout, self.cfg.n_neurons
+            units = Signal.like(ro.sample_units)
+            first = Signal.like(ro.sample_first)
+            every = Signal.like(ro.sample_every)
+            sample_bytes = Signal(range(P.state_bytes(P.STATES_MAX_PAYLOAD * 8) + 1))
+            countdown = Signal.like(ro.sample_wait)  # ticks until the next sample's tick ends
+            k_issue = Signal.like(units)  # the next unit to ask the core for, from first
+            k_got = Signal.like(units)  # the unit whose state arrives now (a cycle after its issue)
+            got_valid, got_inside = Signal(), Signal()
+            byte_acc = Signal(8)
+            unit = Signal(len(first) + 1)
+            m.d.comb += [unit.eq(first + k_issue), self.z_unit.eq(unit)]
+            with m.If(run_start):
+                m.d.sync += [states.eq(ro.sample_units != 0), units.eq(ro.sample_units), first.eq(ro.sample_first),
+                             every.eq(ro.sample_every), countdown.eq(ro.sample_wait),
+                             sample_bytes.eq((ro.sample_units + 7) >> 3)]
+
         # Body bytes. `now_minus_gap` is byte `phase` of now - gap, by a serial subtractor (the borrow
         # restarts at phase 0): the tick base in a SPIKES header, `now` in RUN_DONE (gap is 0 then).
         now_byte = now.word_select(phase, 8)
@@ -187,7 +220,7 @@ class SpikeEncoder(wiring.Component):
         hdr_byte = Signal(8)
         with m.Switch(wptr[:bits_for(_REC0)]):
             with m.Case(0):
-                m.d.comb += hdr_byte.eq(P.Msg.SPIKES)
+                m.d.comb += hdr_byte.eq(Mux(states, P.Msg.STATES, P.Msg.SPIKES))
             with m.Case(*_SEQ):
                 m.d.comb += hdr_byte.eq(seq)
             with m.Case(*_TICK_BASE):
@@ -253,7 +286,19 @@ class SpikeEncoder(wiring.Component):
                     m.d.sync += in_tick.eq(1)
                     m.next = "TICK"
             with m.State("TICK"):
-                with m.If(self.spikes.valid):
+                with m.If(self.spikes.valid & states):
+                    m.d.comb += self.spikes.ready.eq(1)  # the states readout: spikes are not sent
+                with m.Elif(~self.core_busy & states):
+                    m.d.comb += tick_done.eq(1)
+                    m.d.sync += [gap.eq(1), in_tick.eq(0)]  # gap 1: now - gap is the tick just done
+                    if self.cfg.states_readout:
+                        with m.If(countdown == 0):
+                            m.d.sync += countdown.eq(every - 1)
+                            m.next = "SAMPLE"
+                        with m.Else():
+                            m.d.sync += countdown.eq(countdown - 1)
+                            m.next = "RUN"
+                with m.Elif(self.spikes.valid):
                     with m.If(frame_open):
                         m.d.sync += rec_byte.eq(0)
                         m.next = "RECORD"
@@ -268,7 +313,9 @@ class SpikeEncoder(wiring.Component):
                 m.d.comb += [w_en.eq(1), w_data.eq(hdr_byte)]
                 m.d.sync += [wptr.eq(wptr + 1), rec_byte.eq(0)]
                 with m.If(wptr == _REC0 - 1):
-                    m.next = "RECORD"
+                    m.next = "BITS" if self.cfg.states_readout else "RECORD"
+                    with m.If(~states):
+                        m.next = "RECORD"
             with m.State("RECORD"):  # the spike waits at the input until its record is written
                 m.d.comb += [w_en.eq(1), w_data.eq(rec_data)]
                 m.d.sync += [wptr.eq(wptr + 1), rec_byte.eq(rec_byte + 1)]
@@ -281,6 +328,32 @@ class SpikeEncoder(wiring.Component):
                         m.next = "TICK"
                     with m.Else():
                         m.next = "RUN"
+            if self.cfg.states_readout:
+                with m.State("SAMPLE"):  # a frame to write the sample into: open one with credit
+                    m.d.sync += [k_issue.eq(0), got_valid.eq(0), byte_acc.eq(0)]
+                    with m.If(frame_open):
+                        m.next = "BITS"
+                    with m.Elif(has_credit & (phase == 3)):  # the header starts at phase 0
+                        m.d.sync += [frame_open.eq(1), wptr.eq(0)]
+                        m.next = "HEADER"
+                with m.State("BITS"):  # a unit's state a cycle: issued, then packed a cycle later
+                    last_bit = k_got == units - 1
+                    bit = self.z & got_inside
+                    byte_now = byte_acc | (bit << k_got[:3])
+                    with m.If(k_issue != units):
+                        m.d.sync += k_issue.eq(k_issue + 1)
+                    m.d.sync += [got_valid.eq(k_issue != units), k_got.eq(k_issue), got_inside.eq(unit < n)]
+                    with m.If(got_valid):
+                        m.d.sync += byte_acc.eq(byte_now)
+                        with m.If((k_got[:3] == 7) | last_bit):
+                            m.d.comb += [w_en.eq(1), w_data.eq(byte_now)]
+                            m.d.sync += [wptr.eq(wptr + 1), byte_acc.eq(0)]
+                        with m.If(last_bit):
+                            m.d.comb += spike_done.eq(1)
+                            with m.If(wptr + 1 + sample_bytes > _FULL):
+                                m.next = "SEND"
+                            with m.Else():
+                                m.next = "RUN"
             with m.State("SEND"):  # request the frame once the one before it has left
                 with m.If(~other_busy):
                     m.d.comb += [request.eq(1), frame_requested.eq(1)]
