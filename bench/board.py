@@ -28,6 +28,7 @@ import numpy as np
 from lifstp import bm as bm_mod
 from lifstp.boards.uart import BITS_PER_BYTE
 from lifstp.device import GoldenDevice
+from lifstp.analysis import sample_states
 from lifstp.errors import InputError, LifstpError
 from lifstp.golden_model.fixed import GoldenCore
 from lifstp.golden_model.spec import quantise, quantise_potentials, quantise_weights
@@ -41,7 +42,7 @@ from .board_rtl import MAX_CREDIT, RtlRun, frames_needed, run_on_board_rtl
 from .board_speed import BoardSpeed
 
 #: The readouts the benchmark knows: what the board sends the host per tick.
-READOUTS = ("spikes",)
+READOUTS = ("spikes", "states")
 #: Seconds of timed golden-model runs, at least (the best run counts).
 GOLDEN_MIN_S = 1.0
 
@@ -105,31 +106,51 @@ def run_board_bench(board_name: str, bm_path: str | Path, report: str | Path | N
     if frames_needed(len(ticks), n_ticks) > MAX_CREDIT:
         raise InputError(f"--duration-ms {duration_ms:g}: {len(ticks)} spikes need more SPIKES frames than one "
                          f"run can be granted ({MAX_CREDIT}); give a shorter duration")
-    piped = run_on_board_rtl(board_binary(b, log=log), net, n_ticks, seed)
-    uart = run_on_board_rtl(board_binary(b, serial=True, log=log), net, n_ticks, seed, serial=True)
+    states = None
+    if readout == "states":  # every unit of the machine, a sample every tau_ref ticks
+        if not cfg.states_readout:
+            raise InputError(f"{b.name}'s core is built without the states readout; use --readout spikes")
+        tau_ref = int(quantise(net.params, cfg.formats).tau_ref_ticks)
+        states = (0, machine.n, tau_ref)
+        expected = sample_states(ticks, neurons, machine.n, n_ticks, tau_ref, tau_ref, 0)
+    piped = run_on_board_rtl(board_binary(b, log=log), net, n_ticks, seed, states=states)
+    uart = run_on_board_rtl(board_binary(b, serial=True, log=log), net, n_ticks, seed, serial=True, states=states)
     for run in (piped, uart):
-        if not _same_spikes(run, ticks, neurons):
+        if states is not None:
+            if not np.array_equal(run.states, expected):
+                raise LifstpError(f"the {b.name} design in Verilator gave other states than the golden model's "
+                                  f"spikes give; its timing would not mean anything")
+        elif not _same_spikes(run, ticks, neurons):
             raise LifstpError(f"the {b.name} design in Verilator gave other spikes than the golden model "
                              f"({len(run.spike_tick)} against {len(ticks)}); its timing would not mean anything")
     speed = BoardSpeed(piped.cycles_per_tick, clock.hz, piped.bytes_per_tick, clock.baud, golden, params.dt_ms)
     _print_table(b, cfg, device.weight_bank, machine, bm_path, n_ticks, params.dt_ms, seed, clock, piped, uart,
-                 speed, out)
+                 speed, out, states)
     print(speed.summary_line(b.name), file=out)
     return 0
 
 
 def _print_table(b, cfg, weight_bank, machine, bm_path, n_ticks, dt_ms, seed, clock: BoardClock, piped: RtlRun,
-                 uart: RtlRun, speed: BoardSpeed, out) -> None:
-    lo, hi = run_cycles(cfg, n_ticks, piped.sent, machine.n)  # load_network sets n_active = n
+                 uart: RtlRun, speed: BoardSpeed, out, states=None) -> None:
+    if states is None:
+        lo, hi = run_cycles(cfg, n_ticks, piped.sent, machine.n)  # load_network sets n_active = n
+        model = f" (rtl/engine/cycles.py: {lo}..{hi}{'' if lo <= piped.busy_cycles <= hi else ', which DISAGREES'})"
+    else:
+        model = ""  # cycles.py models the spike stream's timeline only
     uart_tps = n_ticks / (uart.busy_cycles / clock.hz)
     mbaud = f"{clock.baud / 1e6:g} Mbaud"
     verdict = "link-bound" if speed.link_bound else "core-bound"
+    readout = ("spikes per tick", f"{len(piped.spike_tick) / n_ticks:.4f}",
+               f"{len(piped.spike_tick)} spikes in Verilator, equal to the golden model's")
+    if states is not None:
+        first, units, every = states
+        readout = ("samples", f"{len(piped.states)}",
+                   f"states of units {first}..{first + units - 1} every {every} ticks in Verilator, equal to "
+                   f"those of the golden model's spikes")
     rows = [
-        ("spikes per tick", f"{len(piped.spike_tick) / n_ticks:.4f}",
-         f"{len(piped.spike_tick)} spikes in Verilator, equal to the golden model's"),
+        readout,
         ("cycles per tick", f"{speed.cycles_per_tick:.2f}",
-         f"Verilator: {piped.busy_cycles} busy cycles / {n_ticks} ticks (rtl/engine/cycles.py: {lo}..{hi}"
-         f"{'' if lo <= piped.busy_cycles <= hi else ', which DISAGREES'})"),
+         f"Verilator: {piped.busy_cycles} busy cycles / {n_ticks} ticks{model}"),
         ("clock", f"{clock.hz / 1e6:g} MHz",
          f"{b.name}'s design clock; its build reaches {clock.fmax_hz / 1e6:.2f} MHz ({clock.report})"),
         ("core limit", f"{speed.compute_ticks_per_s:,.0f} ticks/s", "clock / cycles per tick"),

@@ -8,6 +8,9 @@ the device was busy (exactly: from the RUN frame taken to RUN_DONE's delimiter s
 around the transport counts the bytes the device sent meanwhile (the RUN reply, every SPIKES frame and
 RUN_DONE, COBS-encoded with their CRC and delimiters).
 
+With `states=(first, units, every)` the run is made in the states readout (docs/protocol.md, "The
+state stream"): the device sends the units' states every `every` ticks instead of every spike.
+
 Two ways to run it: on a pipe with the device's byte output always taken (`serial=False`: what the
 design computes, its transmitter at full speed), or behind the board's UART bridge with the serial
 lines simulated at the board's divisor (`serial=True`: the whole path to the host's USB bridge).
@@ -41,6 +44,8 @@ class RtlRun:
     spike_tick: np.ndarray
     spike_neuron: np.ndarray
     serial: bool
+    #: the states readout's samples (samples x units), None for a run that streamed spikes
+    states: np.ndarray | None = None
 
     @property
     def cycles_per_tick(self) -> float:
@@ -77,7 +82,32 @@ def frames_needed(n_spikes: int, n_ticks: int) -> int:
     return -(-records // P.SPIKES_PER_FRAME) + 1
 
 
-def run_on_board_rtl(binary, network: Network, n_ticks: int, seed: int, serial: bool = False) -> RtlRun:
+def _run_states(client, n_ticks: int, first: int, units: int, every: int) -> np.ndarray:
+    """One RUN in the states readout, all credit granted at once; its samples (samples x units)."""
+    from lifstp.golden_model.spec import REGISTER_NAMES
+    from lifstp.link import LinkError
+
+    for name, value in (("sample_units", units), ("sample_first", first), ("sample_every", every),
+                        ("sample_wait", 0)):
+        client.write(P.Space.REG, 0, REGISTER_NAMES.index(name), [value])
+    client.wait_reply(P.Op.RUN | P.REPLY_BIT, client.send(P.Op.RUN, P.RUN_PAYLOAD.pack(n_ticks, MAX_CREDIT)))
+    samples = []
+    while True:
+        frame = client.next_frame()
+        if frame.op == P.Msg.STATES:
+            samples.append(P.decode_states(frame.payload, units)[2])
+        elif frame.op == P.Msg.RUN_DONE:
+            sent = P.RUN_DONE_PAYLOAD.unpack(frame.payload)[2]
+            states = np.concatenate(samples) if samples else np.zeros((0, units), np.uint8)
+            if sent != len(states):
+                raise LinkError(f"the device sent {sent} samples, {len(states)} arrived")
+            return states
+        else:
+            raise LinkError(f"unexpected frame 0x{frame.op:02x} during a states run")
+
+
+def run_on_board_rtl(binary, network: Network, n_ticks: int, seed: int, serial: bool = False,
+                     states: tuple[int, int, int] | None = None) -> RtlRun:
     """Load `network` into the board design compiled as `binary` (`lifstp.sim.harness.board_binary(b,
     serial)`) and run it for n_ticks ticks (see the module docstring). The run may need at most
     MAX_CREDIT frames (`frames_needed`)."""
@@ -98,7 +128,12 @@ def run_on_board_rtl(binary, network: Network, n_ticks: int, seed: int, serial: 
         proc.send_signal(signal.SIGUSR1)  # the harness restarts its counts; the device is idle
         time.sleep(0.2)
         transport.received.clear()
-        ticks, neurons, _ = client.run(n_ticks, credit=MAX_CREDIT)
+        if states is None:
+            ticks, neurons, _ = client.run(n_ticks, credit=MAX_CREDIT)
+            samples = None
+        else:
+            ticks, neurons = np.empty(0, np.int64), np.empty(0, np.int32)
+            samples = _run_states(client, n_ticks, *states)
         sent = bytes(transport.received)
     finally:
         said = transport.close()
@@ -109,4 +144,4 @@ def run_on_board_rtl(binary, network: Network, n_ticks: int, seed: int, serial: 
             proc.stdout.close()
             proc.stderr.close()
     stats = parse_stats(said)
-    return RtlRun(n_ticks, int(stats["busy_cycles"]), sent, ticks, neurons, serial)
+    return RtlRun(n_ticks, int(stats["busy_cycles"]), sent, ticks, neurons, serial, samples)

@@ -92,17 +92,25 @@ def test_rtl_shapes_follow_the_table(fmt):
         for f, q in zip(P.NeuronField, S.NEURON_FIELDS):
             assert cfg.field_shape(f) == Shape(q.bits(fmt, n), q.signed), q.name
         assert list(register_layout(cfg).members) == list(S.REGISTER_NAMES)
+        without = CoreConfig(n, formats=fmt, states_readout=False)
+        assert list(register_layout(without).members) == [r for r in S.REGISTER_NAMES if r not in S.READOUT_REGISTERS]
 
 
 @pytest.mark.parametrize("kernel", [fixed._run_ticks, reference._run_ticks_float])
 def test_kernels_take_every_register_by_name(kernel):
+    """Every register of the model (all but the readout's, which only the device's encoder takes)."""
     params = list(inspect.signature(kernel.py_func).parameters)
-    attributes = list(dict.fromkeys(q.attribute for q in S.REGISTERS))
+    model = [q for q in S.REGISTERS if q.name not in S.READOUT_REGISTERS]
+    assert len(model) == len(S.REGISTERS) - len(S.READOUT_REGISTERS)
+    attributes = list(dict.fromkeys(q.attribute for q in model))
     assert params[:len(attributes)] == attributes
+    assert not set(S.READOUT_REGISTERS) & set(params)
     regs = np.arange(100, 100 + len(S.REGISTERS))  # a distinct value per register
     args = fixed.register_arguments(regs)
     assert list(args) == attributes
     for k, q in enumerate(S.REGISTERS):
+        if q.name in S.READOUT_REGISTERS:
+            continue
         got = args[q.attribute] if q.index is None else args[q.attribute][q.index]
         assert got == regs[k], q.name
 
