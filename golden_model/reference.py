@@ -115,7 +115,8 @@ class FloatCore:
             kappa_rec=-math.expm1(-params.dt_ms / params.stp_tau_rec_ms), stp_u=params.stp_u,
             noise_w_exc=params.noise_weight_exc_pa * p21, noise_w_inh=params.noise_weight_inh_pa * p21,
             noise_thr_exc=noise_cdf_float(lam_e), noise_thr_inh=noise_cdf_float(lam_i), n_active=0,
-            sample_units=0, sample_first=0, sample_every=1, sample_wait=0)  # the readout's: not the model's
+            sample_units=0, sample_first=0, sample_every=1, sample_wait=0,
+            sample_stats=0)  # the readout's: not the model's
         self.regs = np.array([unquantised[q.attribute] if q.index is None else unquantised[q.attribute][q.index]
                               for q in REGISTERS], dtype=np.float64)
         self.clamp = np.zeros(n, np.int8) if clamp is None else np.asarray(clamp, dtype=np.int8)

@@ -248,6 +248,8 @@ class FixedParams:
     sample_first: int = 0
     sample_every: int = 1
     sample_wait: int = 0
+    #: 1: the samples are not sent but counted on the device (on-time and co-activation counts)
+    sample_stats: int = 0
 
     def registers(self) -> np.ndarray:
         """The global registers packed in the order of `REGISTERS` (the array the kernels and the
@@ -369,12 +371,14 @@ REGISTERS: tuple[Quantity, ...] = (
              lowest=lambda f, n: 1),
     Quantity("sample_wait", False, lambda f, n: SAMPLE_TICK_BITS,
              "the run's tick (counted from 0) whose states are the first sample"),
+    Quantity("sample_stats", False, lambda f, n: 1,
+             "readout: 1 counts the samples on the device (space STATS) instead of sending them"),
 )
 
 #: Names of the global registers in the order of `FixedParams.registers()`.
 REGISTER_NAMES = tuple(r.name for r in REGISTERS)
 #: The registers of the readout: the device's encoder takes them, the model's kernels do not.
-READOUT_REGISTERS = ("sample_units", "sample_first", "sample_every", "sample_wait")
+READOUT_REGISTERS = ("sample_units", "sample_first", "sample_every", "sample_wait", "sample_stats")
 
 #: The per-neuron fields, in the order of the protocol's field numbers (protocol.NeuronField).
 NEURON_FIELDS: tuple[Quantity, ...] = (

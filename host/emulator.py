@@ -49,6 +49,8 @@ class GoldenEmulator:
         self._stalled = False
         self._credit = 0  # a CREDIT may come before any RUN (the next RUN sets its own)
         self._units = 0  # states per sample of the run (0: the spike stream)
+        #: the statistics readout's counts, unit i and unit j on together (i = j: unit i on), symmetric
+        self.stats = np.zeros((P.STATS_UNITS_MAX, P.STATS_UNITS_MAX), np.int64)
 
     @property
     def waiting(self) -> bool:
@@ -119,7 +121,7 @@ class GoldenEmulator:
             return
         self._send(P.Op.IDENTIFY | P.REPLY_BIT, f.seq, P.IDENTIFY_PAYLOAD.pack(
             P.PROTOCOL_VERSION, self.n, self.lanes, *P.format_fields(self.formats), P.MAX_PAYLOAD,
-            int(P.Readout.SPIKES | P.Readout.STATES)))
+            int(P.Readout.SPIKES | P.Readout.STATES | P.Readout.STATS)))
 
     def _burst(self, f: P.Frame, writing: bool):
         """Parse and check a burst header; returns (space, field, addr, count, nbytes, bits, signed) or None."""
@@ -179,6 +181,10 @@ class GoldenEmulator:
                 P.NeuronField.ACC: c.acc}[P.NeuronField(field)]
 
     def _store(self, space, field, addr, values) -> None:
+        if space == P.Space.STATS:  # the counts are symmetric: (i, j) and (j, i) are one count
+            i, j = np.divmod(np.arange(addr, addr + len(values)), P.STATS_UNITS_MAX)
+            self.stats[i, j] = self.stats[j, i] = values
+            return
         if space == P.Space.STATUS:
             for k, v in enumerate(values):
                 self._set_counter(P.StatusCounter(addr + k), v)
@@ -193,6 +199,8 @@ class GoldenEmulator:
         space, field, addr, count, nbytes = parsed
         if space == P.Space.STATUS:
             values = [self._counter(P.StatusCounter(addr + k)) for k in range(count)]
+        elif space == P.Space.STATS:
+            values = self.stats.reshape(-1)[addr:addr + count]
         else:
             values = self._target(space, field)[addr:addr + count]
         self._send(P.Op.READ | P.REPLY_BIT, f.seq, P.pack_values(values, nbytes))
@@ -250,6 +258,9 @@ class GoldenEmulator:
             self._next_sample = self._start + reg["sample_wait"]
             self._samples = np.empty((0, self._units), np.uint8)  # computed, not yet written
             self._sample_ticks = np.empty(0, np.int64)
+            self._stats = bool(reg["sample_stats"])
+            if self._stats:  # the counts start from zero with each run
+                self.stats[:] = 0
 
     def _add_credit(self, f: P.Frame) -> None:
         if not self._expect_len(f, P.CREDIT_PAYLOAD.size):
@@ -398,7 +409,14 @@ class GoldenEmulator:
         found = keys[np.clip(idx, 0, None)] if keys.size else np.zeros_like(want)
         fired = (idx >= 0) & (found // span == units[None, :]) & (ticks[:, None] - found % span < tau_ref)
         on = np.where(active[None, :], fired | (ticks[:, None] < start + r0[None, :]), (r0 > 0)[None, :])
-        self._samples = np.concatenate([self._samples, (on & inside[None, :]).astype(np.uint8)])
+        on = (on & inside[None, :]).astype(np.uint8)
+        if self._stats:  # counted, not sent: the first STATS_UNITS_MAX units of the range
+            z = on[:, :P.STATS_UNITS_MAX].astype(np.int64)
+            k = z.shape[1]
+            self.stats[:k, :k] = np.minimum(self.stats[:k, :k] + z.T @ z, COUNTER_MAX)
+            self._run_spikes += len(ticks)
+            return
+        self._samples = np.concatenate([self._samples, on])
         self._sample_ticks = np.concatenate([self._sample_ticks, ticks])
 
     def _pump_states(self) -> None:

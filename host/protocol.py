@@ -95,6 +95,13 @@ class Space(enum.IntEnum):
     NEURON = 1  #: per-neuron state or configuration; address = neuron, field = NeuronField
     WEIGHT = 2  #: recurrent weight W[pre, post]; address = pre * N + post
     STATUS = 3  #: status counters; address = StatusCounter (writing sets the counter)
+    STATS = 4  #: the statistics readout's counts; address = i * STATS_UNITS_MAX + j (unit i, unit j)
+
+
+#: Most units the statistics readout counts (the first of the readout's range; docs/protocol.md).
+STATS_UNITS_MAX = 64
+#: Bytes of one count of space STATS (u32, saturating).
+STATS_COUNT_BYTES = 4
 
 
 #: Per-neuron quantities (space NEURON), numbered in the order of spec.NEURON_FIELDS, which gives each
@@ -157,6 +164,8 @@ def space_value_bits(space: Space, field: int, fmt: Formats, n_neurons: int, add
         return neuron_field_bits(NeuronField(field), fmt, n_neurons)
     if space == Space.WEIGHT:
         return fmt.width_w, True
+    if space == Space.STATS:
+        return 8 * STATS_COUNT_BYTES, False
     return 8 * COUNTER_BYTES, False
 
 
@@ -182,7 +191,7 @@ def value_limits(space: "Space", field: int, addr: int, fmt: Formats, n_neurons:
 def space_size(space: Space, n_neurons: int) -> int:
     """Number of addresses in a space."""
     return {Space.REG: len(REGISTER_NAMES), Space.NEURON: n_neurons, Space.WEIGHT: n_neurons * n_neurons,
-            Space.STATUS: len(StatusCounter)}[space]
+            Space.STATUS: len(StatusCounter), Space.STATS: STATS_UNITS_MAX * STATS_UNITS_MAX}[space]
 
 
 #: Registers are written one value per WRITE burst entry with each register's own width; to keep bursts
@@ -300,6 +309,7 @@ class Readout(enum.IntFlag):
 
     SPIKES = 1  #: every spike (register sample_units = 0)
     STATES = 2  #: the states of a range of units every sample_every ticks (sample_units > 0)
+    STATS = 4  #: their counts accumulated on the device instead (sample_stats = 1), read in space STATS
 
 
 def struct_fields(payload: struct.Struct) -> tuple[tuple[int, int], ...]:

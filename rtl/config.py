@@ -17,7 +17,7 @@ from amaranth.lib import data
 # Address spaces, neuron fields and status counters are the wire protocol's (one definition): the write
 # and read ports use the protocol's addresses unchanged. The core holds the counters TICKS,
 # CYCLES_LAST_TICK, SATURATED_V and SATURATED_U; the command engine holds the others.
-from lifstp.protocol import NeuronField, Space, StatusCounter
+from lifstp.protocol import STATS_UNITS_MAX, NeuronField, Space, StatusCounter
 from lifstp.golden_model.spec import (NEURON_FIELDS, NOISE_THRESHOLD_BITS, READOUT_REGISTERS, REGISTER_NAMES, REGISTERS, RNG_BITS, Formats,
                                       Quantity)
 
@@ -172,7 +172,8 @@ class CoreConfig:
     @property
     def port_addr_bits(self) -> int:
         """Bits of the addr field of the write and read ports (enough for a weight index N*N)."""
-        return max(bits_for(self.n_neurons * self.n_neurons), bits_for(len(REGISTER_NAMES)), 2)
+        return max(bits_for(self.n_neurons * self.n_neurons), bits_for(len(REGISTER_NAMES)), 2,
+                   bits_for(STATS_UNITS_MAX * STATS_UNITS_MAX) if self.states_readout else 0)
 
 
 def write_layout(cfg: CoreConfig) -> data.StructLayout:

@@ -56,7 +56,7 @@ def test_states_equal_the_golden_device(n, lanes, n_active, units, first, every,
     tee = Tee(EngineSim(cfg))
     tee.emu.lanes = lanes  # the golden device has no lanes; it reports the RTL's
     client = DeviceClient(LoopbackTransport(tee), timeout_s=300)
-    assert client.identify().readouts == P.Readout.SPIKES | P.Readout.STATES
+    assert client.identify().readouts == P.Readout.SPIKES | P.Readout.STATES | P.Readout.STATS
     gc = build_golden(dict(BUSY, n_active=n_active), n)
     write_state(client, gc)
     readout(client, units, first, every, wait)
@@ -98,4 +98,33 @@ def test_states_stall_for_credit_and_stop():
     assert [f.payload for f in rtl] == [f.payload for f in gold]
     done = P.RUN_DONE_PAYLOAD.unpack(rtl[-1].payload)
     assert done[0] == 3 and done[2] == 1 and done[4] == 1  # 3 ticks run, one sample, stopped
+    tee.check()
+
+
+def test_statistics_equal_the_golden_device_and_the_states():
+    """The statistics readout: the RTL's counts (read in space STATS, both orders of a pair) equal the
+    golden device's, which equal the counts of the same run's samples in the states readout."""
+    n, lanes, units, first, every = 16, 4, 12, 2, 3
+    cfg = CoreConfig(n_neurons=n, lanes=lanes)
+    tee = Tee(EngineSim(cfg))
+    tee.emu.lanes = lanes
+    client = DeviceClient(LoopbackTransport(tee), timeout_s=300)
+    assert P.Readout.STATS in client.identify().readouts
+    gc = build_golden(dict(BUSY, n_active=13), n)
+    write_state(client, gc)
+    readout(client, units, first, every, 1)
+    states = np.concatenate([P.decode_states(f.payload, units)[2] for f in run_states(tee, 200)[0]
+                             if f.op == P.Msg.STATES]).astype(np.int64)
+    write_state(client, gc)  # the same run again, counted on the device
+    readout(client, units, first, every, 1)
+    client.write(P.Space.REG, 0, REGISTER_NAMES.index("sample_stats"), [1])
+    rtl, gold = run_states(tee, 200)
+    assert [f.op for f in rtl] == [f.op for f in gold] == [P.Msg.RUN_DONE]
+    assert P.RUN_DONE_PAYLOAD.unpack(rtl[0].payload)[2] == len(states)
+    k = P.STATS_UNITS_MAX
+    counts = np.stack([client.read(P.Space.STATS, 0, i * k, units) for i in range(units)])
+    assert np.array_equal(counts, states.T @ states) and counts.trace() > 0
+    assert np.array_equal(client.read(P.Space.STATS, 0, 5 * k + 1, 1), counts[1:2, 5])  # (5, 1) is (1, 5)
+    client.write(P.Space.STATS, 0, 3 * k + 7, [2**32 - 1])  # written, then read as (7, 3)
+    assert client.read(P.Space.STATS, 0, 7 * k + 3, 1)[0] == 2**32 - 1
     tee.check()

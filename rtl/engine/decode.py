@@ -99,13 +99,15 @@ class CommandDecoder(wiring.Component):
     def __init__(self, cfg: CoreConfig):
         self.cfg = cfg
         n, fmt = cfg.n_neurons, cfg.formats
-        self._sizes = {s: P.space_size(s, n) for s in P.Space}
+        #: the spaces of this device: space STATS only with the statistics readout
+        self.spaces = [s for s in P.Space if s != P.Space.STATS or cfg.states_readout]
+        self._sizes = {s: P.space_size(s, n) for s in self.spaces}
         self.addr_bits = bits_for(max(self._sizes.values()))
         self._hdr_count_bits = field_width(P.BURST_HEADER, 3)
         # addr + count is exact below 2^sum_bits
         self._sum_bits = min(max(self._hdr_count_bits, self.addr_bits), field_width(P.BURST_HEADER, 2))
         self.count_bits = min(self.addr_bits + 1, self._hdr_count_bits)
-        self.wire_sizes = {P.wire_bytes(s, f, fmt, n) for s in P.Space
+        self.wire_sizes = {P.wire_bytes(s, f, fmt, n) for s in self.spaces
                            for f in (P.NeuronField if s == P.Space.NEURON else [0])}
         super().__init__({
             "op": In(8),
@@ -160,11 +162,11 @@ class CommandDecoder(wiring.Component):
         space_ok = Signal()
         nb = Signal(4)  # bytes per value on the wire (valid once space_ok)
         with m.Switch(space):
-            for s in P.Space:
+            for s in self.spaces:
                 with m.Case(int(s)):
                     m.d.comb += space_ok.eq(1 if s != P.Space.NEURON else field <= max(P.NeuronField))
         with m.Switch(sp):
-            for s in P.Space:
+            for s in self.spaces:
                 with m.Case(int(s)):
                     if s == P.Space.NEURON:
                         with m.Switch(fl):
@@ -183,7 +185,7 @@ class CommandDecoder(wiring.Component):
         addr_high = addr[sum_bits:].any() if sum_bits < len(addr) else Const(0)
         past_end = Signal()
         with m.Switch(sp):
-            for s in P.Space:
+            for s in self.spaces:
                 with m.Case(int(s)):
                     m.d.comb += past_end.eq(~at_most(end, sizes[s]))
         bad_range = (count == 0) | addr_high | past_end

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from lifstp import protocol as P
 from lifstp.rtl.config import DATA_WIDTH, CoreConfig, read_layout, readout_layout, spike_layout, write_layout
 from lifstp.rtl.status import status_layout
 
 from .cobs import FrameReceiver, FrameTransmitter
 from .commands import Executor
 from .spikes import SpikeEncoder
+from .stats import SampleStats
 
 __all__ = ["Engine"]
 
@@ -69,9 +71,12 @@ class Engine(wiring.Component):
         wiring.connect(m, tx.o, wiring.flipped(self.tx))
         wiring.connect(m, ex.ctl, enc.ctl)
 
-        wiring.connect(m, ex.write, wiring.flipped(self.write))
-        wiring.connect(m, ex.read, wiring.flipped(self.read))
-        wiring.connect(m, wiring.flipped(self.read_data), ex.read_data)
+        if cfg.states_readout:
+            self._route_stats(m, ex, enc)
+        else:
+            wiring.connect(m, ex.write, wiring.flipped(self.write))
+            wiring.connect(m, ex.read, wiring.flipped(self.read))
+            wiring.connect(m, wiring.flipped(self.read_data), ex.read_data)
         wiring.connect(m, enc.run, wiring.flipped(self.run))
         wiring.connect(m, wiring.flipped(self.spikes), enc.spikes)
         m.d.comb += [
@@ -83,3 +88,36 @@ class Engine(wiring.Component):
         if cfg.states_readout:
             m.d.comb += [enc.readout.eq(self.readout), self.z_unit.eq(enc.z_unit), enc.z.eq(self.z)]
         return m
+
+    def _route_stats(self, m: Module, ex, enc) -> None:
+        """The statistics unit, fed by the encoder; the executor's writes and reads of space STATS go to
+        it, all others to the core. A read of STATS is answered two cycles after it is taken (the
+        address registered, then the count read), held until taken, as the core holds its answers."""
+        m.submodules.stats = st = SampleStats()
+        m.d.comb += [st.clear.eq(enc.stats_clear), st.add.eq(enc.stats_add), st.bits.eq(enc.stats_bits),
+                     enc.stats_busy.eq(st.busy)]
+        wr, rd = ex.write, ex.read
+        wr_stats = wr.payload.space == P.Space.STATS
+        rd_stats = rd.payload.space == P.Space.STATS
+        m.d.comb += [self.write.payload.eq(wr.payload), self.write.valid.eq(wr.valid & ~wr_stats),
+                     wr.ready.eq(wr_stats | self.write.ready),
+                     self.read.payload.eq(rd.payload), self.read.valid.eq(rd.valid & ~rd_stats)]
+        addr = Signal.like(st.addr)
+        m.d.comb += st.addr.eq(addr)
+        with m.If(wr.valid & wr_stats):
+            m.d.comb += [st.addr.eq(wr.payload.addr), st.wdata.eq(wr.payload.data), st.write.eq(1)]
+        with m.FSM(name="stats_read"):
+            with m.State("IDLE"):
+                m.d.comb += rd.ready.eq(Mux(rd_stats, 1, self.read.ready))
+                with m.If(rd.valid & rd_stats):
+                    m.d.sync += addr.eq(rd.payload.addr)
+                    m.next = "FETCH"
+                m.d.comb += [ex.read_data.valid.eq(self.read_data.valid),
+                             ex.read_data.payload.eq(self.read_data.payload),
+                             self.read_data.ready.eq(ex.read_data.ready)]
+            with m.State("FETCH"):  # the memory reads the registered address
+                m.next = "ANSWER"
+            with m.State("ANSWER"):
+                m.d.comb += [ex.read_data.valid.eq(1), ex.read_data.payload.eq(st.data)]
+                with m.If(ex.read_data.ready):
+                    m.next = "IDLE"

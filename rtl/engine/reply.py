@@ -69,7 +69,7 @@ class ReplyBytes(wiring.Component):
         fmt = cfg.formats
         self._identify = P.IDENTIFY_PAYLOAD.pack(P.PROTOCOL_VERSION, cfg.n_neurons, cfg.lanes,
                                                  *P.format_fields(fmt), P.MAX_PAYLOAD,
-                                                 int(P.Readout.SPIKES | (P.Readout.STATES if cfg.states_readout else 0)))
+                                                 int(P.Readout.SPIKES | (P.Readout.STATES | P.Readout.STATS if cfg.states_readout else 0)))
         reply_len = P.HEADER_BYTES + len(self._identify)
         error_len = P.HEADER_BYTES + P.ERROR_PAYLOAD.size
         self.index_bits = bits_for(max(reply_len, error_len))

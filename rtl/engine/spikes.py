@@ -31,7 +31,9 @@ spikes are taken as they come and not written; after the run's tick sample_wait 
 sample_every ticks after it, the states of units sample_first .. + sample_units - 1 (the core's `z`,
 a unit a cycle) are packed into the open frame (opened with credit, as a SPIKES frame, its header's
 tick base then the sample's tick: gap is held at 1), which is sent when the next sample would not fit
-and at the end of the run. RUN_DONE's count is then of samples.
+and at the end of the run. RUN_DONE's count is then of samples. With sample_stats = 1 the samples are
+not sent but handed to the statistics unit (rtl/engine/stats.py), cleared as the run starts; the run
+ends (RUN_DONE) once it has counted the last one.
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ class SpikeEncoder(wiring.Component):
     - ``readout`` (In `readout_layout`), states readout only: the core's readout registers.
     - ``z_unit`` (Out), states readout only: the unit whose state the core shows on ``z`` a cycle later.
     - ``z`` (In), states readout only: that unit's state in the last tick.
+    - ``stats_clear``, ``stats_add``, ``stats_bits`` (Out), ``stats_busy`` (In), states readout only:
+      to `SampleStats` (clear the counts; count a sample's states).
     """
 
     def __init__(self, cfg: CoreConfig):
@@ -130,7 +134,9 @@ class SpikeEncoder(wiring.Component):
             "core_ticks": In(cfg.counter_width),
             "tx0": Out(tx_source_signature()),
             "tx1": Out(tx_source_signature()),
-            **({"readout": In(readout_layout(cfg)), "z_unit": Out(range(cfg.n_neurons)), "z": In(1)}
+            **({"readout": In(readout_layout(cfg)), "z_unit": Out(range(cfg.n_neurons)), "z": In(1),
+                "stats_clear": Out(1), "stats_add": Out(1), "stats_bits": Out(P.STATS_UNITS_MAX),
+                "stats_busy": In(1)}
                if cfg.states_readout else {}),
         })
 
@@ -189,6 +195,8 @@ class SpikeEncoder(wiring.Component):
 
         # The states readout: latched at the run's start (`states`: this run sends samples).
         states = Signal()
+        stats = Signal()  # ... and counts them on the device instead of sending them
+        stats_busy = self.stats_busy if self.cfg.states_readout else 0
         if self.cfg.states_readout:
             ro, n = self.readout, self.cfg.n_neurons
             units = Signal.like(ro.sample_units)
@@ -202,8 +210,11 @@ class SpikeEncoder(wiring.Component):
             byte_acc = Signal(8)
             unit = Signal(len(first) + 1)
             m.d.comb += [unit.eq(first + k_issue), self.z_unit.eq(unit)]
+            zvec = Signal(P.STATS_UNITS_MAX)  # the sample's states, for the statistics
+            m.d.comb += [self.stats_bits.eq(zvec), self.stats_clear.eq(run_start & (ro.sample_units != 0) & ro.sample_stats)]
             with m.If(run_start):
-                m.d.sync += [states.eq(ro.sample_units != 0), units.eq(ro.sample_units), first.eq(ro.sample_first),
+                m.d.sync += [states.eq(ro.sample_units != 0), stats.eq(ro.sample_stats),
+                             units.eq(ro.sample_units), first.eq(ro.sample_first),
                              every.eq(ro.sample_every), countdown.eq(ro.sample_wait),
                              sample_bytes.eq((ro.sample_units + 7) >> 3)]
 
@@ -268,7 +279,7 @@ class SpikeEncoder(wiring.Component):
                 with m.If(stop_req | (ticks_left == 0)):
                     with m.If(frame_open):
                         m.next = "SEND"  # and back here, to RUN_DONE
-                    with m.Elif(phase == 1):  # its byte 2, the first of a field, at phase 0
+                    with m.Elif((phase == 1) & ~stats_busy):  # its byte 2, the first of a field, at phase 0
                         m.d.sync += [wptr.eq(0), gap.eq(0)]
                         m.next = "DONE_BODY"
                 with m.Elif(gap[8]):  # 256: 255 silent ticks, a SKIP record
@@ -330,8 +341,8 @@ class SpikeEncoder(wiring.Component):
                         m.next = "RUN"
             if self.cfg.states_readout:
                 with m.State("SAMPLE"):  # a frame to write the sample into: open one with credit
-                    m.d.sync += [k_issue.eq(0), got_valid.eq(0), byte_acc.eq(0)]
-                    with m.If(frame_open):
+                    m.d.sync += [k_issue.eq(0), got_valid.eq(0), byte_acc.eq(0), zvec.eq(0)]
+                    with m.If(frame_open | stats):
                         m.next = "BITS"
                     with m.Elif(has_credit & (phase == 3)):  # the header starts at phase 0
                         m.d.sync += [frame_open.eq(1), wptr.eq(0)]
@@ -345,15 +356,23 @@ class SpikeEncoder(wiring.Component):
                     m.d.sync += [got_valid.eq(k_issue != units), k_got.eq(k_issue), got_inside.eq(unit < n)]
                     with m.If(got_valid):
                         m.d.sync += byte_acc.eq(byte_now)
-                        with m.If((k_got[:3] == 7) | last_bit):
+                        with m.If(k_got < P.STATS_UNITS_MAX):
+                            m.d.sync += zvec.eq(zvec | (bit << k_got[:len(zvec).bit_length() - 1]))
+                        with m.If(((k_got[:3] == 7) | last_bit) & ~stats):
                             m.d.comb += [w_en.eq(1), w_data.eq(byte_now)]
                             m.d.sync += [wptr.eq(wptr + 1), byte_acc.eq(0)]
                         with m.If(last_bit):
                             m.d.comb += spike_done.eq(1)
-                            with m.If(wptr + 1 + sample_bytes > _FULL):
+                            with m.If(stats):
+                                m.next = "COUNT"
+                            with m.Elif(wptr + 1 + sample_bytes > _FULL):
                                 m.next = "SEND"
                             with m.Else():
                                 m.next = "RUN"
+                with m.State("COUNT"):  # the statistics unit takes the sample once it is free
+                    with m.If(~self.stats_busy):
+                        m.d.comb += self.stats_add.eq(1)
+                        m.next = "RUN"
             with m.State("SEND"):  # request the frame once the one before it has left
                 with m.If(~other_busy):
                     m.d.comb += [request.eq(1), frame_requested.eq(1)]
