@@ -167,6 +167,12 @@ def load_network(client: DeviceClient, network: Network, seed: int) -> int:
     return clipped
 
 
+def require_states_readout(name: str, info: dict) -> None:
+    """InputError unless a device's info() (its IDENTIFY) reports the states readout."""
+    if "states" not in str(info.get("readouts", "")).split(", "):
+        raise InputError(f"the device {name} has no states readout (IDENTIFY reports: {info.get('readouts', 'spikes')})")
+
+
 class ProtocolDevice:
     """A `Device` reached through a DeviceClient (any transport): formats, N and lanes are what its
     IDENTIFY reports (asked once, on first use). Runs go in segments of `segment_ticks`, each run again
@@ -204,9 +210,8 @@ class ProtocolDevice:
         link counts."""
         states = run_readout(network, readout, units, every, wait)
         self.client.stats = LinkStats()
-        if states is not None and P.Readout.STATES not in self._identified().readouts:
-            raise InputError(f"the device {self.name} has no states readout (IDENTIFY reports: "
-                             f"{self._identified().readout_names()})")
+        if states is not None:
+            require_states_readout(self.name, {"readouts": self._identified().readout_names()})
         clipped = load_network(self.client, network, seed)
         ticks, records, done = run_segments(self.client, n_ticks, self.segment_ticks, progress=progress,
                                             states=states)
