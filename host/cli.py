@@ -233,7 +233,7 @@ def cmd_demo(args) -> int:
     from .analysis import joint_distribution, kl_divergence
     from .bm import exact_distribution, random_bm, save
     from .device import open_device
-    from .analysis import sample_states
+    from .analysis import run_states
     from .plots import plot_activation, plot_distributions, plot_raster, plot_states
     from .sampling import calibration_for, sample, sampling_params
 
@@ -255,7 +255,7 @@ def cmd_demo(args) -> int:
             run.save(out / "run.npz")
             plot_activation(cal, out / "activation.png")
             plot_raster(run.spike_tick, run.spike_neuron, run.dt_ms, out / "raster.png")
-            plot_states(sample_states(run.spike_tick, run.spike_neuron, 5, run.n_ticks, run.tau_ref_ticks),
+            plot_states(run_states(run)[1],
                         run.dt_ms, run.tau_ref_ticks, out / "states.png")
         print(f"{name}: D_KL(p_exact || p_sampled) = {kl_divergence(p, q):.4f} after {args.duration_ms:g} ms")
     png = plot_distributions(p, sampled, out / "distribution.png",

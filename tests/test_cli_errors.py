@@ -128,7 +128,8 @@ class _Liar(GoldenEmulator):
         self.how = how
 
     def _identify(self, f):
-        good = P.IDENTIFY_PAYLOAD.pack(P.PROTOCOL_VERSION, 4, 1, *P.format_fields(self.formats), P.MAX_PAYLOAD)
+        good = P.IDENTIFY_PAYLOAD.pack(P.PROTOCOL_VERSION, 4, 1, *P.format_fields(self.formats), P.MAX_PAYLOAD,
+                                       int(P.Readout.SPIKES))
         bad = good[:5] if self.how == "short" else good[:4] + bytes(8) + good[12:]
         self._send(P.Op.IDENTIFY | P.REPLY_BIT, f.seq, bad)
 

@@ -280,3 +280,49 @@ def test_states_through_a_faulty_link(net, seed):
     np.testing.assert_array_equal(run.states, clean.states)
     assert sum(c.faults for c in link.counts.values()) > 0
     assert run.link["retries"] > 0 and run.link["frames_corrupted"] + run.link["frames_lost"] > 0
+
+
+class DropStatesFrame:
+    """A loopback that loses the device's STATES frame at stream position `lost` on the way."""
+
+    def __init__(self, device, lost: int):
+        self.inner, self.lost, self.seen, self._splitter = LoopbackTransport(device), lost, 0, P.FrameSplitter()
+
+    def write(self, data: bytes) -> None:
+        self.inner.write(data)
+
+    def read(self, timeout_s: float) -> bytes:
+        out = b""
+        for item in self._splitter.feed(self.inner.read(timeout_s)):
+            frame = P.decode_frame(item)
+            if frame.op == P.Msg.STATES:
+                self.seen += 1
+                if self.seen == self.lost + 1:
+                    continue
+            out += P.encode_frame(frame.op, frame.seq, frame.payload)
+        return out
+
+    def idle(self) -> bool:
+        return self.inner.idle()
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_lost_state_frame_is_named(net):
+    """One RUN (no segments): the lost frame and the samples missing from RUN_DONE's count are named."""
+    from lifstp.device import load_network
+    from lifstp.segments import write_readout
+
+    client = DeviceClient(DropStatesFrame(GoldenEmulator(N_DEV), lost=1))
+    load_network(client, net, seed=3)
+    ro = StatesReadout(0, 12, 2)
+    write_readout(client, ro.registers())
+    stream = client.stream_run(2_000, start_tick=0, first_seq=0, units=12, every=2, first_sample=0)
+    per_frame = P.samples_per_frame(12)
+    assert stream.done.spikes == 1_000 and sorted(stream.frames) == [0, *range(2, -(-1_000 // per_frame))]
+    assert stream.loss() == f"1 state frame(s) lost (stream positions 1); the device sent 1000 samples but " \
+                            f"{1_000 - per_frame} arrived"
+    assert not stream.complete and stream.frames_lost == 1
+    ticks, states = stream.states()
+    np.testing.assert_array_equal(ticks, np.delete(np.arange(0, 2_000, 2), np.s_[per_frame:2 * per_frame]))
