@@ -1,7 +1,10 @@
 """Analysis of sampled spikes: states, empirical distributions, D_KL, and plots.
 
 A unit k is on at tick t iff neuron k spiked in (t − τ_ref, t], i.e. at one of the ticks
-t − τ_ref_ticks + 1 … t (docs/model.md).
+t − τ_ref_ticks + 1 … t (docs/model.md). A run made in the states readout (docs/protocol.md, "The
+state stream") holds these states as the device sampled them; `run_states` and `run_distribution` take
+either kind of run (a SampleRun, a SpikeRun of Device.run with its n_neurons and tau_ref_ticks given, or
+RUN.npz as load_run reads it) and use the device's states when there are any.
 """
 
 from __future__ import annotations
@@ -97,6 +100,64 @@ def sample_states(spike_tick, spike_neuron, n_neurons: int, n_ticks: int, tau_re
         last = np.where(valid, t_k[np.clip(idx, 0, None)] if t_k.size else 0, -tau_ref_ticks - 1)
         states[:, k] = (valid & (reads - last < tau_ref_ticks)).astype(np.uint8)
     return states
+
+
+def _field(run, name: str, default=None):
+    if isinstance(run, dict):
+        return run.get(name, default)
+    return getattr(run, name, default)
+
+
+def _is_states(run) -> bool:
+    return _field(run, "readout") == "states" or _field(run, "states_readout") is not None
+
+
+def run_states(run, every_ticks: int | None = None, start_tick: int = 0, n_neurons: int | None = None,
+               tau_ref_ticks: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(units, samples × units uint8): the states of a run read every `every_ticks` (default τ_ref)
+    from `start_tick` on. A spike run's are `sample_states` of all its n_neurons units; a states
+    readout's are the device's samples at or after start_tick, of its units (InputError if
+    every_ticks is given and is not the readout's period)."""
+    n_neurons = _field(run, "n_neurons", n_neurons) if n_neurons is None else n_neurons
+    tau = _field(run, "tau_ref_ticks", tau_ref_ticks) if tau_ref_ticks is None else tau_ref_ticks
+    if not _is_states(run):
+        n_ticks = _field(run, "n_ticks")
+        return np.arange(n_neurons), sample_states(_field(run, "spike_tick"), _field(run, "spike_neuron"), n_neurons,
+                                                   n_ticks, tau, every_ticks, start_tick)
+    ro = _field(run, "states_readout")
+    first, units, every = (ro.first, ro.units, ro.every) if ro is not None else \
+        (int(_field(run, "state_first")), int(_field(run, "state_units")), int(_field(run, "state_every")))
+    if every_ticks is not None and every_ticks != every:
+        raise InputError(f"the run's states were sampled every {every} ticks, not every {every_ticks}")
+    keep = np.asarray(_field(run, "state_ticks")) >= start_tick
+    return np.arange(first, first + units), np.asarray(_field(run, "states"), dtype=np.uint8)[keep]
+
+
+def states_distribution(states: np.ndarray) -> np.ndarray:
+    """Empirical distribution of samples × units states (at most 24 units) over state codes, unit k
+    being bit k."""
+    states = np.asarray(states, dtype=np.int64)
+    if states.ndim != 2 or states.shape[1] > 24:
+        raise InputError(f"a joint distribution needs samples × at most 24 units, got shape {states.shape}")
+    if not states.shape[0]:
+        raise InputError("no samples to build a distribution from")
+    codes = states @ (1 << np.arange(states.shape[1], dtype=np.int64))
+    return np.bincount(codes, minlength=1 << states.shape[1]) / states.shape[0]
+
+
+def run_distribution(run, units=None, burn_in_ticks: int = 0) -> np.ndarray:
+    """The joint distribution of `units` (default: all the run's units) after burn_in_ticks: a spike
+    run's time-weighted (`joint_distribution`), a states readout's over its samples."""
+    if not _is_states(run):
+        return joint_distribution(_field(run, "spike_tick"), _field(run, "spike_neuron"), _field(run, "n_neurons"),
+                                  _field(run, "n_ticks"), _field(run, "tau_ref_ticks"), units, burn_in_ticks)
+    have, states = run_states(run, start_tick=burn_in_ticks)
+    if units is None:
+        return states_distribution(states)
+    units = np.asarray(units, dtype=np.int64)
+    if np.any((units < have[0]) | (units > have[-1])):
+        raise InputError(f"the run's states are of units {have[0]}:{have[-1] + 1}, not of units {units.tolist()}")
+    return states_distribution(states[:, units - have[0]])
 
 
 def marginals(joint: np.ndarray) -> np.ndarray:

@@ -110,6 +110,23 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def _sample_readout(args, machine, params, device) -> dict:
+    """sample()'s readout arguments from --readout, --units, --every; InputError for bad ones (a range
+    outside the machine, too many units, a bad period, a device without the states readout) before
+    anything is sent to the device but its IDENTIFY."""
+    from .device import require_states_readout
+    from .readout import parse_units, states_readout
+
+    if args.readout != "states":
+        if args.units is not None or args.every is not None:
+            raise InputError("--units and --every are options of --readout states")
+        return {}
+    units = None if args.units is None else parse_units(args.units)
+    ro = states_readout(machine.n, params.tau_ref_ticks, units, args.every)
+    require_states_readout(device.name, device.info())
+    return {"readout": "states", "units": (ro.first, ro.stop), "every": ro.every}
+
+
 def cmd_sample(args) -> int:
     from . import bm as bm_mod
     from .device import open_device
@@ -122,6 +139,7 @@ def cmd_sample(args) -> int:
     device = open_device(args.device)
     show = args.progress if args.progress is not None else _stderr_is_tty()
     sample_ticks(args.duration_ms, params.dt_ms)  # a bad duration is refused before any fit or run
+    readout = _sample_readout(args, machine, params, device)
     fit = None
     if args.fit is True:
         fit = _run_fit(args, machine, device, params, show)
@@ -129,14 +147,20 @@ def cmd_sample(args) -> int:
             raise FitError(f"the fit did not converge (unit-mean error {fit.final_mean_error:.4f}); nothing sampled")
     elif args.fit:
         fit = check_fit_matches(load_fit(args.fit, machine), machine, device, params)
-    run = sample(machine, device, args.duration_ms, args.seed, params=params, show_progress=show, fit=fit)
+    run = sample(machine, device, args.duration_ms, args.seed, params=params, show_progress=show, fit=fit, **readout)
     _write_exactly(out, run.save)
-    rates = len(run.spike_tick) / max(run.n_neurons, 1) / (run.n_ticks * run.dt_ms * 1e-3)
-    print(f"wrote {out}: {len(run.spike_tick)} spikes from {run.n_neurons} neurons over {run.n_ticks} ticks "
-          f"({rates:.1f} Hz mean); calibration v_p05={run.calibration.v_p05_mv:.3f} mV, "
-          f"alpha={run.calibration.alpha_mv:.3f} mV, weight scale {run.calibration.weight_scale:.3f}")
+    cal = (f"calibration v_p05={run.calibration.v_p05_mv:.3f} mV, alpha={run.calibration.alpha_mv:.3f} mV, "
+           f"weight scale {run.calibration.weight_scale:.3f}")
+    if run.states_readout is not None:
+        ro = run.states_readout
+        print(f"wrote {out}: {len(run.states)} samples of the states of units {ro.first}:{ro.stop} every {ro.every} "
+              f"ticks over {run.n_ticks} ticks ({run.states.mean() if run.states.size else 0:.3f} mean state); {cal}")
+    else:
+        rates = len(run.spike_tick) / max(run.n_neurons, 1) / (run.n_ticks * run.dt_ms * 1e-3)
+        print(f"wrote {out}: {len(run.spike_tick)} spikes from {run.n_neurons} neurons over {run.n_ticks} ticks "
+              f"({rates:.1f} Hz mean); {cal}")
     _report_status(run.status)
-    _report_link(run.link)
+    _report_link(run.link, "sample" if run.states_readout is not None else "spike")
     return 0
 
 
@@ -172,13 +196,13 @@ def cmd_nir(args) -> int:
     return 0
 
 
-def _report_link(link: dict) -> None:
+def _report_link(link: dict, what: str = "spike") -> None:
     """One line of what the host survived on the wire, only if anything happened."""
     from .link import LinkStats
 
     said = LinkStats(**link).summary()
     if said:
-        print(f"link: {said}; every spike arrived")
+        print(f"link: {said}; every {what} arrived")
 
 
 def _report_status(status: dict) -> None:
@@ -209,7 +233,7 @@ def cmd_demo(args) -> int:
     from .analysis import joint_distribution, kl_divergence
     from .bm import exact_distribution, random_bm, save
     from .device import open_device
-    from .analysis import sample_states
+    from .analysis import run_states
     from .plots import plot_activation, plot_distributions, plot_raster, plot_states
     from .sampling import calibration_for, sample, sampling_params
 
@@ -231,7 +255,7 @@ def cmd_demo(args) -> int:
             run.save(out / "run.npz")
             plot_activation(cal, out / "activation.png")
             plot_raster(run.spike_tick, run.spike_neuron, run.dt_ms, out / "raster.png")
-            plot_states(sample_states(run.spike_tick, run.spike_neuron, 5, run.n_ticks, run.tau_ref_ticks),
+            plot_states(run_states(run)[1],
                         run.dt_ms, run.tau_ref_ticks, out / "states.png")
         print(f"{name}: D_KL(p_exact || p_sampled) = {kl_divergence(p, q):.4f} after {args.duration_ms:g} ms")
     png = plot_distributions(p, sampled, out / "distribution.png",
@@ -424,6 +448,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit", nargs="?", const=True, default=None, metavar="FIT.npz",
                    help="run the network fitted to the device: fit first (no value), or reuse FIT.npz from `lifstp fit`")
     _add_fit_settings(p)
+    p.add_argument("--readout", choices=["spikes", "states"], default="spikes",
+                   help="what the device sends: spikes (every spike, default) or states (the states of --units "
+                   "every --every ticks; docs/protocol.md, \"The state stream\")")
+    p.add_argument("--units", default=None, metavar="A:B",
+                   help="--readout states: the units A .. B-1 (default: all the machine's units)")
+    p.add_argument("--every", type=int, default=None, metavar="K",
+                   help="--readout states: ticks between two samples, 1 .. 65535 (default tau_ref_ticks)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
     p.set_defaults(func=cmd_sample)

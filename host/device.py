@@ -8,7 +8,8 @@
   (`ProtocolDevice` over a `SerialTransport`).
 
 Each device quantises the network with the device's formats, pads it to the device's N (padding
-neurons are clamped off and unconnected), seeds the generators, runs it and returns the spikes.
+neurons are clamped off and unconnected), seeds the generators, runs it and returns the spikes, or in
+the states readout the states of a range of units every K ticks (`lifstp.readout`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .emulator import GoldenEmulator
 from .errors import InputError
 from .link import DeviceClient, LinkStats, LoopbackTransport, PipeTransport, SerialTransport
 from .network import Network
+from .readout import READOUTS, StatesReadout, states_readout
 from .segments import SEGMENT_TICKS, run_segments
 
 #: Largest core the `verilator` device builds. CoreConfig accepts up to 2^20 neurons, but Verilator
@@ -40,14 +42,34 @@ VERILATOR_MAX_NEURONS = 1024
 
 @dataclass
 class SpikeRun:
-    """Spikes of one run, in emission order, with the device's status counters afterwards."""
+    """Spikes of one run, in emission order, with the device's status counters afterwards; in the
+    states readout no spikes but the states of `states_readout`'s units at `state_ticks`."""
 
-    spike_tick: np.ndarray  #: int64, ticks since the run started
+    spike_tick: np.ndarray  #: int64, ticks since the run started (empty in the states readout)
     spike_neuron: np.ndarray  #: int32
     n_ticks: int
     status: dict
     #: what the host noticed on the wire and did about it (`LinkStats` fields; all zero on a clean link)
     link: dict = field(default_factory=lambda: LinkStats().as_dict())
+    #: the states readout the run was made in; None for the spike stream
+    states_readout: StatesReadout | None = None
+    #: int64, the ticks of the samples since the run started (states readout)
+    state_ticks: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    #: samples x units uint8: unit states_readout.first + k of sample j at states[j, k] (states readout)
+    states: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.uint8))
+
+
+def run_readout(network: Network, readout: str = "spikes", units=None, every: int | None = None,
+                wait: int = 0) -> StatesReadout | None:
+    """The checked readout of a run of `network` (Device.run's arguments): None for "spikes", else a
+    StatesReadout. InputError for a bad choice, before anything is sent."""
+    if readout not in READOUTS:
+        raise InputError(f"unknown readout {readout!r}; expected {' or '.join(READOUTS)}")
+    if readout == "spikes":
+        if units is not None or every is not None or wait:
+            raise InputError("units, every and wait are options of the states readout (readout=\"states\")")
+        return None
+    return states_readout(network.n, network.params.tau_ref_ticks, units, every, wait)
 
 
 @runtime_checkable
@@ -79,9 +101,13 @@ class Device(Protocol):
         the link's counts (`SpikeRun.link`). ``progress(k)`` is called with the ticks newly covered as
         spikes arrive. The same network, ticks and seed give the same spikes on every device; a link
         that loses spikes beyond what the host can recover raises LinkError.
+        ``readout="states"`` runs in the states readout: no spikes, but the states of `units` (a range
+        or (first, stop); default all the network's units) at the run's ticks wait + j * `every`
+        (default τ_ref), in `SpikeRun.states` (`run_readout` checks the choice; a device whose
+        IDENTIFY lacks the states readout refuses it with InputError before the network is loaded).
     info() -> dict
         What the device reports: ``device``, ``protocol_version``, ``n_neurons``, ``lanes``,
-        ``formats``, ``max_payload`` (what ``lifstp info`` prints).
+        ``formats``, ``max_payload``, ``readouts`` (what ``lifstp info`` prints).
     close() -> None
         Release what the device holds (a serial port); the device is not used afterwards.
     """
@@ -97,8 +123,8 @@ class Device(Protocol):
     @property
     def lanes(self) -> int: ...
 
-    def run(self, network: Network, n_ticks: int, seed: int,
-            progress: Callable[[int], None] | None = None) -> SpikeRun: ...
+    def run(self, network: Network, n_ticks: int, seed: int, progress: Callable[[int], None] | None = None,
+            readout: str = "spikes", units=None, every: int | None = None, wait: int = 0) -> SpikeRun: ...
 
     def info(self) -> dict: ...
 
@@ -141,6 +167,12 @@ def load_network(client: DeviceClient, network: Network, seed: int) -> int:
     return clipped
 
 
+def require_states_readout(name: str, info: dict) -> None:
+    """InputError unless a device's info() (its IDENTIFY) reports the states readout."""
+    if "states" not in str(info.get("readouts", "")).split(", "):
+        raise InputError(f"the device {name} has no states readout (IDENTIFY reports: {info.get('readouts', 'spikes')})")
+
+
 class ProtocolDevice:
     """A `Device` reached through a DeviceClient (any transport): formats, N and lanes are what its
     IDENTIFY reports (asked once, on first use). Runs go in segments of `segment_ticks`, each run again
@@ -169,21 +201,31 @@ class ProtocolDevice:
     def info(self) -> dict:
         info = self.client.identify()
         return {"device": self.name, "protocol_version": info.protocol_version, "n_neurons": info.n_neurons,
-                "lanes": info.lanes, "formats": info.formats, "max_payload": info.max_payload}
+                "lanes": info.lanes, "formats": info.formats, "max_payload": info.max_payload,
+                "readouts": info.readout_names()}
 
-    def run(self, network: Network, n_ticks: int, seed: int, progress=None) -> SpikeRun:
-        """Load `network` with a fresh state, run `n_ticks` ticks, return spikes, status and link counts."""
+    def run(self, network: Network, n_ticks: int, seed: int, progress=None, readout: str = "spikes", units=None,
+            every: int | None = None, wait: int = 0) -> SpikeRun:
+        """Load `network` with a fresh state, run `n_ticks` ticks, return spikes (or states), status and
+        link counts."""
+        states = run_readout(network, readout, units, every, wait)
         self.client.stats = LinkStats()
+        if states is not None:
+            require_states_readout(self.name, {"readouts": self._identified().readout_names()})
         clipped = load_network(self.client, network, seed)
-        ticks, neurons, done = run_segments(self.client, n_ticks, self.segment_ticks, progress=progress)
+        ticks, records, done = run_segments(self.client, n_ticks, self.segment_ticks, progress=progress,
+                                            states=states)
         status = self.client.status()
         status["weights_clipped"] = clipped
         if done["spikes_dropped"] or status["spikes_dropped"]:
             warnings.warn(f"the device dropped {max(done['spikes_dropped'], status['spikes_dropped'])} spikes",
                           stacklevel=2)
-        if len(neurons) and neurons.max() >= network.n:
+        if states is not None:
+            return SpikeRun(np.empty(0, np.int64), np.empty(0, np.int32), n_ticks, status, self.client.stats.as_dict(),
+                            states, ticks, records)
+        if len(records) and records.max() >= network.n:
             raise InputError("a padding neuron fired: the device did not keep it clamped off")
-        return SpikeRun(ticks, neurons, n_ticks, status, self.client.stats.as_dict())
+        return SpikeRun(ticks, records, n_ticks, status, self.client.stats.as_dict())
 
     def close(self) -> None:
         self.client.transport.close()
@@ -211,8 +253,10 @@ class GoldenDevice:
         """What an emulator of `n_neurons` neurons reports."""
         return self._device(n_neurons).info()
 
-    def run(self, network: Network, n_ticks: int, seed: int, progress=None) -> SpikeRun:
-        return self._device(network.n).run(network, n_ticks, seed, progress)
+    def run(self, network: Network, n_ticks: int, seed: int, progress=None, readout: str = "spikes", units=None,
+            every: int | None = None, wait: int = 0) -> SpikeRun:
+        run_readout(network, readout, units, every, wait)  # a bad choice refused before an emulator is made
+        return self._device(network.n).run(network, n_ticks, seed, progress, readout, units, every, wait)
 
     def close(self) -> None:
         pass
@@ -266,10 +310,12 @@ class VerilatorDevice:
         finally:
             dev.close()
 
-    def run(self, network: Network, n_ticks: int, seed: int, progress=None) -> SpikeRun:
+    def run(self, network: Network, n_ticks: int, seed: int, progress=None, readout: str = "spikes", units=None,
+            every: int | None = None, wait: int = 0) -> SpikeRun:
+        run_readout(network, readout, units, every, wait)  # a bad choice refused before a core is built
         dev = self.open(network.n)
         try:
-            return dev.run(network, n_ticks, seed, progress)
+            return dev.run(network, n_ticks, seed, progress, readout, units, every, wait)
         finally:
             self.last_stats = parse_stats(dev.client.transport.close())
 

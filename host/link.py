@@ -2,7 +2,8 @@
 
 A transport moves bytes (in-process emulator, a pipe to a simulator, a serial port); `DeviceClient`
 turns commands into frames, matches replies by sequence number, turns ERROR replies into exceptions,
-and runs the spike stream with credit-based flow control, so nothing is lost when the host is slow.
+and runs the spike stream (or the state stream, docs/protocol.md "The state stream") with credit-based
+flow control, so nothing is lost when the host is slow.
 Every wait is bounded: a device that does not answer raises DeviceTimeout. Faults on the wire are
 detected and counted (`LinkStats`); commands that may be repeated are sent again when their reply does
 not come intact, and a run's stream reports what it lost (docs/protocol.md, "Faults on the wire").
@@ -42,6 +43,8 @@ STALL_PERIODS = 3
 #: Where a SPIKES payload's tick base starts: the payload from there on is the same bytes whenever a
 #: segment is run again from the same state (only the stream seq before it may differ).
 _SPIKES_BODY = P.struct_fields(P.SPIKES_HEADER)[1][0]
+#: The same for a STATES payload (its tick of the first sample on).
+_STATES_BODY = P.struct_fields(P.STATES_HEADER)[1][0]
 
 
 class DeviceError(LifstpError):
@@ -171,6 +174,10 @@ class DeviceInfo:
     max_payload: int
     readouts: P.Readout = P.Readout.SPIKES  #: what the device can send during a run
 
+    def readout_names(self) -> str:
+        """The readouts in words ("spikes, states")."""
+        return ", ".join(r.name.lower() for r in P.Readout if r in self.readouts) or "none"
+
 
 @dataclass
 class LinkStats:
@@ -179,7 +186,7 @@ class LinkStats:
 
     frames_corrupted: int = 0  #: frames from the device that failed a check (COBS, CRC, length, content)
     frames_rejected: int = 0  #: host frames the device reported damaged (ERROR BAD_CRC, BAD_FRAMING, TOO_LONG)
-    frames_lost: int = 0  #: spike frames missing from a run's stream, and RUN_DONEs that never came
+    frames_lost: int = 0  #: spike (or state) frames missing from a run's stream, and RUN_DONEs that never came
     frames_repeated: int = 0  #: spike frames that came twice, replies to a frame already answered or sent again
     retries: int = 0  #: command frames sent again for want of an intact reply
     credit_regrants: int = 0  #: spike-frame credit granted again because a run's stream stalled
@@ -219,23 +226,40 @@ class SpikeFrame:
     neurons: np.ndarray
 
 
+@dataclass(frozen=True)
+class StatesFrame:
+    """One STATES frame as it arrived: its payload after the stream seq (as SpikeFrame.body), the ticks
+    of its samples and the samples (samples x units uint8)."""
+
+    body: bytes
+    ticks: np.ndarray
+    states: np.ndarray
+
+
 @dataclass
 class RunStream:
-    """What one RUN delivered: the intact spike frames by position in the stream (0: the run's first
-    frame) and its RUN_DONE, if that arrived."""
+    """What one RUN delivered: the intact spike (or state) frames by position in the stream (0: the
+    run's first frame) and its RUN_DONE, if that arrived. In the states readout `units` is the number of
+    states per sample, and RUN_DONE's count and `spikes_arrived` count samples."""
 
     n_ticks: int
-    frames: dict[int, SpikeFrame] = field(default_factory=dict)
+    frames: dict[int, SpikeFrame | StatesFrame] = field(default_factory=dict)
     done: RunDone | None = None
+    units: int = 0
+
+    @property
+    def what(self) -> str:
+        """What the stream carries, in words: "spike" or "state" (frames), "spikes" or "samples"."""
+        return ("state", "samples") if self.units else ("spike", "spikes")
 
     @property
     def spikes_arrived(self) -> int:
-        """Spikes in the frames that arrived."""
+        """Spikes (in the states readout: samples) in the frames that arrived."""
         return sum(len(f.ticks) for f in self.frames.values())
 
     @property
     def complete(self) -> bool:
-        """Every spike arrived: RUN_DONE came and counts as many as the frames hold."""
+        """Every spike (or sample) arrived: RUN_DONE came and counts as many as the frames hold."""
         return self.done is not None and self.done.spikes == self.spikes_arrived
 
     def gaps(self) -> list[int]:
@@ -255,11 +279,11 @@ class RunStream:
         """What is missing, in words."""
         said = []
         if gaps := self.gaps():
-            said.append(f"{len(gaps)} spike frame(s) lost (stream positions {_spans(gaps)})")
+            said.append(f"{len(gaps)} {self.what[0]} frame(s) lost (stream positions {_spans(gaps)})")
         if self.done is None:
             said.append("its RUN_DONE never arrived")
         elif self.done.spikes != self.spikes_arrived:
-            said.append(f"the device sent {self.done.spikes} spikes but {self.spikes_arrived} arrived")
+            said.append(f"the device sent {self.done.spikes} {self.what[1]} but {self.spikes_arrived} arrived")
         return "; ".join(said) or "nothing"
 
     def spikes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -269,6 +293,14 @@ class RunStream:
             return np.empty(0, np.int64), np.empty(0, np.int32)
         return (np.concatenate([self.frames[k].ticks for k in order]).astype(np.int64, copy=False),
                 np.concatenate([self.frames[k].neurons for k in order]).astype(np.int32, copy=False))
+
+    def states(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sample ticks int64, samples x units uint8) of the state frames that arrived, in stream order."""
+        order = sorted(self.frames)
+        if not order:
+            return np.empty(0, np.int64), np.empty((0, self.units), np.uint8)
+        return (np.concatenate([self.frames[k].ticks for k in order]).astype(np.int64, copy=False),
+                np.concatenate([self.frames[k].states for k in order]))
 
 
 def _spans(positions: list[int]) -> str:
@@ -482,14 +514,14 @@ class DeviceClient:
         """Ask IDENTIFY and keep the answer in `info`; DeviceError for a device this host cannot use."""
         payload = self.command(P.Op.IDENTIFY, reply_len=P.IDENTIFY_PAYLOAD.size)
         version, n, lanes, *rest = P.IDENTIFY_PAYLOAD.unpack(payload)
-        fields, max_payload, readouts = rest[:8], rest[8], P.Readout(rest[9])
+        fields, max_payload, readouts = rest[:8], rest[8], rest[9]
         if version != P.PROTOCOL_VERSION:
             raise DeviceError(f"the device speaks protocol version {version}, this host {P.PROTOCOL_VERSION}")
         try:
             fmt = Formats(*fields)
         except ModelError as exc:
             raise DeviceError(f"the device reports formats this host cannot use: {exc}") from None
-        self.info = DeviceInfo(version, n, lanes, fmt, max_payload, readouts)
+        self.info = DeviceInfo(version, n, lanes, fmt, max_payload, P.Readout(readouts & sum(P.Readout)))
         return self.info
 
     def reset(self) -> None:
@@ -552,7 +584,8 @@ class DeviceClient:
         return ticks, neurons, stream.done.as_dict()
 
     def stream_run(self, n_ticks: int, start_tick: int | None = None, first_seq: int | None = None,
-                   on_tick=None, credit: int | None = None) -> RunStream:
+                   on_tick=None, credit: int | None = None, units: int = 0, every: int = 1,
+                   first_sample: int | None = None) -> RunStream:
         """Send RUN and collect what arrives: whatever is lost is missing from the RunStream, not raised.
 
         start_tick, the device's tick before the run, if known: frames outside the run's ticks are
@@ -561,6 +594,12 @@ class DeviceClient:
         after RESET): positions count from it; otherwise from the first frame that arrives.
         on_tick(k): the first k ticks of the run are covered. credit: as in run (then no credit is
         returned or granted again during the run).
+
+        units > 0: the run is in the states readout (the device's sample_* registers written before):
+        STATES frames of `units` states per sample, `every` ticks apart, are collected instead of
+        SPIKES. first_sample, the device tick of the run's first sample, if known: a frame whose
+        samples are not on that grid (first_sample + j * every) is rejected as damaged, as is one
+        whose samples lie outside the run's ticks.
 
         Credit is returned for every frame the device sent, as the stream seq tells (lost ones
         included). When the stream goes quiet for retry_after_s the host asks STATUS; if the device's
@@ -573,7 +612,8 @@ class DeviceClient:
             raise LifstpError(f"a run is 0 .. {P.RUN_MAX_TICKS} ticks, got {n_ticks}")
         n_dev = self.info.n_neurons if self.info else P.SPIKE_SKIP
         run_seq = self.send(P.Op.RUN, P.RUN_PAYLOAD.pack(n_ticks, CREDIT_WINDOW if credit is None else credit))
-        stream = RunStream(n_ticks)
+        stream = RunStream(n_ticks, units=units)
+        data_op = P.Msg.STATES if units else P.Msg.SPIKES
         started = start_tick is not None
         last = None if first_seq is None else ((first_seq - 1) & 0xFFFF, -1)  # (seq, position) of the furthest frame
         origin = start_tick
@@ -588,15 +628,23 @@ class DeviceClient:
                 probe = self.send(P.Op.STATUS)
                 self._unawaited.add(probe)
                 deadline = time.monotonic() + self.retry_after_s
-            elif frame.op == P.Msg.SPIKES:
+            elif frame.op == data_op:
                 if not started:
                     continue  # the end of an earlier, abandoned run
                 try:
-                    seq, base, ticks, neurons = P.decode_spikes(frame.payload)
+                    if units:
+                        seq, base, states = P.decode_states(frame.payload, units)
+                        ticks = base + every * np.arange(len(states), dtype=np.int64)
+                        body, record = frame.payload[_STATES_BODY:], (states,)
+                        bad = first_sample is not None and (base < first_sample or (base - first_sample) % every)
+                    else:
+                        seq, base, ticks, neurons = P.decode_spikes(frame.payload)
+                        body, record = frame.payload[_SPIKES_BODY:], (neurons,)
+                        bad = bool(len(neurons) and neurons.max() >= n_dev)
                 except P.ProtocolError:
                     self.stats.frames_corrupted += 1
                     continue
-                if (len(neurons) and neurons.max() >= n_dev) or (start_tick is not None and (
+                if bad or (start_tick is not None and (
                         base < start_tick or (len(ticks) and ticks[-1] >= start_tick + n_ticks))):
                     self.stats.frames_corrupted += 1
                     continue
@@ -604,14 +652,13 @@ class DeviceClient:
                     last = ((seq - 1) & 0xFFFF, -1)
                 d = (seq - last[0]) & 0xFFFF
                 pos = last[1] + d if d < 0x8000 else last[1] - (0x10000 - d)
-                body = frame.payload[_SPIKES_BODY:]
                 if pos in stream.frames or pos < 0:
                     self.stats.frames_repeated += 1
                     if pos in stream.frames and stream.frames[pos].body != body:
-                        raise LinkError(f"two different spike frames at stream position {pos}: a damaged frame "
-                                        "passed its CRC check")
+                        raise LinkError(f"two different {stream.what[0]} frames at stream position {pos}: a damaged "
+                                        "frame passed its CRC check")
                     continue
-                stream.frames[pos] = SpikeFrame(body, ticks, neurons)
+                stream.frames[pos] = (StatesFrame if units else SpikeFrame)(body, ticks, *record)
                 if pos > last[1]:
                     # One credit back per frame the device sent: this one and any lost before it.
                     if credit is None:

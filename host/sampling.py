@@ -20,14 +20,18 @@ from .link import LinkStats
 from .mapping import Calibration, map_bm
 from .network import Network
 from .progress import progress_bar
+from .readout import READOUTS, StatesReadout
 
 #: Keys of RUN.npz (README, "Command line"); more may follow.
 RUN_KEYS = ("spike_tick", "spike_neuron", "dt_ms", "tau_ref_ticks", "n_ticks", "n_neurons")
+#: Keys RUN.npz has besides in the states readout (`readout` = "states"; README, "Command line").
+STATE_KEYS = ("state_first", "state_units", "state_every", "state_wait", "state_ticks", "states")
 
 
 @dataclass
 class SampleRun:
-    """Spikes of a sampling run with what is needed to decode states from them."""
+    """Spikes of a sampling run with what is needed to decode states from them; in the states readout
+    (`states_readout` not None) no spikes but the states the device sampled."""
 
     spike_tick: np.ndarray
     spike_neuron: np.ndarray
@@ -40,26 +44,48 @@ class SampleRun:
     status: dict
     #: what the host noticed on the wire and did about it (`lifstp.link.LinkStats` fields)
     link: dict = field(default_factory=lambda: LinkStats().as_dict())
+    #: the states readout the run was made in; None for the spike stream
+    states_readout: StatesReadout | None = None
+    #: int64, ticks of the samples since the run started (states readout)
+    state_ticks: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    #: samples x units uint8, unit states_readout.first + k at column k (states readout)
+    states: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.uint8))
+
+    @property
+    def readout(self) -> str:
+        """"spikes" or "states": what the device sent."""
+        return READOUTS[self.states_readout is not None]
 
     def save(self, path: str | Path) -> None:
+        """Write RUN.npz (README, "Command line": RUN_KEYS, `readout`, and STATE_KEYS in the states readout)."""
         cal = {} if self.calibration is None else dict(v_p05_mv=self.calibration.v_p05_mv,
                                                         alpha_mv=self.calibration.alpha_mv)
+        ro = self.states_readout
+        states = {} if ro is None else dict(
+            state_first=ro.first, state_units=ro.units, state_every=ro.every, state_wait=ro.wait,
+            state_ticks=self.state_ticks.astype(np.int64), states=self.states.astype(np.uint8))
         np.savez_compressed(
             path, spike_tick=self.spike_tick.astype(np.int64), spike_neuron=self.spike_neuron.astype(np.int32),
             dt_ms=self.dt_ms, tau_ref_ticks=self.tau_ref_ticks, n_ticks=self.n_ticks, n_neurons=self.n_neurons,
+            readout=self.readout, **states,
             **cal, **{f"status_{k}": v for k, v in self.status.items()}, **{f"link_{k}": v for k, v in self.link.items()})
 
 
 def load_run(path: str | Path) -> dict:
-    """Read RUN.npz; InputError names a missing key."""
+    """Read RUN.npz; InputError names a missing key. `readout` is "spikes" for a file written before
+    the states readout existed; a string, as every 0-d key is a Python scalar."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     with np.load(path, allow_pickle=False) as data:
-        missing = [k for k in RUN_KEYS if k not in data.files]
-        if missing:
-            raise InputError(f"{path}: missing key(s) {', '.join(missing)}")
-        return {k: data[k][()] if data[k].ndim == 0 else np.array(data[k]) for k in data.files}
+        run = {k: data[k][()] if data[k].ndim == 0 else np.array(data[k]) for k in data.files}
+    run["readout"] = str(run.get("readout", "spikes"))
+    if run["readout"] not in READOUTS:
+        raise InputError(f"{path}: unknown readout {run['readout']!r}")
+    missing = [k for k in RUN_KEYS + (STATE_KEYS if run["readout"] == "states" else ()) if k not in run]
+    if missing:
+        raise InputError(f"{path}: missing key(s) {', '.join(missing)}")
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in run.items()}
 
 
 def sampling_params(stp_u: float | None = None, stp_tau_rec_ms: float | None = None,
@@ -75,9 +101,11 @@ def sampling_params(stp_u: float | None = None, stp_tau_rec_ms: float | None = N
 
 
 def sample(bm: BoltzmannMachine, device: Device, duration_ms: float, seed: int, params: ModelParams | None = None,
-           calibration: Calibration | None = None, show_progress: bool = False, fit: Fit | None = None) -> SampleRun:
+           calibration: Calibration | None = None, show_progress: bool = False, fit: Fit | None = None,
+           readout: str = "spikes", units=None, every: int | None = None) -> SampleRun:
     """Calibrate (unless given), map `bm` onto the core and run it for `duration_ms` of model time.
-    With `fit` (a lifstp.fitting.Fit of this machine, device and parameters) the fitted network runs."""
+    With `fit` (a lifstp.fitting.Fit of this machine, device and parameters) the fitted network runs.
+    readout, units, every: as Device.run's (the states readout of a range of units every K ticks)."""
     params = params or sampling_params()
     sample_ticks(duration_ms, params.dt_ms)  # a bad duration is refused before the calibration
     if fit is not None:
@@ -87,17 +115,21 @@ def sample(bm: BoltzmannMachine, device: Device, duration_ms: float, seed: int, 
         if calibration is None:
             calibration = calibration_for(device, params)
         net = map_bm(bm, params, calibration)
-    return run_network(net, device, duration_ms, seed, show_progress, calibration)
+    return run_network(net, device, duration_ms, seed, show_progress, calibration, readout, units, every)
 
 
 def run_network(net: Network, device: Device, duration_ms: float, seed: int, show_progress: bool = False,
-                calibration: Calibration | None = None) -> SampleRun:
-    """Run a network as it is (physical units) for `duration_ms` of model time: the spikes as a RUN.npz."""
+                calibration: Calibration | None = None, readout: str = "spikes", units=None,
+                every: int | None = None) -> SampleRun:
+    """Run a network as it is (physical units) for `duration_ms` of model time: the spikes (or, with
+    readout="states", the states) as a RUN.npz."""
     n_ticks = sample_ticks(duration_ms, net.params.dt_ms)
+    extra = {} if readout == "spikes" and units is None and every is None else \
+        dict(readout=readout, units=units, every=every)  # a device of its own need not know the readout
     with progress_bar(n_ticks, "sampling", "tick", enabled=show_progress) as bar:
-        run = device.run(net, n_ticks, seed, progress=bar.update)
+        run = device.run(net, n_ticks, seed, progress=bar.update, **extra)
     return SampleRun(run.spike_tick, run.spike_neuron, net.params.dt_ms, net.params.tau_ref_ticks, n_ticks, net.n,
-                     calibration, run.status, run.link)
+                     calibration, run.status, run.link, run.states_readout, run.state_ticks, run.states)
 
 
 def sample_ticks(duration_ms: float, dt_ms: float) -> int:

@@ -8,6 +8,11 @@ changes. Each run of a segment starts with a RESET (stream seq 0, so that stream
 and the counters written back; a re-run writes the neuron fields back too. The frames that arrive
 are kept by stream position over the runs of a segment until RUN_DONE has come and they hold as many
 spikes as it counts; then every spike has arrived exactly once.
+
+In the states readout (docs/protocol.md, "The state stream") the same holds of STATES frames and
+their samples. The readout registers are written before the run and sample_units set back to 0 after
+it; each segment's sample_wait is written so that the samples fall on the whole run's grid
+(`StatesReadout.wait_at`), wherever the segments begin (a halved segment included).
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from lifstp.golden_model.fixed import Snapshot
+from lifstp.golden_model.spec import REGISTER_NAMES
 
 from . import protocol as P
-from .link import DeviceClient, DeviceError, LinkError, RunDone, RunStream, SpikeFrame
+from .errors import LifstpError
+from .link import DeviceClient, DeviceError, LinkError, RunDone, RunStream, SpikeFrame, StatesFrame
+from .readout import StatesReadout
 
 #: Ticks of one segment. A lost frame costs at most this many ticks run again; a segment costs a few
 #: commands besides its RUN (STATUS, a READ per field of RUN_STATE, RESET, a WRITE of the counters).
@@ -62,12 +70,23 @@ def restore_state(client: DeviceClient, state: SavedState, neurons: bool = True)
             client.write(P.Space.NEURON, f, 0, values)
 
 
+def write_readout(client: DeviceClient, registers: dict[str, int]) -> None:
+    """Write readout registers (name -> value), one WRITE each."""
+    for name, value in registers.items():
+        client.write(P.Space.REG, 0, REGISTER_NAMES.index(name), [value])
+
+
 def run_segments(client: DeviceClient, n_ticks: int, segment_ticks: int = SEGMENT_TICKS,
-                 max_reruns: int = MAX_RERUNS, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
+                 max_reruns: int = MAX_RERUNS, progress=None,
+                 states: StatesReadout | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Run n_ticks ticks in segments of up to segment_ticks, each run again until all its spikes have
     arrived; returns (spike ticks, spike neurons, RUN_DONE fields of the whole run), as
     DeviceClient.run does. LinkError names the segment and what it still missed. progress(k) is
     called with the ticks newly covered.
+
+    With `states`, the run is in the states readout: returns (sample ticks, samples x units uint8,
+    RUN_DONE fields; its "spikes" counts the samples), the ticks counted from the device's tick at
+    the start, exactly `states.ticks(n_ticks)` (else LinkError). sample_units is 0 again afterwards.
 
     A segment that lost most of its frames in a run is halved (down to MIN_SEGMENT_TICKS) before it is
     run again, and the segments after it grow back by doubling: on a line that damages most long frames,
@@ -75,6 +94,23 @@ def run_segments(client: DeviceClient, n_ticks: int, segment_ticks: int = SEGMEN
     """
     if segment_ticks < 1:
         raise ValueError(f"segment_ticks must be positive, got {segment_ticks}")
+    if states is None:
+        return _run_all(client, n_ticks, segment_ticks, max_reruns, progress, None)
+    write_readout(client, states.registers())
+    try:
+        result = _run_all(client, n_ticks, segment_ticks, max_reruns, progress, states)
+    except LifstpError:
+        try:  # the run's own error is the one to report; the spike stream back if the device still listens
+            write_readout(client, {"sample_units": 0})
+        except LifstpError:
+            pass
+        raise
+    write_readout(client, {"sample_units": 0})
+    return result
+
+
+def _run_all(client: DeviceClient, n_ticks: int, segment_ticks: int, max_reruns: int, progress,
+             states: StatesReadout | None):
     covered = 0
 
     def report(tick: int) -> None:
@@ -83,26 +119,34 @@ def run_segments(client: DeviceClient, n_ticks: int, segment_ticks: int = SEGMEN
             progress(tick - covered)
         covered = max(covered, tick)
 
-    ticks, neurons, at, length = [], [], 0, segment_ticks
+    ticks, records, at, length, origin = [], [], 0, segment_ticks, None
     while True:
-        t, n, done = _run_segment(client, min(length, n_ticks - at), max_reruns, lambda k, at=at: report(at + k))
+        t, r, done, start = _run_segment(client, min(length, n_ticks - at), max_reruns,
+                                         lambda k, at=at: report(at + k), states, at)
+        origin = start - at if origin is None else origin
         ticks.append(t)
-        neurons.append(n)
+        records.append(r)
         at += done.ticks_run
         if at >= n_ticks:
             break
         length = min(segment_ticks, 2 * done.ticks_run)
-    return (np.concatenate(ticks), np.concatenate(neurons),
-            {"ticks_run": n_ticks, "next_tick": done.next_tick, "spikes": sum(map(len, ticks)),
+    ticks = np.concatenate(ticks)
+    if states is not None and not np.array_equal(ticks - origin, want := states.ticks(n_ticks)):
+        raise LinkError(f"the run's samples are at {len(ticks)} ticks, not at the {len(want)} ticks "
+                        f"{states.wait} + j * {states.every} of its grid")
+    return (ticks, np.concatenate(records),
+            {"ticks_run": n_ticks, "next_tick": done.next_tick, "spikes": len(ticks),
              "spikes_dropped": done.spikes_dropped, "stopped": False})
 
 
-def _run_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_tick):
-    """One segment from the device's present state, run until complete: (ticks, neurons, its RunDone),
-    which may cover fewer than n_ticks ticks if the segment had to be halved."""
+def _run_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_tick, states: StatesReadout | None,
+                 at: int):
+    """One segment from the device's present state (the whole run's tick `at`), run until complete:
+    (ticks, neurons or samples, its RunDone, the device's tick at its start), which may cover fewer
+    than n_ticks ticks if the segment had to be halved."""
     state = save_state(client)
     start = state.tick
-    frames: dict[int, SpikeFrame] = {}
+    frames: dict[int, SpikeFrame | StatesFrame] = {}
     done: RunDone | None = None
     budget, attempt = max_reruns, 0
     while True:
@@ -113,11 +157,17 @@ def _run_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_tick):
             client.reset()
         restore_state(client, state, neurons=attempt > 0)
         end = start + n_ticks
-        stream = client.stream_run(n_ticks, start_tick=start, first_seq=0, on_tick=on_tick)
+        if states is None:
+            stream = client.stream_run(n_ticks, start_tick=start, first_seq=0, on_tick=on_tick)
+        else:
+            wait = states.wait_at(at)
+            write_readout(client, {"sample_wait": wait})
+            stream = client.stream_run(n_ticks, start_tick=start, first_seq=0, on_tick=on_tick, units=states.units,
+                                       every=states.every, first_sample=start + wait)
         for pos, frame in stream.frames.items():
             if frames.setdefault(pos, frame).body != frame.body:
-                raise LinkError(f"two runs of ticks {start}..{end} sent different spike frames at stream position "
-                                f"{pos}: a damaged frame passed its CRC check")
+                raise LinkError(f"two runs of ticks {start}..{end} sent different {stream.what[0]} frames at stream "
+                                f"position {pos}: a damaged frame passed its CRC check")
         ended = stream.done is not None and not stream.done.stopped and stream.done.ticks_run == n_ticks
         if ended:
             if done is not None and stream.done != done:
@@ -125,10 +175,11 @@ def _run_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_tick):
             done = stream.done
         arrived = sum(len(f.ticks) for f in frames.values())
         if done is not None and arrived > done.spikes:
-            raise LinkError(f"ticks {start}..{end}: {arrived} spikes arrived, the device sent {done.spikes}")
+            raise LinkError(f"ticks {start}..{end}: {arrived} {stream.what[1]} arrived, the device sent {done.spikes}")
         # Complete, and the device must rest at the end of the segment for the next one to start there.
         if done is not None and arrived == done.spikes and (ended or _rests_at(client, end)):
-            return (*RunStream(n_ticks, frames, done).spikes(), done)
+            whole = RunStream(n_ticks, frames, done, units=stream.units)
+            return (*(whole.states() if states else whole.spikes()), done, start)
         attempt += 1
         if n_ticks > MIN_SEGMENT_TICKS and stream.frames_lost > len(stream.frames):
             n_ticks = max(MIN_SEGMENT_TICKS, n_ticks // 2)  # another segment: what arrived is of no use
@@ -137,8 +188,8 @@ def _run_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_tick):
             budget -= 1  # the same segment again: its frames fill in what the earlier runs lost
         else:
             what = "its RUN_DONE never arrived" if done is None else \
-                f"{done.spikes - arrived} of its {done.spikes} spikes missing"
-            raise LinkError(f"spike frames of ticks {start}..{end} were lost on the link in {attempt} runs of that "
+                f"{done.spikes - arrived} of its {done.spikes} {stream.what[1]} missing"
+            raise LinkError(f"{stream.what[0]} frames of ticks {start}..{end} were lost on the link in {attempt} runs of that "
                             f"segment ({what}); the link is too noisy ({client.stats.summary()})")
 
 

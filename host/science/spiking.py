@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from lifstp.analysis import sample_states
+from lifstp.analysis import run_states
 from lifstp.bm import BoltzmannMachine
 from lifstp.errors import InputError
 from lifstp.golden_model.spec import ClampMode, ModelParams
@@ -85,8 +85,8 @@ class SpikingNegativePhase:
         run = self.device.run(net, self.n_ticks, self.seed + self.calls)
         self.calls += 1
         self.ticks += self.n_ticks
-        z = sample_states(run.spike_tick, run.spike_neuron, net.n, self.n_ticks, self.params.tau_ref_ticks,
-                          every_ticks=self.every, start_tick=self.burn)
+        _, z = run_states(run, every_ticks=self.every, start_tick=self.burn, n_neurons=net.n,
+                          tau_ref_ticks=self.params.tau_ref_ticks)
         return z[:, :rbm.n_visible], z[:, rbm.n_visible:]
 
 
@@ -108,7 +108,7 @@ def spiking_samples(rbm: RBM, device, params: ModelParams, n_samples: int, seed:
     t0 = time.perf_counter()
     with progress_bar(n_ticks, desc, "tick", enabled=show_progress) as bar:
         run = device.run(net, n_ticks, seed, progress=bar.update)
-    states = sample_states(run.spike_tick, run.spike_neuron, net.n, n_ticks, tau, start_tick=burn)
+    _, states = run_states(run, start_tick=burn, n_neurons=net.n, tau_ref_ticks=tau)
     wall = time.perf_counter() - t0
     v = states[:n_samples, :rbm.n_visible]
     fan_out = np.count_nonzero(net.weights_pa, axis=1)

@@ -1,0 +1,96 @@
+"""What a device sends the host during a run: every spike (the spike stream) or, in the states readout,
+the states of a contiguous range of units every K ticks (docs/protocol.md, "The state stream").
+
+`StatesReadout` is a checked choice of range, period and first sample; `states_readout` makes one from
+what a user gives (a range, a period, a first tick), refusing bad input before anything is sent.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+from lifstp.golden_model.spec import READOUT_REGISTERS, SAMPLE_TICK_BITS, SAMPLE_UNITS_MAX
+
+from .errors import InputError
+
+#: The readouts a run can be made in (RUN.npz's `readout`).
+READOUTS = ("spikes", "states")
+#: Largest sample period and first-sample tick (registers sample_every and sample_wait).
+SAMPLE_TICK_MAX = (1 << SAMPLE_TICK_BITS) - 1
+
+
+@dataclass(frozen=True)
+class StatesReadout:
+    """The states of units first .. first + units - 1, sampled at the run's ticks wait + j * every."""
+
+    first: int
+    units: int
+    every: int
+    wait: int = 0
+
+    @property
+    def stop(self) -> int:
+        """One past the last unit."""
+        return self.first + self.units
+
+    def registers(self, wait: int | None = None) -> dict[str, int]:
+        """The readout registers by name (sample_wait = `wait` if given: a segment's own)."""
+        return dict(zip(READOUT_REGISTERS, (self.units, self.first, self.every, self.wait if wait is None else wait)))
+
+    def wait_at(self, at: int) -> int:
+        """sample_wait of a run starting at the whole run's tick `at`, so that its samples fall on the
+        whole run's grid wait + j * every."""
+        if at <= self.wait:
+            return self.wait - at
+        return (-(at - self.wait)) % self.every
+
+    def ticks(self, n_ticks: int) -> np.ndarray:
+        """The whole run's sample ticks in n_ticks ticks."""
+        return np.arange(self.wait, n_ticks, self.every, dtype=np.int64)
+
+
+def parse_units(text: str) -> tuple[int, int]:
+    """--units A:B (units A .. B - 1) as (A, B); InputError for anything else."""
+    parts = text.split(":")
+    try:
+        first, stop = (int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--units {text}: expected A:B, the units A .. B-1 (e.g. 0:16)") from None
+    return first, stop
+
+
+def states_readout(n_units: int, tau_ref_ticks: int, units=None, every: int | None = None,
+                   wait: int = 0) -> StatesReadout:
+    """The states readout of `units` ((first, stop) or a range; default all n_units units of the
+    network) every `every` ticks (default tau_ref_ticks) from the run's tick `wait`; InputError for a
+    range outside the network, more than SAMPLE_UNITS_MAX units, or a period or first tick out of range."""
+    if units is None:
+        first, stop = 0, n_units
+    elif isinstance(units, range):
+        if units.step != 1:
+            raise InputError(f"the states readout's units are a contiguous range, got {units}")
+        first, stop = units.start, units.stop
+    else:
+        first, stop = (int(u) for u in units)
+    if not 0 <= first < stop <= n_units:
+        raise InputError(f"units {first}:{stop} are not a range of the network's units 0:{n_units}")
+    if stop - first > SAMPLE_UNITS_MAX:
+        raise InputError(f"units {first}:{stop} are {stop - first} units; the states readout sends at most "
+                         f"{SAMPLE_UNITS_MAX}")
+    every = _integer(tau_ref_ticks if every is None else every, "period")
+    wait = _integer(wait, "first sample")
+    if not 1 <= every <= SAMPLE_TICK_MAX:
+        raise InputError(f"the states readout's period is 1 .. {SAMPLE_TICK_MAX} ticks, got {every}")
+    if not 0 <= wait <= SAMPLE_TICK_MAX:
+        raise InputError(f"the states readout's first sample is at tick 0 .. {SAMPLE_TICK_MAX}, got {wait}")
+    return StatesReadout(first, stop - first, every, wait)
+
+
+def _integer(value, what: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise InputError(f"the states readout's {what} is a whole number of ticks, got {value!r}") from None
