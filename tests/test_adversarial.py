@@ -82,13 +82,14 @@ def test_unknown_and_reply_opcodes(pair, op):
 
 
 @pytest.mark.parametrize("space, field, addr, count", [
-    (4, 0, 0, 1),                                   # no such space
+    (max(P.Space) + 1, 0, 0, 1),                    # no such space
     (P.Space.NEURON, len(P.NeuronField), 0, 1),     # no such field
     (P.Space.NEURON, P.NeuronField.V, N, 1),        # first address past the end
     (P.Space.NEURON, P.NeuronField.V, N - 1, 2),    # range past the end
     (P.Space.WEIGHT, 0, 0xFFFFFFFF, 2),             # 32-bit address wrap
     (P.Space.REG, 0, 0xFFFFFFFE, 4),
     (P.Space.STATUS, 0, len(P.StatusCounter), 1),
+    (P.Space.STATS, 0, P.space_size(P.Space.STATS, N) - 1, 2),
 ])
 def test_bad_spaces_ranges_and_wrap(pair, space, field, addr, count):
     for op in (P.Op.READ, P.Op.WRITE):

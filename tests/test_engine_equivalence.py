@@ -64,7 +64,7 @@ def test_identify_status_reset_and_errors():
     raw(tee, P.Op.RUN, 4, b"\x01\x02")
     raw(tee, P.Op.CREDIT, 5, b"")
     raw(tee, P.Op.READ, 6, b"\x00" * 5)
-    raw(tee, P.Op.READ, 7, P.BURST_HEADER.pack(4, 0, 3, 1))
+    raw(tee, P.Op.READ, 7, P.BURST_HEADER.pack(max(P.Space) + 1, 0, 3, 1))
     raw(tee, P.Op.READ, 8, P.BURST_HEADER.pack(1, 8, 0, 1))
     raw(tee, P.Op.READ, 9, P.BURST_HEADER.pack(1, 0, 7, 2))
     raw(tee, P.Op.READ, 10, P.BURST_HEADER.pack(2, 0, 0xFFFFFFF0, 0xFFFF))

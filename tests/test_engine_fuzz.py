@@ -57,9 +57,9 @@ def commands(draw):
         return op, draw(st.sampled_from([b"", b"", b"\x01", b"\x00\x00\x00"]))
     if kind == "run":
         return P.Op.RUN, P.RUN_PAYLOAD.pack(draw(st.integers(0, 3)), draw(st.integers(1, 3)))
-    space = draw(st.sampled_from([0, 1, 1, 1, 2, 2, 3, 4]))
+    space = draw(st.sampled_from([0, 1, 1, 1, 2, 2, 3, 4, max(P.Space) + 1]))
     field = draw(st.integers(0, 8)) if space == 1 else draw(st.integers(0, 3))
-    size = P.space_size(P.Space(space), N) if space < 4 else 4
+    size = P.space_size(P.Space(space), N) if space <= max(P.Space) else 4
     addr = draw(st.one_of(st.integers(0, size), st.integers(0, 2**32 - 1)))
     count = draw(st.one_of(st.integers(0, max(1, size - addr)), st.integers(0, 70)))
     if kind == "read":

@@ -128,3 +128,26 @@ def test_statistics_equal_the_golden_device_and_the_states():
     client.write(P.Space.STATS, 0, 3 * k + 7, [2**32 - 1])  # written, then read as (7, 3)
     assert client.read(P.Space.STATS, 0, 7 * k + 3, 1)[0] == 2**32 - 1
     tee.check()
+
+
+def test_verilator_device_states_equal_the_golden_device():
+    """The whole path: `lifstp.device` on the compiled RTL (Verilator) and on the golden device give
+    the same states in a run of several segments, whose sample grid spans the segment boundaries."""
+    import sys
+
+    from lifstp.device import GoldenDevice, ProtocolDevice, VerilatorDevice
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_protocol import small_network
+
+    net = small_network()
+    choice = dict(readout="states", units=(2, 12), every=7, wait=3)
+    verilator = VerilatorDevice(lanes=2).open(net.n)
+    verilator.segment_ticks = 1000
+    try:
+        rtl = verilator.run(net, 4000, seed=5, **choice)
+    finally:
+        verilator.close()
+    gold = GoldenDevice().run(net, 4000, seed=5, **choice)
+    assert rtl.states.shape == (len(range(3, 4000, 7)), 10)
+    assert np.array_equal(rtl.states, gold.states) and np.array_equal(rtl.state_ticks, gold.state_ticks)
+    assert 0.05 < rtl.states.mean() < 0.95
