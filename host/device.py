@@ -176,12 +176,23 @@ def require_states_readout(name: str, info: dict) -> None:
 class ProtocolDevice:
     """A `Device` reached through a DeviceClient (any transport): formats, N and lanes are what its
     IDENTIFY reports (asked once, on first use). Runs go in segments of `segment_ticks`, each run again
-    from its saved state if spike frames were lost (lifstp.segments)."""
+    from its saved state if spike frames were lost (lifstp.segments).
 
-    def __init__(self, name: str, client: DeviceClient, segment_ticks: int = SEGMENT_TICKS):
+    `sample_states` (default: a board on a serial line): where a sampler needs only the units' states
+    every τ_ref (the science's free-running samplers), it asks for them in the states readout rather
+    than for every spike, so that the UART does not set the pace (`prefers_states`)."""
+
+    def __init__(self, name: str, client: DeviceClient, segment_ticks: int = SEGMENT_TICKS,
+                 sample_states: bool | None = None):
         self.name = name
         self.client = client
         self.segment_ticks = segment_ticks
+        self.sample_states = name.startswith("serial:") if sample_states is None else sample_states
+
+    @property
+    def prefers_states(self) -> bool:
+        """Samplers should read states, not spikes: `sample_states` and the device has the readout."""
+        return self.sample_states and P.Readout.STATES in self._identified().readouts
 
     def _identified(self):
         return self.client.info or self.client.identify()

@@ -106,17 +106,22 @@ def spiking_samples(rbm: RBM, device, params: ModelParams, n_samples: int, seed:
     burn = int(round(burn_in_ms / params.dt_ms))
     n_ticks = burn + n_samples * tau
     t0 = time.perf_counter()
+    # A board reads the visible units' states every tau_ref instead of every spike (the states
+    # readout), so that its UART does not set the pace; the spike counts are then not known.
+    by_states = getattr(device, "prefers_states", False)
+    readout = dict(readout="states", units=(0, rbm.n_visible), every=tau, wait=burn) if by_states else {}
     with progress_bar(n_ticks, desc, "tick", enabled=show_progress) as bar:
-        run = device.run(net, n_ticks, seed, progress=bar.update)
+        run = device.run(net, n_ticks, seed, progress=bar.update, **readout)
     _, states = run_states(run, start_tick=burn, n_neurons=net.n, tau_ref_ticks=tau)
     wall = time.perf_counter() - t0
     v = states[:n_samples, :rbm.n_visible]
     fan_out = np.count_nonzero(net.weights_pa, axis=1)
-    events = int(fan_out[run.spike_neuron].sum())
+    events = None if by_states else int(fan_out[run.spike_neuron].sum())
     return v, {"sweeps": n_ticks, "unit_updates": n_ticks * net.n, "synaptic_events": events,
-               "operations": n_ticks * net.n + events, "wall_s": wall, "calibration_s": t_cal,
+               "operations": None if by_states else n_ticks * net.n + events, "wall_s": wall,
+               "calibration_s": t_cal, "readout": "states" if by_states else "spikes",
                "model_ms": n_ticks * params.dt_ms, "stp_u": params.stp_u, "stp_tau_rec_ms": params.stp_tau_rec_ms,
-               "mean_rate_hz": len(run.spike_tick) / net.n / (n_ticks * params.dt_ms * 1e-3),
+               "mean_rate_hz": None if by_states else len(run.spike_tick) / net.n / (n_ticks * params.dt_ms * 1e-3),
                "status": {k: int(v) for k, v in run.status.items()}}
 
 

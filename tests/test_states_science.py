@@ -1,0 +1,26 @@
+"""The science's free-running samplers on a device that prefers states (a board): they read the
+visible units' states in the states readout, and get exactly the samples of the spike stream."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lifstp.device import GoldenDevice, ProtocolDevice
+from lifstp.emulator import GoldenEmulator
+from lifstp.link import DeviceClient, LoopbackTransport
+from lifstp.science.spiking import lif_params, spiking_samples
+
+from test_science_samplers import small_rbm
+
+
+def test_states_readout_gives_the_spike_streams_samples():
+    rbm = small_rbm()
+    params = lif_params(None)
+    by_spikes, s_stats = spiking_samples(rbm, GoldenDevice(), params, 300, seed=3, burn_in_ms=50.0)
+    board = ProtocolDevice("golden", DeviceClient(LoopbackTransport(GoldenEmulator(16))), sample_states=True)
+    assert board.prefers_states
+    by_states, b_stats = spiking_samples(rbm, board, params, 300, seed=3, burn_in_ms=50.0)
+    assert by_spikes.shape == (300, rbm.n_visible) and 0.05 < by_spikes.mean() < 0.95
+    assert np.array_equal(by_states, by_spikes)
+    assert (s_stats["readout"], b_stats["readout"]) == ("spikes", "states")
+    assert b_stats["synaptic_events"] is None and s_stats["synaptic_events"] > 0
