@@ -8,7 +8,7 @@ import numpy as np
 from lifstp.device import GoldenDevice, ProtocolDevice
 from lifstp.emulator import GoldenEmulator
 from lifstp.link import DeviceClient, LoopbackTransport
-from lifstp.science.spiking import lif_params, spiking_samples
+from lifstp.science.spiking import SpikingNegativePhase, lif_params, spiking_samples
 
 from test_science_samplers import small_rbm
 
@@ -24,3 +24,12 @@ def test_states_readout_gives_the_spike_streams_samples():
     assert np.array_equal(by_states, by_spikes)
     assert (s_stats["readout"], b_stats["readout"]) == ("spikes", "states")
     assert b_stats["synaptic_events"] is None and s_stats["synaptic_events"] > 0
+
+
+def test_spiking_negative_phase_by_states_equals_by_spikes():
+    rbm = small_rbm()
+    board = ProtocolDevice("golden", DeviceClient(LoopbackTransport(GoldenEmulator(16))), sample_states=True)
+    by_spikes = SpikingNegativePhase(GoldenDevice(), duration_ms=100.0, seed=2)(rbm)
+    by_states = SpikingNegativePhase(board, duration_ms=100.0, seed=2)(rbm)
+    assert by_spikes[0].shape == (100, rbm.n_visible) and by_spikes[1].shape == (100, rbm.n_hidden)
+    assert all(np.array_equal(a, b) for a, b in zip(by_spikes, by_states))

@@ -82,7 +82,9 @@ class SpikingNegativePhase:
 
     def __call__(self, rbm: RBM):
         net = network_for(rbm, self.device, self.params)
-        run = self.device.run(net, self.n_ticks, self.seed + self.calls)
+        readout = (dict(readout="states", units=(0, net.n), every=self.every, wait=self.burn)
+                   if getattr(self.device, "prefers_states", False) else {})  # a board: see spiking_samples
+        run = self.device.run(net, self.n_ticks, self.seed + self.calls, **readout)
         self.calls += 1
         self.ticks += self.n_ticks
         _, z = run_states(run, every_ticks=self.every, start_tick=self.burn, n_neurons=net.n,
