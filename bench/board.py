@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from lifstp import bm as bm_mod
+from lifstp import protocol as P
 from lifstp.boards.uart import BITS_PER_BYTE
 from lifstp.device import GoldenDevice
 from lifstp.analysis import sample_states
@@ -42,7 +43,7 @@ from .board_rtl import MAX_CREDIT, RtlRun, frames_needed, run_on_board_rtl
 from .board_speed import BoardSpeed
 
 #: The readouts the benchmark knows: what the board sends the host per tick.
-READOUTS = ("spikes", "states")
+READOUTS = ("spikes", "states", "stats")
 #: Seconds of timed golden-model runs, at least (the best run counts).
 GOLDEN_MIN_S = 1.0
 
@@ -91,6 +92,8 @@ def run_board_bench(board_name: str, bm_path: str | Path, report: str | Path | N
         raise InputError(f"unknown readout {readout!r}; known: {', '.join(READOUTS)}")
     device = board_bridge(b).device
     cfg = device.cfg
+    if readout != "spikes" and not cfg.states_readout:
+        raise InputError(f"{b.name}'s core is built without the states and stats readouts; use --readout spikes")
     machine = bm_mod.load(bm_path)
     if machine.n > cfg.n_neurons:
         raise InputError(f"{bm_path}: {machine.n} units, more than the {cfg.n_neurons} neurons of {b.name}'s core")
@@ -107,16 +110,24 @@ def run_board_bench(board_name: str, bm_path: str | Path, report: str | Path | N
         raise InputError(f"--duration-ms {duration_ms:g}: {len(ticks)} spikes need more SPIKES frames than one "
                          f"run can be granted ({MAX_CREDIT}); give a shorter duration")
     states = None
-    if readout == "states":  # every unit of the machine, a sample every tau_ref ticks
-        if not cfg.states_readout:
-            raise InputError(f"{b.name}'s core is built without the states readout; use --readout spikes")
+    stats = readout == "stats"
+    if readout != "spikes":  # states: every unit of the machine, stats: the first 64, every tau_ref ticks
         tau_ref = int(quantise(net.params, cfg.formats).tau_ref_ticks)
-        states = (0, machine.n, tau_ref)
-        expected = sample_states(ticks, neurons, machine.n, n_ticks, tau_ref, tau_ref, 0)
-    piped = run_on_board_rtl(board_binary(b, log=log), net, n_ticks, seed, states=states)
-    uart = run_on_board_rtl(board_binary(b, serial=True, log=log), net, n_ticks, seed, serial=True, states=states)
+        units = min(machine.n, P.STATS_UNITS_MAX) if stats else machine.n
+        states = (0, units, tau_ref)
+        expected = sample_states(ticks, neurons, machine.n, n_ticks, tau_ref, tau_ref, 0)[:, :units]
+        if stats:
+            z = expected.astype(np.int64)
+            expected_counts = (len(z), z.T @ z)
+    piped = run_on_board_rtl(board_binary(b, log=log), net, n_ticks, seed, states=states, stats=stats)
+    uart = run_on_board_rtl(board_binary(b, serial=True, log=log), net, n_ticks, seed, serial=True, states=states,
+                            stats=stats)
     for run in (piped, uart):
-        if states is not None:
+        if stats:
+            if run.stats[0] != expected_counts[0] or not np.array_equal(run.stats[1], expected_counts[1]):
+                raise LifstpError(f"the {b.name} design in Verilator counted other statistics than the golden "
+                                  f"model's spikes give; its timing would not mean anything")
+        elif states is not None:
             if not np.array_equal(run.states, expected):
                 raise LifstpError(f"the {b.name} design in Verilator gave other states than the golden model's "
                                   f"spikes give; its timing would not mean anything")
@@ -144,9 +155,12 @@ def _print_table(b, cfg, weight_bank, machine, bm_path, n_ticks, dt_ms, seed, cl
                f"{len(piped.spike_tick)} spikes in Verilator, equal to the golden model's")
     if states is not None:
         first, units, every = states
-        readout = ("samples", f"{len(piped.states)}",
-                   f"states of units {first}..{first + units - 1} every {every} ticks in Verilator, equal to "
-                   f"those of the golden model's spikes")
+        what = "counted" if piped.stats else "sent"
+        n_samples = piped.stats[0] if piped.stats else len(piped.states)
+        readout = (f"samples {what}", f"{n_samples}",
+                   f"states of units {first}..{first + units - 1} every {every} ticks in Verilator, "
+                   + ("their on and co-activation counts equal" if piped.stats else "equal to")
+                   + " those of the golden model's spikes")
     rows = [
         readout,
         ("cycles per tick", f"{speed.cycles_per_tick:.2f}",

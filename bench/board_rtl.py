@@ -9,7 +9,9 @@ around the transport counts the bytes the device sent meanwhile (the RUN reply, 
 RUN_DONE, COBS-encoded with their CRC and delimiters).
 
 With `states=(first, units, every)` the run is made in the states readout (docs/protocol.md, "The
-state stream"): the device sends the units' states every `every` ticks instead of every spike.
+state stream"): the device sends the units' states every `every` ticks instead of every spike; with
+`stats` too, in the statistics readout: it counts them, and the counts are read after the run (the
+harness's busy cycles end with RUN_DONE, before that read).
 
 Two ways to run it: on a pipe with the device's byte output always taken (`serial=False`: what the
 design computes, its transmitter at full speed), or behind the board's UART bridge with the serial
@@ -46,6 +48,8 @@ class RtlRun:
     serial: bool
     #: the states readout's samples (samples x units), None for a run that streamed spikes
     states: np.ndarray | None = None
+    #: the statistics readout's (samples counted, units x units counts), None for other readouts
+    stats: tuple[int, np.ndarray] | None = None
 
     @property
     def cycles_per_tick(self) -> float:
@@ -82,38 +86,45 @@ def frames_needed(n_spikes: int, n_ticks: int) -> int:
     return -(-records // P.SPIKES_PER_FRAME) + 1
 
 
-def _run_states(client, n_ticks: int, first: int, units: int, every: int) -> np.ndarray:
-    """One RUN in the states readout, all credit granted at once; its samples (samples x units)."""
+def _run_states(client, transport, n_ticks: int, first: int, units: int, every: int, stats: bool = False,
+                end_phase=None):
+    """One RUN in the states readout, all credit granted at once: (its samples (samples x units), the
+    bytes received up to RUN_DONE); with `stats`, in the statistics readout: the samples are (samples
+    counted, units x units counts read after the run)."""
     from lifstp.golden_model.spec import REGISTER_NAMES
     from lifstp.link import LinkError
 
     for name, value in (("sample_units", units), ("sample_first", first), ("sample_every", every),
-                        ("sample_wait", 0)):
+                        ("sample_wait", 0), ("sample_stats", int(stats))):
         client.write(P.Space.REG, 0, REGISTER_NAMES.index(name), [value])
     client.wait_reply(P.Op.RUN | P.REPLY_BIT, client.send(P.Op.RUN, P.RUN_PAYLOAD.pack(n_ticks, MAX_CREDIT)))
     samples = []
     while True:
         frame = client.next_frame()
-        if frame.op == P.Msg.STATES:
+        if frame.op == P.Msg.STATES and not stats:
             samples.append(P.decode_states(frame.payload, units)[2])
         elif frame.op == P.Msg.RUN_DONE:
-            sent = P.RUN_DONE_PAYLOAD.unpack(frame.payload)[2]
+            sent, received = P.RUN_DONE_PAYLOAD.unpack(frame.payload)[2], bytes(transport.received)
+            if stats:
+                end_phase()  # the run's busy cycles end here, before the counts are read
+                k = P.STATS_UNITS_MAX
+                return (sent, np.stack([client.read(P.Space.STATS, 0, i * k, units) for i in range(units)])), received
             states = np.concatenate(samples) if samples else np.zeros((0, units), np.uint8)
             if sent != len(states):
                 raise LinkError(f"the device sent {sent} samples, {len(states)} arrived")
-            return states
+            return states, received
         else:
-            raise LinkError(f"unexpected frame 0x{frame.op:02x} during a states run")
+            raise LinkError(f"unexpected frame 0x{frame.op:02x} during a {'stats' if stats else 'states'} run")
 
 
 def run_on_board_rtl(binary, network: Network, n_ticks: int, seed: int, serial: bool = False,
-                     states: tuple[int, int, int] | None = None) -> RtlRun:
+                     states: tuple[int, int, int] | None = None, stats: bool = False) -> RtlRun:
     """Load `network` into the board design compiled as `binary` (`lifstp.sim.harness.board_binary(b,
     serial)`) and run it for n_ticks ticks (see the module docstring). The run may need at most
     MAX_CREDIT frames (`frames_needed`)."""
     from lifstp.device import load_network
     from lifstp.link import DeviceClient, PipeTransport, SerialTransport
-    from lifstp.sim.harness import parse_stats, start_pty
+    from lifstp.sim.harness import parse_stats, phase_busy_cycles, start_pty
 
     if serial:
         proc, tty = start_pty(binary)
@@ -133,8 +144,13 @@ def run_on_board_rtl(binary, network: Network, n_ticks: int, seed: int, serial: 
             samples = None
         else:
             ticks, neurons = np.empty(0, np.int64), np.empty(0, np.int32)
-            samples = _run_states(client, n_ticks, *states)
-        sent = bytes(transport.received)
+            def end_phase():
+                proc.send_signal(signal.SIGUSR1)
+                time.sleep(0.2)
+
+            samples, sent = _run_states(client, transport, n_ticks, *states, stats=stats, end_phase=end_phase)
+        if states is None:
+            sent = bytes(transport.received)
     finally:
         said = transport.close()
         if serial:
@@ -143,5 +159,7 @@ def run_on_board_rtl(binary, network: Network, n_ticks: int, seed: int, serial: 
             said = proc.stderr.read()
             proc.stdout.close()
             proc.stderr.close()
-    stats = parse_stats(said)
-    return RtlRun(n_ticks, int(stats["busy_cycles"]), sent, ticks, neurons, serial, samples)
+    busy = phase_busy_cycles(said)[-1] if stats else int(parse_stats(said)["busy_cycles"])
+    counts = samples if stats else None
+    return RtlRun(n_ticks, busy, sent, ticks, neurons, serial,
+                  None if stats else samples, counts)

@@ -556,9 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--board", default=None, help="board: icebreaker or ulx3s-85f")
     p.add_argument("--bm", default=None, help="board: BM.npz to run (default: the digits machine of "
                    "`lifstp train --seed 0`, trained once and cached)")
-    p.add_argument("--readout", default="spikes", choices=["spikes", "states"],
-                   help="board: what the board sends the host: spikes (default, every spike) or states (every "
-                   "unit's state every tau_ref ticks)")
+    p.add_argument("--readout", default="spikes",
+                   help="board: what the board sends the host: spikes (default, every spike), states (every "
+                   "unit's state every tau_ref ticks) or stats (those of the first 64 units counted on the board)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--build-report", default=None, metavar="PATH",
                      help="board: nextpnr report.json of the board's build (default: the newest build cached by "

@@ -196,6 +196,11 @@ def board_binary(b, serial: bool = False, log=None) -> Path:
     return build(bridge.device, f"board-{b.name}", log, extra_sources=extra)
 
 
+def phase_busy_cycles(stderr: str) -> list[int]:
+    """The busy cycles of each phase the harness ended on SIGUSR1 ("phase busy_cycles=…"), in order."""
+    return [int(line.split("=")[1]) for line in stderr.splitlines() if line.startswith("phase busy_cycles=")]
+
+
 def parse_stats(stderr: str) -> dict:
     """The harness's closing line "cycles=… busy_cycles=… busy_seconds=…" as numbers."""
     lines = [line for line in stderr.splitlines() if line.startswith("cycles=")]

@@ -84,6 +84,39 @@ def test_run_cycles_measured_equal_the_formula(name):
         assert lo <= run.busy_cycles <= hi, (name, ticks, run.busy_cycles, lo, hi)
 
 
+def test_states_and_stats_readouts_on_the_board_design():
+    """The ULX3S's design (a small core) in Verilator: the states readout gives the states of the golden
+    model's spikes in fewer bytes than the spikes, the stats readout their counts, with hardly a byte
+    sent during the run."""
+    from lifstp.analysis import sample_states
+    from lifstp.bench.board_rtl import run_on_board_rtl
+    from lifstp.golden_model.fixed import GoldenCore
+    from lifstp.sim.harness import board_binary
+
+    b = _small("ulx3s-85f", 16)
+    binary = board_binary(b)
+    rng = np.random.default_rng(2)
+    net = Network(ModelParams(), rng.normal(-52, 2, 16), rng.normal(0, 150, (16, 16)))
+    ticks, every = 2000, 50
+    t, n = GoldenCore.from_physical(net.params, net.e_l_mv, net.weights_pa, seed=1).run(ticks)
+    want = sample_states(t, n, 16, ticks, net.params.tau_ref_ticks, every, 0)
+    assert 0.05 < want.mean() < 0.95
+    spikes = run_on_board_rtl(binary, net, ticks, seed=1)
+    states = run_on_board_rtl(binary, net, ticks, seed=1, states=(0, 16, every))
+    stats = run_on_board_rtl(binary, net, ticks, seed=1, states=(0, 16, every), stats=True)
+    assert np.array_equal(states.states, want)
+    z = want.astype(np.int64)
+    assert stats.stats[0] == len(want) and np.array_equal(stats.stats[1], z.T @ z)
+    assert stats.bytes_per_tick < states.bytes_per_tick < spikes.bytes_per_tick
+    # A sample costs its units a cycle each and a few more between two ticks (the spikes' records,
+    # no longer written, cost less); the stats unit clears its counts as the run starts (4096 cycles,
+    # which the first sample waits for) and then counts two cycles a pair of on units while the core
+    # runs on.
+    samples, on = len(want), want.sum(axis=1)
+    assert 0 < states.busy_cycles - spikes.busy_cycles <= samples * (16 + 8)
+    assert stats.busy_cycles - states.busy_cycles <= 4096 + int((on * (on + 1)).sum()) + 4 * samples
+
+
 @pytest.mark.parametrize("name,clock,mhz", [("icebreaker", "bridge.clk", 16.116),
                                             ("ulx3s-85f", "$glbnet$bridge.device.core.clk", 51.96)])
 def test_report_gives_the_design_clock(tmp_path, name, clock, mhz):
@@ -167,7 +200,8 @@ def small_bm(tmp_path):
     (["--board", "ulx3s-85f", "BIG"], "300 units, more than the 256 neurons"),
     (["--board", "icebreaker", "--build-report", "BAD"], "not a nextpnr report"),
     (["--board", "icebreaker", "--duration-ms", "0"], "positive number of ms"),
-    (["--board", "icebreaker", "--readout", "states"], "unknown readout 'states'"),
+    (["--board", "icebreaker", "--readout", "counts"], "unknown readout 'counts'"),
+    (["--board", "icebreaker", "--readout", "states"], "built without the states and stats readouts"),
 ])
 def test_bad_bench_board_arguments(tmp_path, small_bm, capsys, args, needle):
     bm = small_bm

@@ -10,7 +10,8 @@
 // has moved for ORPHAN_QUIET_S seconds). On exit it prints "cycles=<n> busy_cycles=<n> busy_seconds=<s>"
 // on stderr: all simulated cycles, the cycles in which the device was busy (not idle; counted every
 // cycle, so exact), and the wall time of the 256-cycle slices that ended busy (its speed). SIGUSR1
-// restarts the busy counts (and, in serial mode, the line statistics), to time one phase of a session.
+// restarts the busy counts (and, in serial mode, the line statistics), to time one phase of a session,
+// after printing the phase's busy cycles ("phase busy_cycles=<n>").
 // The model's ports: clk, rst, rx (stream in), tx (stream out), idle (nothing in progress);
 // Verilator escapes the double underscore of Amaranth's flattened names ("rx__valid" becomes "rx___05Fvalid").
 #include <cerrno>
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
     while (!stop_requested) {
         if (reset_stats) {
             reset_stats = 0;
+            fprintf(stderr, "phase busy_cycles=%llu\n", busy_cycles);  // the phase that ends here
             busy_cycles = 0;
             busy_seconds = 0.0;
 #ifdef HARNESS_SERIAL_DIVISOR
