@@ -254,7 +254,7 @@ def test_api_device_without_states_readout(net):
         dev.run(net, 100, seed=0, readout="states")
     assert set(link.ops) == {P.Op.IDENTIFY}
     assert dev.info()["readouts"] == "spikes"
-    assert golden()[0].info()["readouts"] == "spikes, states"
+    assert golden()[0].info()["readouts"] == "spikes, states, stats"
 
 
 def test_units_count_limit():
