@@ -4,7 +4,10 @@ A unit k is on at tick t iff neuron k spiked in (t − τ_ref, t], i.e. at one o
 t − τ_ref_ticks + 1 … t (docs/model.md). A run made in the states readout (docs/protocol.md, "The
 state stream") holds these states as the device sampled them; `run_states` and `run_distribution` take
 either kind of run (a SampleRun, a SpikeRun of Device.run with its n_neurons and tau_ref_ticks given, or
-RUN.npz as load_run reads it) and use the device's states when there are any.
+RUN.npz as load_run reads it) and use the device's states when there are any. A run made in the stats
+readout (docs/protocol.md, "The statistics readout") holds only the counts of its samples: `run_moments`
+gives the means and co-activations of any of the three kinds, and what needs the states themselves
+refuses a stats run with an InputError saying so.
 """
 
 from __future__ import annotations
@@ -108,8 +111,26 @@ def _field(run, name: str, default=None):
     return getattr(run, name, default)
 
 
+def _readout(run) -> str:
+    """"spikes", "states" or "stats": the readout a run was made in."""
+    ro = _field(run, "states_readout")
+    return ro.kind if ro is not None else str(_field(run, "readout", "spikes"))
+
+
 def _is_states(run) -> bool:
-    return _field(run, "readout") == "states" or _field(run, "states_readout") is not None
+    if _readout(run) == "stats":
+        raise InputError("the run was made in the stats readout, which keeps only the counts of its samples (means "
+                         "and co-activations: analysis.run_moments); its states or their joint distribution need "
+                         "--readout states (readout=\"states\")")
+    return _readout(run) == "states"
+
+
+def _sampling(run) -> tuple[int, int, int, int]:
+    """(first unit, units, period, first sample tick) of a states or stats run."""
+    ro = _field(run, "states_readout")
+    if ro is not None:
+        return ro.first, ro.units, ro.every, ro.wait
+    return tuple(int(_field(run, k)) for k in ("state_first", "state_units", "state_every", "state_wait"))
 
 
 def run_states(run, every_ticks: int | None = None, start_tick: int = 0, n_neurons: int | None = None,
@@ -124,13 +145,38 @@ def run_states(run, every_ticks: int | None = None, start_tick: int = 0, n_neuro
         n_ticks = _field(run, "n_ticks")
         return np.arange(n_neurons), sample_states(_field(run, "spike_tick"), _field(run, "spike_neuron"), n_neurons,
                                                    n_ticks, tau, every_ticks, start_tick)
-    ro = _field(run, "states_readout")
-    first, units, every = (ro.first, ro.units, ro.every) if ro is not None else \
-        (int(_field(run, "state_first")), int(_field(run, "state_units")), int(_field(run, "state_every")))
+    first, units, every, _ = _sampling(run)
     if every_ticks is not None and every_ticks != every:
         raise InputError(f"the run's states were sampled every {every} ticks, not every {every_ticks}")
     keep = np.asarray(_field(run, "state_ticks")) >= start_tick
     return np.arange(first, first + units), np.asarray(_field(run, "states"), dtype=np.uint8)[keep]
+
+
+def run_moments(run, every_ticks: int | None = None, start_tick: int = 0, n_neurons: int | None = None,
+                tau_ref_ticks: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(units, means, co-activations) of a run's samples: means[k] = p(unit k on), co[i, j] = p(units i
+    and j both on) (co's diagonal is the means), over the samples `run_states` would give. A stats
+    run's are its counts over its number of samples (its diagonal / samples, its counts / samples);
+    InputError if `every_ticks` is not its period or `start_tick` lies after its first sample (the
+    device counted from there: a burn-in needs a later first sample, `wait`, or --readout states)."""
+    if _readout(run) != "stats":
+        units, states = run_states(run, every_ticks, start_tick, n_neurons, tau_ref_ticks)
+        if not len(states):
+            raise InputError("no samples to take moments of")
+        z = states.astype(np.float64)
+        co = z.T @ z / len(z)
+        return units, co.diagonal().copy(), co
+    first, units, every, wait = _sampling(run)
+    if every_ticks is not None and every_ticks != every:
+        raise InputError(f"the run's samples were counted every {every} ticks, not every {every_ticks}")
+    if start_tick > wait:
+        raise InputError(f"the run's samples were counted on the device from tick {wait} on; moments from tick "
+                         f"{start_tick} need a stats run whose first sample (wait) is there, or --readout states")
+    samples = int(_field(run, "stats_samples"))
+    if not samples:
+        raise InputError("no samples to take moments of")
+    co = np.asarray(_field(run, "stats_counts"), dtype=np.float64) / samples
+    return np.arange(first, first + units), co.diagonal().copy(), co
 
 
 def states_distribution(states: np.ndarray) -> np.ndarray:

@@ -112,19 +112,20 @@ def cmd_fit(args) -> int:
 
 def _sample_readout(args, machine, params, device) -> dict:
     """sample()'s readout arguments from --readout, --units, --every; InputError for bad ones (a range
-    outside the machine, too many units, a bad period, a device without the states readout) before
-    anything is sent to the device but its IDENTIFY."""
-    from .device import require_states_readout
-    from .readout import parse_units, states_readout
+    outside the machine, too many units, a bad period, a device without the states or stats readout)
+    before anything is sent to the device but its IDENTIFY."""
+    from .device import require_readout
+    from .readout import parse_units, states_readout, stats_readout
 
-    if args.readout != "states":
+    if args.readout not in ("states", "stats"):
         if args.units is not None or args.every is not None:
-            raise InputError("--units and --every are options of --readout states")
+            raise InputError("--units and --every are options of --readout states or stats")
         return {}
     units = None if args.units is None else parse_units(args.units)
-    ro = states_readout(machine.n, params.tau_ref_ticks, units, args.every)
-    require_states_readout(device.name, device.info())
-    return {"readout": "states", "units": (ro.first, ro.stop), "every": ro.every}
+    make = stats_readout if args.readout == "stats" else states_readout
+    ro = make(machine.n, params.tau_ref_ticks, units, args.every)
+    require_readout(device.name, device.info(), args.readout)
+    return {"readout": args.readout, "units": (ro.first, ro.stop), "every": ro.every}
 
 
 def cmd_sample(args) -> int:
@@ -151,7 +152,12 @@ def cmd_sample(args) -> int:
     _write_exactly(out, run.save)
     cal = (f"calibration v_p05={run.calibration.v_p05_mv:.3f} mV, alpha={run.calibration.alpha_mv:.3f} mV, "
            f"weight scale {run.calibration.weight_scale:.3f}")
-    if run.states_readout is not None:
+    if run.readout == "stats":
+        ro = run.states_readout
+        mean = run.stats_counts.diagonal().mean() / run.stats_samples if run.stats_samples else 0
+        print(f"wrote {out}: the counts of {run.stats_samples} samples of units {ro.first}:{ro.stop} every {ro.every} "
+              f"ticks over {run.n_ticks} ticks, counted on the device ({mean:.3f} mean state); {cal}")
+    elif run.states_readout is not None:
         ro = run.states_readout
         print(f"wrote {out}: {len(run.states)} samples of the states of units {ro.first}:{ro.stop} every {ro.every} "
               f"ticks over {run.n_ticks} ticks ({run.states.mean() if run.states.size else 0:.3f} mean state); {cal}")
@@ -160,7 +166,7 @@ def cmd_sample(args) -> int:
         print(f"wrote {out}: {len(run.spike_tick)} spikes from {run.n_neurons} neurons over {run.n_ticks} ticks "
               f"({rates:.1f} Hz mean); {cal}")
     _report_status(run.status)
-    _report_link(run.link, "sample" if run.states_readout is not None else "spike")
+    _report_link(run.link, {"spikes": "spike", "states": "sample", "stats": "count"}[run.readout])
     return 0
 
 
@@ -448,13 +454,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit", nargs="?", const=True, default=None, metavar="FIT.npz",
                    help="run the network fitted to the device: fit first (no value), or reuse FIT.npz from `lifstp fit`")
     _add_fit_settings(p)
-    p.add_argument("--readout", choices=["spikes", "states"], default="spikes",
-                   help="what the device sends: spikes (every spike, default) or states (the states of --units "
-                   "every --every ticks; docs/protocol.md, \"The state stream\")")
+    p.add_argument("--readout", choices=["spikes", "states", "stats"], default="spikes",
+                   help="what the device sends: spikes (every spike, default), states (the states of --units "
+                   "every --every ticks; docs/protocol.md, \"The state stream\") or stats (those samples counted "
+                   "on the device: each unit's and each pair's on-counts, at most 64 units; \"The statistics "
+                   "readout\")")
     p.add_argument("--units", default=None, metavar="A:B",
-                   help="--readout states: the units A .. B-1 (default: all the machine's units)")
+                   help="--readout states or stats: the units A .. B-1 (default: all the machine's units)")
     p.add_argument("--every", type=int, default=None, metavar="K",
-                   help="--readout states: ticks between two samples, 1 .. 65535 (default tau_ref_ticks)")
+                   help="--readout states or stats: ticks between two samples, 1 .. 65535 (default tau_ref_ticks)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
     p.set_defaults(func=cmd_sample)

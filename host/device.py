@@ -9,7 +9,8 @@
 
 Each device quantises the network with the device's formats, pads it to the device's N (padding
 neurons are clamped off and unconnected), seeds the generators, runs it and returns the spikes, or in
-the states readout the states of a range of units every K ticks (`lifstp.readout`).
+the states readout the states of a range of units every K ticks, or in the stats readout the counts
+of those samples kept on the device (`lifstp.readout`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .emulator import GoldenEmulator
 from .errors import InputError
 from .link import DeviceClient, LinkStats, LoopbackTransport, PipeTransport, SerialTransport
 from .network import Network
-from .readout import READOUTS, StatesReadout, states_readout
+from .readout import READOUTS, StatesReadout, StatsReadout, states_readout, stats_readout
 from .segments import SEGMENT_TICKS, run_segments
 
 #: Largest core the `verilator` device builds. CoreConfig accepts up to 2^20 neurons, but Verilator
@@ -43,7 +44,8 @@ VERILATOR_MAX_NEURONS = 1024
 @dataclass
 class SpikeRun:
     """Spikes of one run, in emission order, with the device's status counters afterwards; in the
-    states readout no spikes but the states of `states_readout`'s units at `state_ticks`."""
+    states readout no spikes but the states of `states_readout`'s units at `state_ticks`; in the
+    stats readout (`states_readout` a StatsReadout) no spikes and no states but their counts."""
 
     spike_tick: np.ndarray  #: int64, ticks since the run started (empty in the states readout)
     spike_neuron: np.ndarray  #: int32
@@ -51,25 +53,37 @@ class SpikeRun:
     status: dict
     #: what the host noticed on the wire and did about it (`LinkStats` fields; all zero on a clean link)
     link: dict = field(default_factory=lambda: LinkStats().as_dict())
-    #: the states readout the run was made in; None for the spike stream
+    #: the states (or stats) readout the run was made in; None for the spike stream
     states_readout: StatesReadout | None = None
     #: int64, the ticks of the samples since the run started (states readout)
     state_ticks: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     #: samples x units uint8: unit states_readout.first + k of sample j at states[j, k] (states readout)
     states: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.uint8))
+    #: units x units int64, symmetric: the samples with units first + i and first + j both on (i = j:
+    #: unit first + i on), counted by the device (stats readout)
+    stats_counts: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.int64))
+    #: the number of samples the counts are of (stats readout): at the ticks wait + j * every
+    stats_samples: int = 0
+
+    @property
+    def readout(self) -> str:
+        """"spikes", "states" or "stats": the readout the run was made in."""
+        return "spikes" if self.states_readout is None else self.states_readout.kind
 
 
 def run_readout(network: Network, readout: str = "spikes", units=None, every: int | None = None,
                 wait: int = 0) -> StatesReadout | None:
     """The checked readout of a run of `network` (Device.run's arguments): None for "spikes", else a
-    StatesReadout. InputError for a bad choice, before anything is sent."""
+    StatesReadout (a StatsReadout for "stats"). InputError for a bad choice, before anything is sent."""
     if readout not in READOUTS:
-        raise InputError(f"unknown readout {readout!r}; expected {' or '.join(READOUTS)}")
+        raise InputError(f"unknown readout {readout!r}; expected {', '.join(READOUTS[:-1])} or {READOUTS[-1]}")
     if readout == "spikes":
         if units is not None or every is not None or wait:
-            raise InputError("units, every and wait are options of the states readout (readout=\"states\")")
+            raise InputError("units, every and wait are options of the states and stats readouts "
+                             "(readout=\"states\" or \"stats\")")
         return None
-    return states_readout(network.n, network.params.tau_ref_ticks, units, every, wait)
+    make = stats_readout if readout == "stats" else states_readout
+    return make(network.n, network.params.tau_ref_ticks, units, every, wait)
 
 
 @runtime_checkable
@@ -105,6 +119,8 @@ class Device(Protocol):
         or (first, stop); default all the network's units) at the run's ticks wait + j * `every`
         (default τ_ref), in `SpikeRun.states` (`run_readout` checks the choice; a device whose
         IDENTIFY lacks the states readout refuses it with InputError before the network is loaded).
+        ``readout="stats"`` the same samples (of at most STATS_UNITS_MAX units) counted on the
+        device: `SpikeRun.stats_counts` (units x units, both on) and `stats_samples`.
     info() -> dict
         What the device reports: ``device``, ``protocol_version``, ``n_neurons``, ``lanes``,
         ``formats``, ``max_payload``, ``readouts`` (what ``lifstp info`` prints).
@@ -167,10 +183,11 @@ def load_network(client: DeviceClient, network: Network, seed: int) -> int:
     return clipped
 
 
-def require_states_readout(name: str, info: dict) -> None:
-    """InputError unless a device's info() (its IDENTIFY) reports the states readout."""
-    if "states" not in str(info.get("readouts", "")).split(", "):
-        raise InputError(f"the device {name} has no states readout (IDENTIFY reports: {info.get('readouts', 'spikes')})")
+def require_readout(name: str, info: dict, readout: str = "states") -> None:
+    """InputError unless a device's info() (its IDENTIFY) reports `readout` ("states" or "stats")."""
+    if readout not in str(info.get("readouts", "")).split(", "):
+        raise InputError(f"the device {name} has no {readout} readout (IDENTIFY reports: "
+                         f"{info.get('readouts', 'spikes')})")
 
 
 class ProtocolDevice:
@@ -222,8 +239,9 @@ class ProtocolDevice:
         states = run_readout(network, readout, units, every, wait)
         self.client.stats = LinkStats()
         if states is not None:
-            require_states_readout(self.name, {"readouts": self._identified().readout_names()})
+            require_readout(self.name, {"readouts": self._identified().readout_names()}, states.kind)
         clipped = load_network(self.client, network, seed)
+        # (spike ticks, neurons), (sample ticks, states) or in the stats readout (counts, samples)
         ticks, records, done = run_segments(self.client, n_ticks, self.segment_ticks, progress=progress,
                                             states=states)
         status = self.client.status()
@@ -231,6 +249,9 @@ class ProtocolDevice:
         if done["spikes_dropped"] or status["spikes_dropped"]:
             warnings.warn(f"the device dropped {max(done['spikes_dropped'], status['spikes_dropped'])} spikes",
                           stacklevel=2)
+        if isinstance(states, StatsReadout):
+            return SpikeRun(np.empty(0, np.int64), np.empty(0, np.int32), n_ticks, status, self.client.stats.as_dict(),
+                            states, stats_counts=ticks, stats_samples=int(records))
         if states is not None:
             return SpikeRun(np.empty(0, np.int64), np.empty(0, np.int32), n_ticks, status, self.client.stats.as_dict(),
                             states, ticks, records)

@@ -240,12 +240,14 @@ class StatesFrame:
 class RunStream:
     """What one RUN delivered: the intact spike (or state) frames by position in the stream (0: the
     run's first frame) and its RUN_DONE, if that arrived. In the states readout `units` is the number of
-    states per sample, and RUN_DONE's count and `spikes_arrived` count samples."""
+    states per sample, and RUN_DONE's count and `spikes_arrived` count samples. In the stats readout
+    (`counted`) no frames come but RUN_DONE, whose count is the samples the device counted."""
 
     n_ticks: int
     frames: dict[int, SpikeFrame | StatesFrame] = field(default_factory=dict)
     done: RunDone | None = None
     units: int = 0
+    counted: bool = False
 
     @property
     def what(self) -> str:
@@ -259,8 +261,9 @@ class RunStream:
 
     @property
     def complete(self) -> bool:
-        """Every spike (or sample) arrived: RUN_DONE came and counts as many as the frames hold."""
-        return self.done is not None and self.done.spikes == self.spikes_arrived
+        """Every spike (or sample) arrived: RUN_DONE came and counts as many as the frames hold (in the
+        stats readout: RUN_DONE came)."""
+        return self.done is not None and (self.counted or self.done.spikes == self.spikes_arrived)
 
     def gaps(self) -> list[int]:
         """Stream positions missing before the last frame that arrived."""
@@ -273,7 +276,7 @@ class RunStream:
         gaps = len(self.gaps())
         if self.done is None:
             return gaps + 1
-        return gaps + (not gaps and self.spikes_arrived < self.done.spikes)
+        return gaps + (not gaps and not self.counted and self.spikes_arrived < self.done.spikes)
 
     def loss(self) -> str:
         """What is missing, in words."""
@@ -282,7 +285,7 @@ class RunStream:
             said.append(f"{len(gaps)} {self.what[0]} frame(s) lost (stream positions {_spans(gaps)})")
         if self.done is None:
             said.append("its RUN_DONE never arrived")
-        elif self.done.spikes != self.spikes_arrived:
+        elif self.done.spikes != self.spikes_arrived and not self.counted:
             said.append(f"the device sent {self.done.spikes} {self.what[1]} but {self.spikes_arrived} arrived")
         return "; ".join(said) or "nothing"
 
@@ -585,7 +588,7 @@ class DeviceClient:
 
     def stream_run(self, n_ticks: int, start_tick: int | None = None, first_seq: int | None = None,
                    on_tick=None, credit: int | None = None, units: int = 0, every: int = 1,
-                   first_sample: int | None = None) -> RunStream:
+                   first_sample: int | None = None, counted: bool = False) -> RunStream:
         """Send RUN and collect what arrives: whatever is lost is missing from the RunStream, not raised.
 
         start_tick, the device's tick before the run, if known: frames outside the run's ticks are
@@ -599,7 +602,9 @@ class DeviceClient:
         STATES frames of `units` states per sample, `every` ticks apart, are collected instead of
         SPIKES. first_sample, the device tick of the run's first sample, if known: a frame whose
         samples are not on that grid (first_sample + j * every) is rejected as damaged, as is one
-        whose samples lie outside the run's ticks.
+        whose samples lie outside the run's ticks. counted: the run is in the stats readout
+        (sample_stats = 1 as well): the device counts its samples and sends no SPIKES or STATES frame;
+        one arriving during the run is a LinkError. RUN_DONE's count is the samples counted.
 
         Credit is returned for every frame the device sent, as the stream seq tells (lost ones
         included). When the stream goes quiet for retry_after_s the host asks STATUS; if the device's
@@ -612,7 +617,7 @@ class DeviceClient:
             raise LifstpError(f"a run is 0 .. {P.RUN_MAX_TICKS} ticks, got {n_ticks}")
         n_dev = self.info.n_neurons if self.info else P.SPIKE_SKIP
         run_seq = self.send(P.Op.RUN, P.RUN_PAYLOAD.pack(n_ticks, CREDIT_WINDOW if credit is None else credit))
-        stream = RunStream(n_ticks, units=units)
+        stream = RunStream(n_ticks, units=units, counted=counted)
         data_op = P.Msg.STATES if units else P.Msg.SPIKES
         started = start_tick is not None
         last = None if first_seq is None else ((first_seq - 1) & 0xFFFF, -1)  # (seq, position) of the furthest frame
@@ -628,6 +633,10 @@ class DeviceClient:
                 probe = self.send(P.Op.STATUS)
                 self._unawaited.add(probe)
                 deadline = time.monotonic() + self.retry_after_s
+            elif counted and frame.op in (P.Msg.SPIKES, P.Msg.STATES):
+                if started:
+                    raise LinkError(f"a {P.Msg(frame.op).name} frame arrived during a run in the stats readout, "
+                                    "which sends none: the device ignored sample_stats")
             elif frame.op == data_op:
                 if not started:
                     continue  # the end of an earlier, abandoned run

@@ -26,12 +26,17 @@ from .readout import READOUTS, StatesReadout
 RUN_KEYS = ("spike_tick", "spike_neuron", "dt_ms", "tau_ref_ticks", "n_ticks", "n_neurons")
 #: Keys RUN.npz has besides in the states readout (`readout` = "states"; README, "Command line").
 STATE_KEYS = ("state_first", "state_units", "state_every", "state_wait", "state_ticks", "states")
+#: Keys RUN.npz has besides in the stats readout (`readout` = "stats"; README, "Command line"): the
+#: range, period and first sample as in the states readout, the number of samples counted and the
+#: units x units counts of samples with both units on (int64, symmetric; the diagonal: each unit on).
+STATS_KEYS = ("state_first", "state_units", "state_every", "state_wait", "stats_samples", "stats_counts")
 
 
 @dataclass
 class SampleRun:
     """Spikes of a sampling run with what is needed to decode states from them; in the states readout
-    (`states_readout` not None) no spikes but the states the device sampled."""
+    (`states_readout` not None) no spikes but the states the device sampled; in the stats readout
+    (`states_readout` a StatsReadout) neither, but the counts the device kept of those samples."""
 
     spike_tick: np.ndarray
     spike_neuron: np.ndarray
@@ -44,26 +49,34 @@ class SampleRun:
     status: dict
     #: what the host noticed on the wire and did about it (`lifstp.link.LinkStats` fields)
     link: dict = field(default_factory=lambda: LinkStats().as_dict())
-    #: the states readout the run was made in; None for the spike stream
+    #: the states (or stats) readout the run was made in; None for the spike stream
     states_readout: StatesReadout | None = None
     #: int64, ticks of the samples since the run started (states readout)
     state_ticks: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     #: samples x units uint8, unit states_readout.first + k at column k (states readout)
     states: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.uint8))
+    #: units x units int64, symmetric: samples with units first + i and first + j on together (stats readout)
+    stats_counts: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.int64))
+    #: the number of samples counted (stats readout)
+    stats_samples: int = 0
 
     @property
     def readout(self) -> str:
-        """"spikes" or "states": what the device sent."""
-        return READOUTS[self.states_readout is not None]
+        """"spikes", "states" or "stats": what the device sent."""
+        return "spikes" if self.states_readout is None else self.states_readout.kind
 
     def save(self, path: str | Path) -> None:
-        """Write RUN.npz (README, "Command line": RUN_KEYS, `readout`, and STATE_KEYS in the states readout)."""
+        """Write RUN.npz (README, "Command line": RUN_KEYS, `readout`, and STATE_KEYS in the states
+        readout, STATS_KEYS in the stats readout)."""
         cal = {} if self.calibration is None else dict(v_p05_mv=self.calibration.v_p05_mv,
                                                         alpha_mv=self.calibration.alpha_mv)
         ro = self.states_readout
         states = {} if ro is None else dict(
-            state_first=ro.first, state_units=ro.units, state_every=ro.every, state_wait=ro.wait,
-            state_ticks=self.state_ticks.astype(np.int64), states=self.states.astype(np.uint8))
+            state_first=ro.first, state_units=ro.units, state_every=ro.every, state_wait=ro.wait)
+        if self.readout == "states":
+            states.update(state_ticks=self.state_ticks.astype(np.int64), states=self.states.astype(np.uint8))
+        elif self.readout == "stats":
+            states.update(stats_samples=int(self.stats_samples), stats_counts=self.stats_counts.astype(np.int64))
         np.savez_compressed(
             path, spike_tick=self.spike_tick.astype(np.int64), spike_neuron=self.spike_neuron.astype(np.int32),
             dt_ms=self.dt_ms, tau_ref_ticks=self.tau_ref_ticks, n_ticks=self.n_ticks, n_neurons=self.n_neurons,
@@ -82,7 +95,8 @@ def load_run(path: str | Path) -> dict:
     run["readout"] = str(run.get("readout", "spikes"))
     if run["readout"] not in READOUTS:
         raise InputError(f"{path}: unknown readout {run['readout']!r}")
-    missing = [k for k in RUN_KEYS + (STATE_KEYS if run["readout"] == "states" else ()) if k not in run]
+    extra = {"states": STATE_KEYS, "stats": STATS_KEYS}.get(run["readout"], ())
+    missing = [k for k in RUN_KEYS + extra if k not in run]
     if missing:
         raise InputError(f"{path}: missing key(s) {', '.join(missing)}")
     return {k: v.item() if isinstance(v, np.generic) else v for k, v in run.items()}
@@ -105,7 +119,7 @@ def sample(bm: BoltzmannMachine, device: Device, duration_ms: float, seed: int, 
            readout: str = "spikes", units=None, every: int | None = None) -> SampleRun:
     """Calibrate (unless given), map `bm` onto the core and run it for `duration_ms` of model time.
     With `fit` (a lifstp.fitting.Fit of this machine, device and parameters) the fitted network runs.
-    readout, units, every: as Device.run's (the states readout of a range of units every K ticks)."""
+    readout, units, every: as Device.run's (the states or stats readout of a range of units every K ticks)."""
     params = params or sampling_params()
     sample_ticks(duration_ms, params.dt_ms)  # a bad duration is refused before the calibration
     if fit is not None:
@@ -122,14 +136,15 @@ def run_network(net: Network, device: Device, duration_ms: float, seed: int, sho
                 calibration: Calibration | None = None, readout: str = "spikes", units=None,
                 every: int | None = None) -> SampleRun:
     """Run a network as it is (physical units) for `duration_ms` of model time: the spikes (or, with
-    readout="states", the states) as a RUN.npz."""
+    readout="states", the states; with readout="stats", their counts) as a RUN.npz."""
     n_ticks = sample_ticks(duration_ms, net.params.dt_ms)
     extra = {} if readout == "spikes" and units is None and every is None else \
         dict(readout=readout, units=units, every=every)  # a device of its own need not know the readout
     with progress_bar(n_ticks, "sampling", "tick", enabled=show_progress) as bar:
         run = device.run(net, n_ticks, seed, progress=bar.update, **extra)
     return SampleRun(run.spike_tick, run.spike_neuron, net.params.dt_ms, net.params.tau_ref_ticks, n_ticks, net.n,
-                     calibration, run.status, run.link, run.states_readout, run.state_ticks, run.states)
+                     calibration, run.status, run.link, run.states_readout, run.state_ticks, run.states,
+                     run.stats_counts, run.stats_samples)
 
 
 def sample_ticks(duration_ms: float, dt_ms: float) -> int:

@@ -13,6 +13,13 @@ In the states readout (docs/protocol.md, "The state stream") the same holds of S
 their samples. The readout registers are written before the run and sample_units set back to 0 after
 it; each segment's sample_wait is written so that the samples fall on the whole run's grid
 (`StatesReadout.wait_at`), wherever the segments begin (a halved segment included).
+
+In the stats readout (docs/protocol.md, "The statistics readout") a run sends no frames but RUN_DONE:
+the device counts the samples, and each RUN starts its counts from zero. A segment is complete when
+its RUN_DONE has come (or the device rests at the segment's end); then the host reads the segment's
+counts in space STATS and adds them to the whole run's. A segment run again counts afresh, so only
+the counts of the run that completed are used. sample_stats and sample_units are set back to 0 after
+the run.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from lifstp.golden_model.spec import REGISTER_NAMES
 from . import protocol as P
 from .errors import LifstpError
 from .link import DeviceClient, DeviceError, LinkError, RunDone, RunStream, SpikeFrame, StatesFrame
-from .readout import StatesReadout
+from .readout import StatesReadout, StatsReadout
 
 #: Ticks of one segment. A lost frame costs at most this many ticks run again; a segment costs a few
 #: commands besides its RUN (STATUS, a READ per field of RUN_STATE, RESET, a WRITE of the counters).
@@ -36,6 +43,8 @@ SEGMENT_TICKS = 20_000
 MAX_RERUNS = 8
 #: The shortest a segment is halved to.
 MIN_SEGMENT_TICKS = 64
+#: A count of space STATS at its largest: a count that reached it may have saturated.
+STATS_COUNT_MAX = (1 << (8 * P.STATS_COUNT_BYTES)) - 1
 #: The neuron fields a run changes: the core's state between ticks (the golden core's Snapshot);
 #: E_L and the clamp mode are configuration.
 RUN_STATE = tuple(P.NeuronField[f.name.upper()] for f in fields(Snapshot) if f.name != "tick")
@@ -88,6 +97,13 @@ def run_segments(client: DeviceClient, n_ticks: int, segment_ticks: int = SEGMEN
     RUN_DONE fields; its "spikes" counts the samples), the ticks counted from the device's tick at
     the start, exactly `states.ticks(n_ticks)` (else LinkError). sample_units is 0 again afterwards.
 
+    With a `StatsReadout`, the run is in the stats readout: returns (counts, samples, RUN_DONE
+    fields): counts[i, j] (units x units int64, symmetric) the samples with units first + i and
+    first + j both on, summed over the segments, and samples (int) the number of samples counted,
+    exactly len(states.ticks(n_ticks)) (else LinkError). A device count at its largest
+    (STATS_COUNT_MAX: it may have saturated) is a LifstpError naming the segment. sample_units and
+    sample_stats are 0 again afterwards.
+
     A segment that lost most of its frames in a run is halved (down to MIN_SEGMENT_TICKS) before it is
     run again, and the segments after it grow back by doubling: on a line that damages most long frames,
     short runs end in short frames that get through. Other re-runs are limited to max_reruns a segment.
@@ -96,16 +112,17 @@ def run_segments(client: DeviceClient, n_ticks: int, segment_ticks: int = SEGMEN
         raise ValueError(f"segment_ticks must be positive, got {segment_ticks}")
     if states is None:
         return _run_all(client, n_ticks, segment_ticks, max_reruns, progress, None)
-    write_readout(client, states.registers())
+    back = {"sample_units": 0, **({"sample_stats": 0} if isinstance(states, StatsReadout) else {})}
     try:
+        write_readout(client, states.registers())
         result = _run_all(client, n_ticks, segment_ticks, max_reruns, progress, states)
     except LifstpError:
         try:  # the run's own error is the one to report; the spike stream back if the device still listens
-            write_readout(client, {"sample_units": 0})
+            write_readout(client, back)
         except LifstpError:
             pass
         raise
-    write_readout(client, {"sample_units": 0})
+    write_readout(client, back)
     return result
 
 
@@ -120,16 +137,28 @@ def _run_all(client: DeviceClient, n_ticks: int, segment_ticks: int, max_reruns:
         covered = max(covered, tick)
 
     ticks, records, at, length, origin = [], [], 0, segment_ticks, None
+    counted = isinstance(states, StatsReadout)
+    counts, samples = (np.zeros((states.units, states.units), np.int64), 0) if counted else (None, 0)
     while True:
         t, r, done, start = _run_segment(client, min(length, n_ticks - at), max_reruns,
                                          lambda k, at=at: report(at + k), states, at)
         origin = start - at if origin is None else origin
-        ticks.append(t)
-        records.append(r)
+        if counted:
+            counts += r
+            samples += t
+        else:
+            ticks.append(t)
+            records.append(r)
         at += done.ticks_run
         if at >= n_ticks:
             break
         length = min(segment_ticks, 2 * done.ticks_run)
+    if counted:
+        if samples != len(want := states.ticks(n_ticks)):
+            raise LinkError(f"the device counted {samples} samples in the run, not the {len(want)} ticks "
+                            f"{states.wait} + j * {states.every} of its grid")
+        return (counts, samples, {"ticks_run": n_ticks, "next_tick": done.next_tick, "spikes": samples,
+                                  "spikes_dropped": done.spikes_dropped, "stopped": False})
     ticks = np.concatenate(ticks)
     if states is not None and not np.array_equal(ticks - origin, want := states.ticks(n_ticks)):
         raise LinkError(f"the run's samples are at {len(ticks)} ticks, not at the {len(want)} ticks "
@@ -143,7 +172,10 @@ def _run_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_tick, s
                  at: int):
     """One segment from the device's present state (the whole run's tick `at`), run until complete:
     (ticks, neurons or samples, its RunDone, the device's tick at its start), which may cover fewer
-    than n_ticks ticks if the segment had to be halved."""
+    than n_ticks ticks if the segment had to be halved. In the stats readout: (samples counted, their
+    counts, its RunDone, the device's tick at its start)."""
+    if isinstance(states, StatsReadout):
+        return _run_stats_segment(client, n_ticks, max_reruns, on_tick, states, at)
     state = save_state(client)
     start = state.tick
     frames: dict[int, SpikeFrame | StatesFrame] = {}
@@ -191,6 +223,52 @@ def _run_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_tick, s
                 f"{done.spikes - arrived} of its {done.spikes} {stream.what[1]} missing"
             raise LinkError(f"{stream.what[0]} frames of ticks {start}..{end} were lost on the link in {attempt} runs of that "
                             f"segment ({what}); the link is too noisy ({client.stats.summary()})")
+
+
+def _run_stats_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_tick, stats: StatsReadout, at: int):
+    """_run_segment in the stats readout: the segment run until a run of it has completed (its
+    RUN_DONE came, or the device rests at its end), then its counts read."""
+    state = save_state(client)
+    start, end = state.tick, state.tick + n_ticks
+    wait = stats.wait_at(at)
+    want = len(range(wait, n_ticks, stats.every))  # the samples of the segment's grid
+    done: RunDone | None = None
+    for attempt in range(max_reruns + 1):
+        if attempt:
+            client.stats.reruns += 1
+            client.stop_and_reset()
+        else:
+            client.reset()
+        restore_state(client, state, neurons=attempt > 0)
+        write_readout(client, {"sample_wait": wait})
+        stream = client.stream_run(n_ticks, start_tick=start, first_seq=0, on_tick=on_tick, counted=True)
+        ended = stream.done is not None and not stream.done.stopped and stream.done.ticks_run == n_ticks
+        if ended:
+            if stream.done.spikes != want:
+                raise LinkError(f"ticks {start}..{end}: the device counted {stream.done.spikes} samples, not the "
+                                f"{want} of the segment's grid")
+            done = stream.done
+        if ended or _rests_at(client, end):  # this run's counts are complete on the device
+            if done is None:  # its RUN_DONE lost, an earlier one's not had: what it would have said
+                done = RunDone(n_ticks, end, want, 0, False)
+            counts = read_counts(client, stats.units)
+            if (full := np.argwhere(np.triu(counts) >= STATS_COUNT_MAX)).size:
+                i, j = full[0]
+                raise LifstpError(f"ticks {start}..{end}: the device's count of units {stats.first + i} and "
+                                  f"{stats.first + j} on together reached {STATS_COUNT_MAX}, where it saturates; "
+                                  "run shorter segments (segment_ticks)")
+            return want, counts, done, start
+    raise LinkError(f"the RUN_DONE of ticks {start}..{end} was lost on the link in {max_reruns + 1} runs of that "
+                    f"segment, and the device never rested at its end; the link is too noisy ({client.stats.summary()})")
+
+
+def read_counts(client: DeviceClient, units: int) -> np.ndarray:
+    """The stats readout's counts of the first `units` units of the range (units x units int64,
+    symmetric), read as rows i, columns i .. units - 1 (the device's (j, i) is its (i, j))."""
+    counts = np.zeros((units, units), np.int64)
+    for i in range(units):
+        counts[i, i:] = client.read(P.Space.STATS, 0, i * P.STATS_UNITS_MAX + i, units - i)
+    return np.triu(counts) + np.triu(counts, 1).T
 
 
 def _rests_at(client: DeviceClient, tick: int) -> bool:

@@ -202,8 +202,8 @@ def _patched(monkeypatch, emulator, n=N_DEV):
     (["--readout", "states", "--units", "1-3"], "expected A:B"),
     (["--readout", "states", "--every", "0"], r"period is 1 \.\. 65535 ticks, got 0"),
     (["--readout", "states", "--every", "65536"], "got 65536"),
-    (["--units", "0:3"], "--units and --every are options of --readout states"),
-    (["--readout", "spikes", "--every", "5"], "--units and --every are options of --readout states"),
+    (["--units", "0:3"], "--units and --every are options of --readout states or stats"),
+    (["--readout", "spikes", "--every", "5"], "--units and --every are options of --readout states or stats"),
 ])
 def test_cli_bad_readout_sends_nothing(tmp_path, bm_file, monkeypatch, capsys, args, message):
     link = _patched(monkeypatch, GoldenEmulator)
@@ -238,8 +238,8 @@ def test_cli_too_many_units(tmp_path, monkeypatch, capsys):
     (dict(readout="states", units=range(0, 12, 2)), "contiguous"),
     (dict(readout="states", every=70_000), "period"),
     (dict(readout="states", wait=-1), "first sample"),
-    (dict(readout="stats"), "unknown readout 'stats'"),
-    (dict(units=(0, 3)), "options of the states readout"),
+    (dict(readout="counts"), "unknown readout 'counts'; expected spikes, states or stats"),
+    (dict(units=(0, 3)), "options of the states and stats readouts"),
 ])
 def test_api_bad_readout_sends_nothing(net, kwargs, message):
     dev, link = golden()
@@ -254,7 +254,7 @@ def test_api_device_without_states_readout(net):
         dev.run(net, 100, seed=0, readout="states")
     assert set(link.ops) == {P.Op.IDENTIFY}
     assert dev.info()["readouts"] == "spikes"
-    assert golden()[0].info()["readouts"] == "spikes, states"
+    assert golden()[0].info()["readouts"] == "spikes, states, stats"
 
 
 def test_units_count_limit():
