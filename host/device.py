@@ -32,7 +32,7 @@ from .emulator import GoldenEmulator
 from .errors import InputError
 from .link import DeviceClient, LinkStats, LoopbackTransport, PipeTransport, SerialTransport
 from .network import Network
-from .readout import READOUTS, StatesReadout, StatsReadout, states_readout, stats_readout
+from .readout import READOUTS, ReadoutResults, StatesReadout, StatsReadout, states_readout, stats_readout
 from .segments import SEGMENT_TICKS, run_segments
 
 #: Largest core the `verilator` device builds. CoreConfig accepts up to 2^20 neurons, but Verilator
@@ -42,7 +42,7 @@ VERILATOR_MAX_NEURONS = 1024
 
 
 @dataclass
-class SpikeRun:
+class SpikeRun(ReadoutResults):
     """Spikes of one run, in emission order, with the device's status counters afterwards; in the
     states readout no spikes but the states of `states_readout`'s units at `state_ticks`; in the
     stats readout (`states_readout` a StatsReadout) no spikes and no states but their counts."""
@@ -53,22 +53,6 @@ class SpikeRun:
     status: dict
     #: what the host noticed on the wire and did about it (`LinkStats` fields; all zero on a clean link)
     link: dict = field(default_factory=lambda: LinkStats().as_dict())
-    #: the states (or stats) readout the run was made in; None for the spike stream
-    states_readout: StatesReadout | None = None
-    #: int64, the ticks of the samples since the run started (states readout)
-    state_ticks: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    #: samples x units uint8: unit states_readout.first + k of sample j at states[j, k] (states readout)
-    states: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.uint8))
-    #: units x units int64, symmetric: the samples with units first + i and first + j both on (i = j:
-    #: unit first + i on), counted by the device (stats readout)
-    stats_counts: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.int64))
-    #: the number of samples the counts are of (stats readout): at the ticks wait + j * every
-    stats_samples: int = 0
-
-    @property
-    def readout(self) -> str:
-        """"spikes", "states" or "stats": the readout the run was made in."""
-        return "spikes" if self.states_readout is None else self.states_readout.kind
 
 
 def run_readout(network: Network, readout: str = "spikes", units=None, every: int | None = None,
@@ -251,10 +235,10 @@ class ProtocolDevice:
                           stacklevel=2)
         if isinstance(states, StatsReadout):
             return SpikeRun(np.empty(0, np.int64), np.empty(0, np.int32), n_ticks, status, self.client.stats.as_dict(),
-                            states, stats_counts=ticks, stats_samples=int(records))
+                            states_readout=states, stats_counts=ticks, stats_samples=int(records))
         if states is not None:
             return SpikeRun(np.empty(0, np.int64), np.empty(0, np.int32), n_ticks, status, self.client.stats.as_dict(),
-                            states, ticks, records)
+                            states_readout=states, state_ticks=ticks, states=records)
         if len(records) and records.max() >= network.n:
             raise InputError("a padding neuron fired: the device did not keep it clamped off")
         return SpikeRun(ticks, records, n_ticks, status, self.client.stats.as_dict())

@@ -11,7 +11,7 @@ a period, a first tick), refusing bad input before anything is sent.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -120,3 +120,26 @@ def _integer(value, what: str, which: str) -> int:
         return operator.index(value)
     except TypeError:
         raise InputError(f"{what}'s {which} is a whole number of ticks, got {value!r}") from None
+
+
+@dataclass(kw_only=True)
+class ReadoutResults:
+    """What a run made in the states or stats readout gives, beside (or instead of) its spikes: the
+    fields that `lifstp.device.SpikeRun` and `lifstp.sampling.SampleRun` share."""
+
+    #: the states (or stats) readout the run was made in; None for the spike stream
+    states_readout: StatesReadout | None = None
+    #: int64, the ticks of the samples since the run started (states readout)
+    state_ticks: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    #: samples x units uint8: unit states_readout.first + k of sample j at states[j, k] (states readout)
+    states: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.uint8))
+    #: units x units int64, symmetric: the samples with units first + i and first + j both on (i = j:
+    #: unit first + i on), counted by the device (stats readout)
+    stats_counts: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.int64))
+    #: the number of samples the counts are of (stats readout): at the ticks wait + j * every
+    stats_samples: int = 0
+
+    @property
+    def readout(self) -> str:
+        """"spikes", "states" or "stats": the readout the run was made in."""
+        return "spikes" if self.states_readout is None else self.states_readout.kind

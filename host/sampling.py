@@ -20,7 +20,7 @@ from .link import LinkStats
 from .mapping import Calibration, map_bm
 from .network import Network
 from .progress import progress_bar
-from .readout import READOUTS, StatesReadout
+from .readout import READOUTS, ReadoutResults, StatesReadout
 
 #: Keys of RUN.npz (README, "Command line"); more may follow.
 RUN_KEYS = ("spike_tick", "spike_neuron", "dt_ms", "tau_ref_ticks", "n_ticks", "n_neurons")
@@ -33,7 +33,7 @@ STATS_KEYS = ("state_first", "state_units", "state_every", "state_wait", "stats_
 
 
 @dataclass
-class SampleRun:
+class SampleRun(ReadoutResults):
     """Spikes of a sampling run with what is needed to decode states from them; in the states readout
     (`states_readout` not None) no spikes but the states the device sampled; in the stats readout
     (`states_readout` a StatsReadout) neither, but the counts the device kept of those samples."""
@@ -49,21 +49,6 @@ class SampleRun:
     status: dict
     #: what the host noticed on the wire and did about it (`lifstp.link.LinkStats` fields)
     link: dict = field(default_factory=lambda: LinkStats().as_dict())
-    #: the states (or stats) readout the run was made in; None for the spike stream
-    states_readout: StatesReadout | None = None
-    #: int64, ticks of the samples since the run started (states readout)
-    state_ticks: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    #: samples x units uint8, unit states_readout.first + k at column k (states readout)
-    states: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.uint8))
-    #: units x units int64, symmetric: samples with units first + i and first + j on together (stats readout)
-    stats_counts: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.int64))
-    #: the number of samples counted (stats readout)
-    stats_samples: int = 0
-
-    @property
-    def readout(self) -> str:
-        """"spikes", "states" or "stats": what the device sent."""
-        return "spikes" if self.states_readout is None else self.states_readout.kind
 
     def save(self, path: str | Path) -> None:
         """Write RUN.npz (README, "Command line": RUN_KEYS, `readout`, and STATE_KEYS in the states
@@ -143,8 +128,9 @@ def run_network(net: Network, device: Device, duration_ms: float, seed: int, sho
     with progress_bar(n_ticks, "sampling", "tick", enabled=show_progress) as bar:
         run = device.run(net, n_ticks, seed, progress=bar.update, **extra)
     return SampleRun(run.spike_tick, run.spike_neuron, net.params.dt_ms, net.params.tau_ref_ticks, n_ticks, net.n,
-                     calibration, run.status, run.link, run.states_readout, run.state_ticks, run.states,
-                     run.stats_counts, run.stats_samples)
+                     calibration, run.status, run.link, states_readout=run.states_readout,
+                     state_ticks=run.state_ticks, states=run.states, stats_counts=run.stats_counts,
+                     stats_samples=run.stats_samples)
 
 
 def sample_ticks(duration_ms: float, dt_ms: float) -> int:
