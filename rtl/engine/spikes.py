@@ -38,7 +38,7 @@ ends (RUN_DONE) once it has counted the last one.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -196,7 +196,7 @@ class SpikeEncoder(wiring.Component):
         # The states readout: latched at the run's start (`states`: this run sends samples).
         states = Signal()
         stats = Signal()  # ... and counts them on the device instead of sending them
-        stats_busy = self.stats_busy if self.cfg.states_readout else 0
+        stats_busy = self.stats_busy if self.cfg.states_readout else Const(0, 1)
         if self.cfg.states_readout:
             ro, n = self.readout, self.cfg.n_neurons
             units = Signal.like(ro.sample_units)
