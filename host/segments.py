@@ -168,6 +168,17 @@ def _run_all(client: DeviceClient, n_ticks: int, segment_ticks: int, max_reruns:
              "spikes_dropped": done.spikes_dropped, "stopped": False})
 
 
+
+def _begin_attempt(client, state, attempt: int) -> None:
+    """Start a segment's run from its saved state: RESET and the counters written back; a re-run
+    (attempt > 0) first stops whatever still runs and writes the neuron fields back too."""
+    if attempt:
+        client.stats.reruns += 1
+        client.stop_and_reset()
+    else:
+        client.reset()
+    restore_state(client, state, neurons=attempt > 0)
+
 def _run_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_tick, states: StatesReadout | None,
                  at: int):
     """One segment from the device's present state (the whole run's tick `at`), run until complete:
@@ -182,12 +193,7 @@ def _run_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_tick, s
     done: RunDone | None = None
     budget, attempt = max_reruns, 0
     while True:
-        if attempt:
-            client.stats.reruns += 1
-            client.stop_and_reset()
-        else:
-            client.reset()
-        restore_state(client, state, neurons=attempt > 0)
+        _begin_attempt(client, state, attempt)
         end = start + n_ticks
         if states is None:
             stream = client.stream_run(n_ticks, start_tick=start, first_seq=0, on_tick=on_tick)
@@ -234,12 +240,7 @@ def _run_stats_segment(client: DeviceClient, n_ticks: int, max_reruns: int, on_t
     want = len(range(wait, n_ticks, stats.every))  # the samples of the segment's grid
     done: RunDone | None = None
     for attempt in range(max_reruns + 1):
-        if attempt:
-            client.stats.reruns += 1
-            client.stop_and_reset()
-        else:
-            client.reset()
-        restore_state(client, state, neurons=attempt > 0)
+        _begin_attempt(client, state, attempt)
         write_readout(client, {"sample_wait": wait})
         stream = client.stream_run(n_ticks, start_tick=start, first_seq=0, on_tick=on_tick, counted=True)
         ended = stream.done is not None and not stream.done.stopped and stream.done.ticks_run == n_ticks
