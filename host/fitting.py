@@ -30,7 +30,7 @@ import numpy as np
 
 from lifstp.golden_model.spec import Formats, ModelError, ModelParams
 
-from .analysis import sample_states
+from .analysis import run_states, sample_states
 from .bm import BoltzmannMachine
 from .device import Device
 from .errors import InputError, LifstpError
@@ -105,7 +105,13 @@ def digest(bm: BoltzmannMachine) -> str:
 def device_moments(device, network: Network, n_ticks: int, seed: int, every_ticks: int = 10,
                    burn_in_ticks: int = 0) -> Moments:
     """Unit means and co-activations of a free run of `network` on `device`, states read every
-    `every_ticks` ticks from `burn_in_ticks` on."""
+    `every_ticks` ticks from `burn_in_ticks` on. A device that prefers states (a board) sends those
+    states in its states readout instead of every spike, so the fit is not paced by its UART; the
+    states are the same."""
+    if getattr(device, "prefers_states", False):
+        run = device.run(network, n_ticks, seed, readout="states", units=(0, network.n), every=every_ticks,
+                         wait=burn_in_ticks)
+        return Moments.of_states(run_states(run, start_tick=burn_in_ticks)[1])
     run = device.run(network, n_ticks, seed)
     states = sample_states(run.spike_tick, run.spike_neuron, network.n, n_ticks, network.params.tau_ref_ticks,
                            every_ticks=every_ticks, start_tick=burn_in_ticks)

@@ -2,8 +2,9 @@
 
 A build lives in `<simulator>-<hash>/` under `sim_build_root()` (`sim_build/` in the user cache
 directory, see lifstp.cache, or $LIFSTP_SIM_BUILD), where the hash covers the generated Verilog, the
-simulator and its build arguments: a configuration (N, L, formats, mutation) is compiled once and
-reused by every later test run until the RTL changes.
+simulator, its build arguments and the cocotb installation it links against (a build loads cocotb's
+libraries from their installed path, so a new environment needs its own build): a configuration
+(N, L, formats, mutation) is compiled once and reused by every later test run until the RTL changes.
 """
 
 from __future__ import annotations
@@ -103,6 +104,13 @@ def build(cfg: CoreConfig, simulator: str = "verilator", weight_bank: str | None
     })
 
 
+def _cocotb_install() -> list[str]:
+    """Where cocotb is installed and its version: a simulator build links cocotb's libraries by this path."""
+    import cocotb
+
+    return [str(Path(cocotb.__file__).resolve().parent), cocotb.__version__]
+
+
 def build_verilog(text: str, toplevel: str, simulator: str = "verilator",
                   extra: list[tuple[str, str]] | tuple = (), stamp: dict | None = None) -> Path:
     """Build (or find the cached build of) any Verilog design whose top module is `toplevel`: `text`
@@ -111,7 +119,8 @@ def build_verilog(text: str, toplevel: str, simulator: str = "verilator",
     if simulator not in BUILD_ARGS:
         raise ValueError(f"simulator must be one of {sorted(BUILD_ARGS)}, got {simulator!r}")
     extra = list(extra)
-    key = hashlib.sha256(json.dumps([text, extra, simulator, BUILD_ARGS[simulator], VERILATOR_MAKE_VARS]).encode())
+    key = hashlib.sha256(json.dumps([text, extra, simulator, BUILD_ARGS[simulator], VERILATOR_MAKE_VARS,
+                                     _cocotb_install()]).encode())
     key = key.hexdigest()[:16]
     build_dir = sim_build_root() / f"{simulator}-{key}"
     stamp_file = build_dir / "built.json"

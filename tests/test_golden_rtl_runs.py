@@ -32,6 +32,9 @@ class Pair:
     """The Verilator device and a golden emulator, loaded alike; send() feeds both the same bytes."""
 
     def __init__(self, gc):
+        # Compile (or load from numba's cache) the tick kernel first: on a fresh machine the first
+        # tick compiles for seconds, which send_bytes must not take for an unbounded feed.
+        build_golden(BUSY, N).run(1)
         self.pipe = PipeTransport(device_binary(N))
         self.emu = GoldenEmulator(N)
         for client in (DeviceClient(self.pipe, timeout_s=30), DeviceClient(LoopbackTransport(self.emu))):

@@ -33,3 +33,21 @@ def test_spiking_negative_phase_by_states_equals_by_spikes():
     by_states = SpikingNegativePhase(board, duration_ms=100.0, seed=2)(rbm)
     assert by_spikes[0].shape == (100, rbm.n_visible) and by_spikes[1].shape == (100, rbm.n_hidden)
     assert all(np.array_equal(a, b) for a, b in zip(by_spikes, by_states))
+
+
+def test_fit_moments_by_states_equal_by_spikes():
+    """The fit's free-run moments on a board come from the states readout (every `every_ticks` after
+    the burn-in), and equal those decoded from the spike stream."""
+    from lifstp.bm import random_bm
+    from lifstp.fitting import device_moments
+    from lifstp.mapping import map_bm
+    from lifstp.sampling import calibration_for, sampling_params
+
+    params = sampling_params()
+    net = map_bm(random_bm(10, np.random.default_rng(4), sigma=1.0), params, calibration_for(GoldenDevice(), params))
+    board = ProtocolDevice("golden", DeviceClient(LoopbackTransport(GoldenEmulator(16))), sample_states=True)
+    assert board.prefers_states
+    by_spikes = device_moments(GoldenDevice(), net, 3000, seed=4, every_ticks=7, burn_in_ticks=200)
+    by_states = device_moments(board, net, 3000, seed=4, every_ticks=7, burn_in_ticks=200)
+    assert 0.05 < by_spikes.mean.mean() < 0.95
+    assert np.array_equal(by_states.mean, by_spikes.mean) and np.array_equal(by_states.second, by_spikes.second)
