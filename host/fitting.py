@@ -30,13 +30,14 @@ import numpy as np
 
 from lifstp.golden_model.spec import Formats, ModelError, ModelParams
 
-from .analysis import run_states, sample_states
+from .analysis import run_states
 from .bm import BoltzmannMachine
 from .device import Device
 from .errors import InputError, LifstpError
 from .mapping import Calibration, map_bm
 from .network import Network
 from .progress import progress_bar
+from .readout import sampler_readout
 from .reference import Moments, Reference
 
 #: Version of the FIT.npz layout.
@@ -108,13 +109,8 @@ def device_moments(device, network: Network, n_ticks: int, seed: int, every_tick
     `every_ticks` ticks from `burn_in_ticks` on. A device that prefers states (a board) sends those
     states in its states readout instead of every spike, so the fit is not paced by its UART; the
     states are the same."""
-    if getattr(device, "prefers_states", False):
-        run = device.run(network, n_ticks, seed, readout="states", units=(0, network.n), every=every_ticks,
-                         wait=burn_in_ticks)
-        return Moments.of_states(run_states(run, start_tick=burn_in_ticks)[1])
-    run = device.run(network, n_ticks, seed)
-    states = sample_states(run.spike_tick, run.spike_neuron, network.n, n_ticks, network.params.tau_ref_ticks,
-                           every_ticks=every_ticks, start_tick=burn_in_ticks)
+    run = device.run(network, n_ticks, seed, **sampler_readout(device, (0, network.n), every_ticks, burn_in_ticks))
+    _, states = run_states(run, every_ticks, burn_in_ticks, network.n, network.params.tau_ref_ticks)
     return Moments.of_states(states)
 
 

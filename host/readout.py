@@ -68,6 +68,16 @@ class StatsReadout(StatesReadout):
     kind = "stats"
 
 
+def sampler_readout(device, units: tuple[int, int], every: int, wait: int) -> dict:
+    """`Device.run`'s readout keywords for a sampler that needs only the states of `units` every
+    `every` ticks from tick `wait` on: the states readout where the device prefers it (a board, so
+    that its UART does not set the pace), else none (the spike stream; `analysis.run_states` gives
+    the same states from either)."""
+    if getattr(device, "prefers_states", False):
+        return dict(readout="states", units=units, every=every, wait=wait)
+    return {}
+
+
 def parse_units(text: str) -> tuple[int, int]:
     """--units A:B (units A .. B - 1) as (A, B); InputError for anything else."""
     parts = text.split(":")

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from lifstp.bm import random_bm
 from lifstp.device import GoldenDevice, ProtocolDevice
 from lifstp.emulator import GoldenEmulator
+from lifstp.fitting import device_moments
 from lifstp.link import DeviceClient, LoopbackTransport
+from lifstp.mapping import map_bm
+from lifstp.sampling import calibration_for, sampling_params
 from lifstp.science.spiking import SpikingNegativePhase, lif_params, spiking_samples
 
 from test_science_samplers import small_rbm
@@ -38,11 +42,6 @@ def test_spiking_negative_phase_by_states_equals_by_spikes():
 def test_fit_moments_by_states_equal_by_spikes():
     """The fit's free-run moments on a board come from the states readout (every `every_ticks` after
     the burn-in), and equal those decoded from the spike stream."""
-    from lifstp.bm import random_bm
-    from lifstp.fitting import device_moments
-    from lifstp.mapping import map_bm
-    from lifstp.sampling import calibration_for, sampling_params
-
     params = sampling_params()
     net = map_bm(random_bm(10, np.random.default_rng(4), sigma=1.0), params, calibration_for(GoldenDevice(), params))
     board = ProtocolDevice("golden", DeviceClient(LoopbackTransport(GoldenEmulator(16))), sample_states=True)

@@ -18,6 +18,7 @@ from lifstp.golden_model.spec import ClampMode, ModelParams
 from lifstp.fitting import Fit, FitSettings, fit_machine
 from lifstp.mapping import map_bm
 from lifstp.progress import progress_bar
+from lifstp.readout import sampler_readout
 from lifstp.reference import Reference
 from lifstp.sampling import calibration_for, sampling_params
 
@@ -82,9 +83,8 @@ class SpikingNegativePhase:
 
     def __call__(self, rbm: RBM):
         net = network_for(rbm, self.device, self.params)
-        readout = (dict(readout="states", units=(0, net.n), every=self.every, wait=self.burn)
-                   if getattr(self.device, "prefers_states", False) else {})  # a board: see spiking_samples
-        run = self.device.run(net, self.n_ticks, self.seed + self.calls, **readout)
+        run = self.device.run(net, self.n_ticks, self.seed + self.calls,
+                              **sampler_readout(self.device, (0, net.n), self.every, self.burn))
         self.calls += 1
         self.ticks += self.n_ticks
         _, z = run_states(run, every_ticks=self.every, start_tick=self.burn, n_neurons=net.n,
@@ -110,8 +110,8 @@ def spiking_samples(rbm: RBM, device, params: ModelParams, n_samples: int, seed:
     t0 = time.perf_counter()
     # A board reads the visible units' states every tau_ref instead of every spike (the states
     # readout), so that its UART does not set the pace; the spike counts are then not known.
-    by_states = getattr(device, "prefers_states", False)
-    readout = dict(readout="states", units=(0, rbm.n_visible), every=tau, wait=burn) if by_states else {}
+    readout = sampler_readout(device, (0, rbm.n_visible), tau, burn)
+    by_states = bool(readout)
     with progress_bar(n_ticks, desc, "tick", enabled=show_progress) as bar:
         run = device.run(net, n_ticks, seed, progress=bar.update, **readout)
     _, states = run_states(run, start_tick=burn, n_neurons=net.n, tau_ref_ticks=tau)
