@@ -8,12 +8,13 @@ build run now into the user cache (`--build`), or by default from the newest bui
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lifstp.boards.build import BUILD_STAMP, BuildError, build, read_report
 from lifstp.boards.top import Board
 from lifstp.cache import cache_dir
+from lifstp.golden_model.spec import preset_name
 
 #: The folder of the builds `lifstp bench board --build` runs: `builds/` in the user cache directory.
 BUILDS = "builds"
@@ -71,10 +72,14 @@ def board_clock(b: Board, cfg, report: str | Path | None = None, run: bool = Fal
     rep = read_report(path, b)
     name, fmax_mhz = rep.design_clock()
     if rep.config is not None:
-        built = (rep.config.get("n_neurons"), rep.config.get("lanes"), rep.config.get("shared_multiplier"))
-        if built != (cfg.n_neurons, cfg.lanes, cfg.shared_multiplier):
-            raise BuildError(f"{path}: a build of N = {built[0]}, L = {built[1]} (see {path.parent / BUILD_STAMP}); "
-                             f"the benchmark measures {b.name}'s default core, N = {cfg.n_neurons}, L = {cfg.lanes}")
+        # a build recorded before the formats were (they were the defaults then)
+        built = (rep.config.get("n_neurons"), rep.config.get("lanes"), rep.config.get("shared_multiplier"),
+                 rep.config.get("formats", "default"))
+        wanted = preset_name(cfg.formats) or asdict(cfg.formats)
+        if built != (cfg.n_neurons, cfg.lanes, cfg.shared_multiplier, wanted):
+            raise BuildError(f"{path}: a build of N = {built[0]}, L = {built[1]}, formats {built[3]} (see "
+                             f"{path.parent / BUILD_STAMP}); the benchmark measures {b.name}'s default core, "
+                             f"N = {cfg.n_neurons}, L = {cfg.lanes}, formats {wanted}")
     if fmax_mhz < rep.target_mhz:
         raise BuildError(f"{path}: the build misses {b.name}'s clock ({fmax_mhz:.2f} MHz achieved, the board runs at "
                          f"{rep.target_mhz:g} MHz): it would not run reliably; rebuild")

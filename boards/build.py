@@ -12,8 +12,10 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from lifstp.golden_model.spec import preset_name
 
 from .top import Board, BoardTop, platform_for
 
@@ -130,7 +132,8 @@ def build(b: Board, device, build_dir: Path, baud: int | None = None, log=print)
     cfg = device.cfg
     (build_dir / BUILD_STAMP).write_text(json.dumps({
         "board": b.name, "n_neurons": cfg.n_neurons, "lanes": cfg.lanes,
-        "shared_multiplier": cfg.shared_multiplier, "baud": top.baud}))
+        "shared_multiplier": cfg.shared_multiplier, "formats": preset_name(cfg.formats) or asdict(cfg.formats),
+        "baud": top.baud}))
     result = read_report(report_path, b)
     if not result.bitstream.exists():
         raise BuildError(f"no bitstream at {result.bitstream}")

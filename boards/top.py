@@ -41,6 +41,8 @@ class Board:
     #: (output * CLKOP_DIV) in 400..800 MHz. iCE40 SB_PLL40_PAD in simple feedback (DIVR, DIVF, DIVQ):
     #: output clk_hz * (DIVF + 1) / (DIVR + 1) / 2^DIVQ, the VCO (output * 2^DIVQ) in 533..1066 MHz.
     pll: tuple[int, int, int] | None = None
+    #: the core's fixed-point formats, a name of `spec.FORMAT_PRESETS`
+    default_formats: str = "default"
 
     @property
     def sys_clk_hz(self) -> float:
@@ -53,12 +55,15 @@ class Board:
         clki_div, clkfb_div, _ = self.pll
         return self.clk_hz / clki_div * clkfb_div
 
-    def device(self, n_neurons: int | None = None, lanes: int | None = None):
-        """The device (command engine + core) this board builds: N and L default to the board's."""
+    def device(self, n_neurons: int | None = None, lanes: int | None = None, formats: str | None = None):
+        """The device (command engine + core) this board builds: N, L and the formats (a preset's name)
+        default to the board's."""
+        from lifstp.golden_model.spec import format_preset
         from lifstp.rtl.config import CoreConfig
         from lifstp.rtl.device_top import DeviceTop
 
         return DeviceTop(CoreConfig(n_neurons or self.default_neurons, lanes or self.default_lanes,
+                                    formats=format_preset(formats or self.default_formats),
                                     shared_multiplier=self.shared_multiplier, states_readout=self.states_readout))
 
 

@@ -42,6 +42,41 @@ class ModelError(ValueError):
 
 
 @dataclass(frozen=True)
+class Operand:
+    """One factor of a product: its width in bits and whether it is two's complement."""
+
+    bits: int
+    signed: bool
+
+    @property
+    def signed_bits(self) -> int:
+        """Its width as a signed number (what a signed hardware multiplier needs)."""
+        return self.bits + (0 if self.signed else 1)
+
+
+@dataclass(frozen=True)
+class Product:
+    """One multiplication of the model and its two operands; ``bits``: the width of the product."""
+
+    name: str
+    a: Operand
+    b: Operand
+
+    def __init__(self, name: str, a: tuple[int, bool], b: tuple[int, bool]):
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "a", Operand(*a))
+        object.__setattr__(self, "b", Operand(*b))
+
+    @property
+    def operands(self) -> tuple[Operand, Operand]:
+        return (self.a, self.b)
+
+    @property
+    def bits(self) -> int:
+        return self.a.bits + self.b.bits
+
+
+@dataclass(frozen=True)
 class Formats:
     """Fixed-point formats of the core. `frac_*` are fraction bits, `width_*` total bits (signed unless
     noted). Potentials (V, E_L, threshold, reset), the synaptic state u and noise weights share one
@@ -77,15 +112,27 @@ class Formats:
                 "a weighted spike must not gain fraction bits over u"
             )
         # Every product the model forms must fit a signed 64-bit integer (the golden model's word).
-        for what, bits in (
-            ("(E_L - V) * kappa_m", self.width_v + 1 + self.frac_k),
-            ("u * kappa_syn", self.width_v + self.frac_k),
-            ("(1 - R) * kappa_rec", self.frac_r + 1 + self.frac_k),
-            ("R * U", 2 * (self.frac_r + 1)),
-            ("w * R_e", self.width_w + self.frac_e + 1),
-        ):
-            if bits > 62:
-                raise ModelError(f"Formats: the product {what} needs {bits} bits, more than 62")
+        for prod in self.products():
+            if prod.bits > 62:
+                raise ModelError(f"Formats: the product {prod.name} needs {prod.bits} bits, more than 62")
+
+    def products(self) -> tuple["Product", ...]:
+        """The multiplications of one neuron's update and of one spike's delivery, with the widths of
+        their operands under these formats (the RTL forms exactly these; docs/model.md)."""
+        count_bits = NOISE_COUNT_MAX.bit_length()
+        return (
+            Product("(E_L - V) * kappa_m", (self.width_v + 1, True), (self.frac_k, False)),
+            Product("u * kappa_syn", (self.width_v, True), (self.frac_k, False)),
+            Product("(1 - R) * kappa_rec", (self.frac_r + 1, False), (self.frac_k, False)),
+            Product("R * U", (self.frac_r + 1, False), (self.frac_r + 1, False)),
+            Product("w * R_e", (self.width_w, True), (self.frac_e + 1, False)),
+            Product("k_e * w_e, k_i * w_i", (count_bits, False), (self.width_v, True)),
+        )
+
+    def widest_signed_operand(self) -> int:
+        """Width of the widest operand of any product as a signed number (an unsigned operand of k bits
+        takes k + 1): at most 18, every product fits one 18 × 18 multiplier (ECP5 MULT18X18D)."""
+        return max(op.signed_bits for prod in self.products() for op in prod.operands)
 
     @property
     def event_shift(self) -> int:
@@ -122,6 +169,28 @@ class Formats:
         hi = n_neurons * ((self.w_max * e_max + half) >> s)
         lo = n_neurons * ((self.w_min * e_max + half) >> s)
         return max(hi.bit_length(), (-lo - 1).bit_length()) + 1
+
+
+#: Named formats a core can be built with (`lifstp build --formats`, `--device golden:<name>`).
+#: "default": the defaults above. "dsp18": every product fits one 18 × 18 multiplier (V and u in 17 bits
+#: with 9 fraction bits, kappa in 17 fraction bits, R in 16), so an ECP5 lane needs about a third of the
+#: multipliers and a core can have more lanes; its error budget is in docs/model.md.
+FORMAT_PRESETS = {
+    "default": Formats(),
+    "dsp18": Formats(frac_v=9, width_v=17, frac_w=12, width_w=16, frac_k=17, frac_r=16, frac_e=16),
+}
+
+
+def format_preset(name: str) -> Formats:
+    """The formats of a named preset; ModelError naming the presets for an unknown name."""
+    if name not in FORMAT_PRESETS:
+        raise ModelError(f"unknown formats {name!r}; presets: {', '.join(FORMAT_PRESETS)}")
+    return FORMAT_PRESETS[name]
+
+
+def preset_name(fmt: Formats) -> str | None:
+    """The preset these formats are, or None."""
+    return next((name for name, f in FORMAT_PRESETS.items() if f == fmt), None)
 
 
 @dataclass(frozen=True)

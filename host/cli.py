@@ -18,8 +18,9 @@ def _stderr_is_tty() -> bool:
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="golden",
-                   help="golden (in-process golden model, default), verilator, or serial:<pyserial URL>")
+    from .device import DEVICE_HELP
+
+    p.add_argument("--device", default="golden", help=DEVICE_HELP)
 
 
 def _add_stp(p: argparse.ArgumentParser) -> None:
@@ -325,12 +326,13 @@ def cmd_build(args) -> int:
         b = board(args.board)
         n = args.neurons or b.default_neurons
         lanes = args.lanes or b.default_lanes
-        device = b.device(n, lanes)
+        formats = args.formats or b.default_formats
+        device = b.device(n, lanes, formats)
         out = Path(args.out or f"build/{b.name}")
         report = build(b, device, out, baud=args.baud)
     except (BuildError, ValueError) as exc:
         raise LifstpError(str(exc)) from None
-    print(f"{b.name}: {n} neurons, {lanes} lane(s), {args.baud or b.default_baud} baud")
+    print(f"{b.name}: {n} neurons, {lanes} lane(s), {formats} formats, {args.baud or b.default_baud} baud")
     print(report.summary())
     return 0
 
@@ -440,6 +442,8 @@ def cmd_verify(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lifstp.golden_model.spec import FORMAT_PRESETS
+
     parser = argparse.ArgumentParser(prog="lifstp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add_commands(sub)
@@ -541,6 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--board", required=True, help="icebreaker or ulx3s-85f")
     p.add_argument("--neurons", type=int, default=None, help="neurons of the core (default: the board's)")
     p.add_argument("--lanes", type=int, default=None, help="parallel lanes (default: the board's)")
+    p.add_argument("--formats", choices=list(FORMAT_PRESETS), default=None,
+                   help="the core's fixed-point formats (default: the board's; docs/model.md)")
     p.add_argument("--baud", type=int, default=None, help="UART baud rate (default: the board's fastest)")
     p.add_argument("--out", default=None, help="build folder (default build/BOARD)")
     p.set_defaults(func=cmd_build)

@@ -24,7 +24,8 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 from lifstp.golden_model.rng import seed_states
-from lifstp.golden_model.spec import ClampMode, Formats, ModelError, quantise, quantise_potentials, quantise_weights
+from lifstp.golden_model.spec import (FORMAT_PRESETS, ClampMode, Formats, ModelError, format_preset, preset_name, quantise,
+                                      quantise_potentials, quantise_weights)
 from lifstp.sim.harness import device_binary, parse_stats
 
 from . import protocol as P
@@ -251,12 +252,13 @@ class GoldenDevice:
     """The golden model behind the protocol, in-process: a `Device` that makes a fresh emulator sized
     to each network, with `formats` (default: the model's `Formats()`)."""
 
-    name = "golden"
     max_neurons = None
     lanes = GoldenEmulator.lanes
 
     def __init__(self, formats: Formats | None = None):
         self._formats = formats if formats is not None else Formats()
+        #: its --device name: golden, or golden:<preset> with the formats of a non-default preset
+        self.name = _named("golden", self._formats)
 
     @property
     def formats(self) -> Formats:
@@ -293,13 +295,14 @@ class VerilatorDevice:
         Formats of the cores it builds (default: the model's `Formats()`).
     """
 
-    name = "verilator"
     max_neurons = VERILATOR_MAX_NEURONS
 
     def __init__(self, lanes: int = 1, log=None, formats: Formats | None = None):
         self.lanes = lanes
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
         self._formats = formats if formats is not None else Formats()
+        #: its --device name: verilator, or verilator:<preset> with the formats of a non-default preset
+        self.name = _named("verilator", self._formats)
         self.last_stats: dict = {}  #: the harness's cycle counts of the last run (sim/harness_cpp/main.cpp)
 
     @property
@@ -339,8 +342,27 @@ class VerilatorDevice:
         pass
 
 
+#: The --device argument's help (every command that takes one).
+DEVICE_HELP = ("golden (the in-process golden model, default) or verilator, either with :<formats preset> "
+               "(e.g. golden:dsp18, docs/model.md); or serial:<pyserial URL>")
+
+
+def _named(kind: str, fmt: Formats) -> str:
+    """A software device's --device name: the kind, with ":<preset>" for a preset other than the default."""
+    preset = preset_name(fmt)
+    return kind if preset in (None, "default") else f"{kind}:{preset}"
+
+
 def open_device(spec: str) -> Device:
-    """The device named by a --device argument."""
+    """The device named by a --device argument: golden, verilator (either with ":<formats preset>", the
+    fixed-point formats of its cores, e.g. golden:dsp18) or serial:<pyserial URL>."""
+    kind, _, preset = spec.partition(":")
+    if kind in ("golden", "verilator") and preset:
+        try:
+            fmt = format_preset(preset)
+        except ModelError as exc:
+            raise InputError(f"--device {spec}: {exc}") from None
+        return GoldenDevice(fmt) if kind == "golden" else VerilatorDevice(formats=fmt)
     if spec == "golden":
         return GoldenDevice()
     if spec.startswith("serial:"):
@@ -350,4 +372,5 @@ def open_device(spec: str) -> Device:
         return ProtocolDevice(spec, DeviceClient(SerialTransport(url)))
     if spec == "verilator":
         return VerilatorDevice()  # builds its cores on first use
-    raise InputError(f"unknown device {spec!r}; expected golden, verilator or serial:<pyserial URL>")
+    raise InputError(f"unknown device {spec!r}; expected golden, verilator (optionally :<formats preset>, "
+                     f"one of {', '.join(FORMAT_PRESETS)}) or serial:<pyserial URL>")

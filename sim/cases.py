@@ -88,7 +88,8 @@ def build_golden(case: dict, n_core: int, fmt: Formats | None = None) -> GoldenC
     # Leak potentials around threshold (bias), a few far off to reach saturation when weights are big.
     e_l_mv = np.full(n_core, -70.0)
     e_l_mv[:n] = params.v_th_mv + case["bias_mv"] + rng.normal(0.0, 2.0, n)
-    e_l = quantise_potentials(np.clip(e_l_mv, -500.0, 500.0), fmt)
+    reach = min(500.0, fmt.v_max / (1 << fmt.frac_v))  # inside the potential format (dsp18: ±128 mV)
+    e_l = quantise_potentials(np.clip(e_l_mv, -reach, reach), fmt)
     # Weights in units of u (frac_w), scale in mV/tick, saturating to the weight format.
     w = np.zeros((n_core, n_core), dtype=np.int64)
     scale = case["weight_scale"] * (1 << fmt.frac_w)

@@ -144,6 +144,7 @@ def test_report_with_a_stamp_gives_the_builds_baud(tmp_path):
     ("no clock", "no clock constrained at the board's 15 MHz"),
     ("missed", "misses icebreaker's clock"),
     ("other core", "a build of N = 64, L = 1"),
+    ("other formats", "formats dsp18 (see"),
     ("other board", "a build for ulx3s-85f"),
     ("missing", "cannot read it"),
 ])
@@ -158,6 +159,7 @@ def test_bad_reports_are_refused(tmp_path, case, needle):
         "no clock": lambda: _report(tmp_path, "icebreaker", fmax=FMAX["ulx3s-85f"]),
         "missed": lambda: _report(tmp_path, "icebreaker", fmax={"bridge.clk": {"achieved": 14.2, "constraint": 15.0}}),
         "other core": lambda: _report(tmp_path, "icebreaker", stamp={**stamp, "n_neurons": 64}),
+        "other formats": lambda: _report(tmp_path, "icebreaker", stamp={**stamp, "formats": "dsp18"}),
         "other board": lambda: _report(tmp_path, "icebreaker", stamp={**stamp, "board": "ulx3s-85f"}),
         "missing": lambda: tmp_path / "nowhere" / "report.json",
     }[case]()

@@ -61,6 +61,7 @@ def test_cli_reports_bad_file_without_traceback(tmp_path, capsys):
     (["--stp-u", "1.5"], "stp_u must lie in"),
     (["--stp-tau-rec-ms", "-3"], "stp_tau_rec_ms must be a positive"),
     (["--device", "fpga"], "unknown device 'fpga'"),
+    (["--device", "golden:dsp9"], "unknown formats 'dsp9'; presets: default, dsp18"),
 ])
 def test_cli_reports_bad_arguments(tmp_path, capsys, args, needle):
     path = write(tmp_path, W=GOOD_W, b=GOOD_B)

@@ -15,7 +15,8 @@ from lifstp.bm import random_bm
 from lifstp.device import VERILATOR_MAX_NEURONS, Device, GoldenDevice, ProtocolDevice, VerilatorDevice, open_device
 from lifstp.emulator import GoldenEmulator
 from lifstp.fitting import FitError, check_fit_matches
-from lifstp.golden_model.spec import Formats
+from lifstp.errors import InputError
+from lifstp.golden_model.spec import Formats, format_preset
 from lifstp.link import DeviceClient, LoopbackTransport
 from lifstp.sampling import calibration_for, sampling_params
 
@@ -51,6 +52,19 @@ def test_formats_n_and_lanes_without_a_build(no_build):
     verilator = VerilatorDevice(lanes=2, formats=OTHER)
     assert (verilator.formats, verilator.lanes, verilator.max_neurons) == (OTHER, 2, VERILATOR_MAX_NEURONS)
     assert VerilatorDevice().formats == Formats()
+
+
+def test_a_software_device_named_with_a_formats_preset(no_build):
+    """golden:dsp18 and verilator:dsp18 have those formats and keep the name (a worker process reopens a
+    device by its name); golden:default is plain golden; an unknown preset is refused by name."""
+    dsp18 = format_preset("dsp18")
+    for spec in ("golden:dsp18", "verilator:dsp18"):
+        dev = open_device(spec)
+        assert (dev.name, dev.formats) == (spec, dsp18)
+        assert open_device(dev.name).formats == dsp18
+    assert open_device("golden:default").name == "golden"
+    with pytest.raises(InputError, match="golden:wide: unknown formats 'wide'"):
+        open_device("golden:wide")
 
 
 def test_a_board_reports_its_formats_n_and_lanes_by_identify():

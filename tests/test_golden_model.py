@@ -194,6 +194,19 @@ def test_bad_formats_are_named(kwargs, needle):
         Formats(**kwargs)
 
 
+def test_format_presets_and_their_multipliers():
+    """dsp18's every operand fits a signed 18-bit multiplier input and the defaults' do not (27 bits:
+    E_L - V); an unknown preset's name gets the list of presets."""
+    from lifstp.golden_model.spec import FORMAT_PRESETS, format_preset, preset_name
+
+    assert format_preset("dsp18").widest_signed_operand() == 18
+    assert Formats().widest_signed_operand() == 27 and preset_name(Formats()) == "default"
+    assert preset_name(Formats(frac_w=11)) is None
+    assert all(p.bits <= 62 for f in FORMAT_PRESETS.values() for p in f.products())
+    with pytest.raises(ModelError, match="unknown formats 'dsp9'; presets: default, dsp18"):
+        format_preset("dsp9")
+
+
 @pytest.mark.parametrize("kwargs,needle", [
     ({"tau_m_ms": 0.0}, "tau_m_ms"),
     ({"stp_u": 1.5}, "stp_u"),

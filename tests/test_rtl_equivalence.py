@@ -15,6 +15,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
+from lifstp.golden_model.spec import format_preset
 from lifstp.rtl.config import CoreConfig
 from lifstp.sim.build import run_testbench
 from lifstp.sim.cases import case_strategy, golden_cost
@@ -67,10 +68,13 @@ def check(cfg: CoreConfig, cases: list[dict], simulator: str, checkpoints=CHECKP
     return results
 
 
-@pytest.mark.parametrize("lanes", [1, 2, 4])
-def test_random_networks_64_neurons(lanes):
-    """N = 64 core (networks of 1..64 neurons), L = 1, 2, 4 lanes: spikes and state equal the golden model."""
-    cfg = CoreConfig(64, lanes)
+@pytest.mark.parametrize("lanes,formats", [(4, "default"), (16, "dsp18")])
+def test_random_networks_64_neurons(lanes, formats):
+    """N = 64 core (networks of 1..64 neurons), L = 4 lanes at the default formats, and L = 16 at the
+    dsp18 formats (the ULX3S core's: every product on one 18 × 18 multiplier): spikes and state equal
+    the golden model. (L = 2 is covered by the Icarus test, L = 1 by tests/test_verilator_device.py's
+    random machines against the golden device.)"""
+    cfg = CoreConfig(64, lanes, formats=format_preset(formats))
     # A busy machine of 37 neurons with the n_active register set: the last row is partly active
     # for L = 2 and 4 (its other lanes must neither write back, fire nor count saturations).
     partial = dict(BUSY_NETWORK, n_active=37, limit_active=1.0)

@@ -41,9 +41,10 @@ def test_state_decoding_matches_brute_force():
     np.testing.assert_allclose(marginals(joint_distribution(ticks, neurons, n, n_ticks, tau)), on.mean(axis=0))
 
 
-@pytest.fixture(scope="module")
-def sampled_runs(tmp_path_factory):
-    """10 random machines (seed 20261123, not the calibration seed), each sampled for 1e6 ms via the CLI."""
+@pytest.fixture(scope="module", params=["golden", "golden:dsp18"])
+def sampled_runs(request, tmp_path_factory):
+    """10 random machines (seed 20261123, not the calibration seed), each sampled for 1e6 ms via the CLI,
+    on the golden device at the default formats and at the dsp18 formats (the ULX3S core's)."""
     tmp = tmp_path_factory.mktemp("sampling")
     rng = np.random.default_rng(20261123)
     runs = []
@@ -51,7 +52,7 @@ def sampled_runs(tmp_path_factory):
         machine = random_bm(5, rng)
         bm_path, run_path = tmp / f"bm{m}.npz", tmp / f"run{m}.npz"
         save(bm_path, machine)
-        code = main(["sample", str(bm_path), "--device", "golden", "--duration-ms", "1e6", "--seed", str(m),
+        code = main(["sample", str(bm_path), "--device", request.param, "--duration-ms", "1e6", "--seed", str(m),
                      "--out", str(run_path), "--no-progress"])
         assert code == 0
         runs.append((machine, load_run(run_path)))

@@ -49,13 +49,15 @@ def test_clamped_lif_classifies(trained):
         assert counts.sum() > 0
 
 
-def test_stp_raises_confident_switch_rate(trained):
+@pytest.mark.parametrize("device_name", ["golden", "golden:dsp18"])
+def test_stp_raises_confident_switch_rate(trained, device_name):
     """The fitted renewing machine without and with depression (U = 0.1, τ_rec = 280 ms, no refit), two
     seeds each: depression raises the confident class-switch rate; and the fit brings the visible
-    marginals closer to the parallel-tempering reference than the calibrated mapping alone."""
+    marginals closer to the parallel-tempering reference than the calibrated mapping alone. At the
+    default formats and at the dsp18 formats (the ULX3S core's)."""
     train, test, rbm, _ = trained
     clf = fit_classifier(train)
-    device = open_device("golden")
+    device = open_device(device_name)
     mref = model_reference(rbm, 3000, 0, clf)
     fits = FitCache(rbm, device, mref.fit_target, FitSettings(steps=16, duration_ms=30_000.0, lr=0.5), 0)
     for seed in (0, 1):

@@ -113,7 +113,9 @@ def add_commands(subparsers) -> None:
 
 
 def _common(p, seeds: bool = True) -> None:
-    p.add_argument("--device", default="golden", help="golden (default), verilator, or serial:<pyserial URL>")
+    from lifstp.device import DEVICE_HELP
+
+    p.add_argument("--device", default="golden", help=DEVICE_HELP)
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     if seeds:
         p.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; 1 with --quick)")
