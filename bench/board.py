@@ -32,7 +32,7 @@ from lifstp.device import GoldenDevice
 from lifstp.analysis import sample_states
 from lifstp.errors import InputError, LifstpError
 from lifstp.golden_model.fixed import GoldenCore
-from lifstp.golden_model.spec import quantise, quantise_potentials, quantise_weights
+from lifstp.golden_model.spec import preset_name, quantise, quantise_potentials, quantise_weights
 from lifstp.mapping import map_bm
 from lifstp.network import Network
 from lifstp.rtl.engine.cycles import run_cycles
@@ -74,18 +74,26 @@ def _same_spikes(run: RtlRun, ticks: np.ndarray, neurons: np.ndarray) -> bool:
 def _core_text(cfg, weight_bank) -> str:
     lanes = "one shared multiplier per lane" if cfg.shared_multiplier else "full-throughput lanes"
     memory = "SPRAM" if weight_bank is not None else "block RAM"
-    return f"N = {cfg.n_neurons}, L = {cfg.lanes}, {lanes}, weights in {memory}"
+    formats = preset_name(cfg.formats) or "custom"
+    return f"N = {cfg.n_neurons}, L = {cfg.lanes}, {lanes}, {formats} formats, weights in {memory}"
 
 
 def run_board_bench(board_name: str, bm_path: str | Path, report: str | Path | None = None, build: bool = False,
-                    duration_ms: float = 1000.0, readout: str = "spikes", seed: int = 1, out=sys.stdout) -> int:
-    """Measure board `board_name` on the machine in `bm_path` and print the table and the last line.
-    InputError or lifstp.boards.build.BuildError for bad input (see the module docstring)."""
+                    duration_ms: float = 1000.0, readout: str = "spikes", seed: int = 1, out=sys.stdout,
+                    lanes: int | None = None, formats: str | None = None) -> int:
+    """Measure board `board_name` (with `lanes` and `formats` in place of its core's, when given) on the
+    machine in `bm_path` and print the table and the last line. InputError or
+    lifstp.boards.build.BuildError for bad input (see the module docstring)."""
+    import dataclasses
+
     from lifstp.boards.top import board
     from lifstp.sim.harness import board_binary, board_bridge
 
     try:
         b = board(board_name)
+        b = dataclasses.replace(b, default_lanes=lanes or b.default_lanes,
+                                default_formats=formats or b.default_formats)
+        b.config()  # a core the board cannot have is refused here
     except ValueError as exc:
         raise InputError(str(exc)) from None
     if readout not in READOUTS:

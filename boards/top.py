@@ -55,16 +55,21 @@ class Board:
         clki_div, clkfb_div, _ = self.pll
         return self.clk_hz / clki_div * clkfb_div
 
-    def device(self, n_neurons: int | None = None, lanes: int | None = None, formats: str | None = None):
-        """The device (command engine + core) this board builds: N, L and the formats (a preset's name)
+    def config(self, n_neurons: int | None = None, lanes: int | None = None, formats: str | None = None):
+        """The `CoreConfig` of the core this board builds: N, L and the formats (a preset's name)
         default to the board's."""
         from lifstp.golden_model.spec import format_preset
         from lifstp.rtl.config import CoreConfig
+
+        return CoreConfig(n_neurons or self.default_neurons, lanes or self.default_lanes,
+                          formats=format_preset(formats or self.default_formats),
+                          shared_multiplier=self.shared_multiplier, states_readout=self.states_readout)
+
+    def device(self, n_neurons: int | None = None, lanes: int | None = None, formats: str | None = None):
+        """The device (command engine + core) this board builds (`config`'s core)."""
         from lifstp.rtl.device_top import DeviceTop
 
-        return DeviceTop(CoreConfig(n_neurons or self.default_neurons, lanes or self.default_lanes,
-                                    formats=format_preset(formats or self.default_formats),
-                                    shared_multiplier=self.shared_multiplier, states_readout=self.states_readout))
+        return DeviceTop(self.config(n_neurons, lanes, formats))
 
 
 BOARDS = {

@@ -375,8 +375,8 @@ def _bench_bm(args) -> Path:
 
 
 def cmd_bench(args) -> int:
-    if args.target != "board" and (args.board or args.bm or args.build_report or args.build):
-        raise LifstpError("--board, --bm, --build-report and --build are options of `lifstp bench board`")
+    if args.target != "board" and (args.board or args.bm or args.build_report or args.build or args.formats):
+        raise LifstpError("--board, --bm, --build-report, --build and --formats are options of `lifstp bench board`")
     if args.target == "board":
         from lifstp.bench.board import run_board_bench
         from lifstp.boards.build import BuildError
@@ -386,7 +386,7 @@ def cmd_bench(args) -> int:
         try:
             return run_board_bench(args.board, _bench_bm(args), report=args.build_report, build=args.build,
                                    duration_ms=1000.0 if args.duration_ms is None else args.duration_ms,
-                                   readout=args.readout)
+                                   readout=args.readout, lanes=args.lanes, formats=args.formats)
         except BuildError as exc:
             raise LifstpError(str(exc)) from None
     if args.target == "link":
@@ -397,7 +397,7 @@ def cmd_bench(args) -> int:
         from lifstp.bench.verilator import run_verilator_bench
 
         sizes = [int(x) for x in (args.sizes or "256").split(",")]
-        return max(run_verilator_bench(n, lanes=args.lanes, duration_ms=args.duration_ms or 100.0) for n in sizes)
+        return max(run_verilator_bench(n, lanes=args.lanes or 1, duration_ms=args.duration_ms or 100.0) for n in sizes)
     from lifstp.bench.runner import run_bench
 
     return run_bench(args.target, sizes=[int(x) for x in (args.sizes or "100,500,1000").split(",")], duration_ms=args.duration_ms or 1000.0,
@@ -579,7 +579,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "--build)")
     src.add_argument("--build", action="store_true",
                      help="board: build the board's bitstream now (into the user cache) and use its report")
-    p.add_argument("--lanes", type=int, default=1, help="lanes of the verilator device (default 1)")
+    p.add_argument("--lanes", type=int, default=None,
+                   help="lanes of the verilator device (default 1) or of the board's core (default: the board's)")
+    p.add_argument("--formats", choices=list(FORMAT_PRESETS), default=None,
+                   help="board: the formats of the board's core (default: the board's; docs/model.md)")
     p.add_argument("--peers", default="nest,brian2", help="peers to compare with (comma-separated; empty for none)")
     p.set_defaults(func=cmd_bench)
 

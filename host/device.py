@@ -24,8 +24,8 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 
 from lifstp.golden_model.rng import seed_states
-from lifstp.golden_model.spec import (FORMAT_PRESETS, ClampMode, Formats, ModelError, format_preset, preset_name, quantise,
-                                      quantise_potentials, quantise_weights)
+from lifstp.golden_model.spec import (FORMAT_PRESETS, ClampMode, Formats, ModelError, format_preset, preset_name,
+                                      quantise, quantise_potentials, quantise_weights)
 from lifstp.sim.harness import device_binary, parse_stats
 
 from . import protocol as P

@@ -50,9 +50,7 @@ def campaign_configs() -> dict[str, tuple[CoreConfig, int]]:
     core where runs are cheap."""
     from lifstp.boards.top import BOARDS
 
-    configs = {f"board {b.name}": (CoreConfig(b.default_neurons, b.default_lanes,
-                                              shared_multiplier=b.shared_multiplier), 1)
-               for b in BOARDS.values()}
+    configs = {f"board {b.name}": (b.config(), 1) for b in BOARDS.values()}
     for lanes in (1, 2, 4):
         configs[f"N=32 L={lanes}"] = (CoreConfig(32, lanes), SMALL_CORE_SHARE)
     configs["N=32 L=2 shared"] = (CoreConfig(32, 2, shared_multiplier=True), SMALL_CORE_SHARE)

@@ -64,7 +64,7 @@ def golden_cost(case: dict, cfg, n_ticks: int) -> tuple[int, int]:
     and the core's cycle model; tests use it to keep their run time bounded."""
     from lifstp.rtl.core import cycles_per_tick
 
-    gc = build_golden(case, cfg.n_neurons)
+    gc = build_golden(case, cfg.n_neurons, cfg.formats)
     t, _ = gc.run(n_ticks)
     n_active = gc.fixed.n_active
     return len(t), n_ticks * cycles_per_tick(cfg, 0, n_active) + len(t) * cfg.active_depth(n_active)

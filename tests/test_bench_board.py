@@ -50,8 +50,9 @@ def _cfg(b):
     return board_bridge(b).device.cfg
 
 
-def _small(name: str, n: int = 8):
-    """The board's definition with a small core (its lanes, multipliers and weight memory kept)."""
+def _small(name: str, n: int = 16):
+    """The board's definition with a small core (its lanes, multipliers, formats and weight memory kept;
+    n a multiple of its lanes)."""
     return dataclasses.replace(BOARDS[name], default_neurons=n)
 
 
@@ -98,7 +99,7 @@ def test_states_and_stats_readouts_on_the_board_design():
     rng = np.random.default_rng(2)
     net = Network(ModelParams(), rng.normal(-52, 2, 16), rng.normal(0, 150, (16, 16)))
     ticks, every = 2000, 50
-    t, n = GoldenCore.from_physical(net.params, net.e_l_mv, net.weights_pa, seed=1).run(ticks)
+    t, n = GoldenCore.from_physical(net.params, net.e_l_mv, net.weights_pa, seed=1, formats=_cfg(b).formats).run(ticks)
     want = sample_states(t, n, 16, ticks, net.params.tau_ref_ticks, every, 0)
     assert 0.05 < want.mean() < 0.95
     spikes = run_on_board_rtl(binary, net, ticks, seed=1)
@@ -204,6 +205,7 @@ def small_bm(tmp_path):
     (["--board", "icebreaker", "--duration-ms", "0"], "positive number of ms"),
     (["--board", "icebreaker", "--readout", "counts"], "unknown readout 'counts'"),
     (["--board", "icebreaker", "--readout", "states"], "built without the states and stats readouts"),
+    (["--board", "ulx3s-85f", "--lanes", "3"], "lanes must be a power of two"),
 ])
 def test_bad_bench_board_arguments(tmp_path, small_bm, capsys, args, needle):
     bm = small_bm
@@ -219,4 +221,6 @@ def test_bad_bench_board_arguments(tmp_path, small_bm, capsys, args, needle):
 
 def test_board_options_belong_to_bench_board(capsys):
     assert main(["bench", "link", "--board", "icebreaker"]) != 0
+    assert "options of `lifstp bench board`" in capsys.readouterr().err
+    assert main(["bench", "link", "--formats", "dsp18"]) != 0
     assert "options of `lifstp bench board`" in capsys.readouterr().err

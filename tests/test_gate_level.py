@@ -59,27 +59,27 @@ def harnesses() -> dict:
         return {key: job.result() for key, job in jobs.items()}
 
 
-def golden(case: dict, n_core: int):
-    """The case's golden core on a core of n_core neurons, its padding as a device powers up."""
-    gc = build_golden(case, n_core)
+def golden(case: dict, cfg):
+    """The case's golden core on the core `cfg` (its N and formats), its padding as a device powers up."""
+    gc = build_golden(case, cfg.n_neurons, cfg.formats)
     zero_padding(gc, case["n_active"])
     return gc
 
 
-def draw_case(seed: int, stp_u: float, limit_active: float, n_core: int, n_active: int, ticks: int) -> dict:
+def draw_case(seed: int, stp_u: float, limit_active: float, cfg, n_active: int, ticks: int) -> dict:
     """The first network (n_active neurons active, the given stp_u and limit_active) drawn from `seed`
     whose golden spikes number within SPIKES and that has weights."""
     rng = np.random.default_rng(seed)
     for _ in range(500):
-        case = {**random_case(rng, n_core), "n_active": n_active, "stp_u": stp_u, "limit_active": limit_active}
-        gc = golden(case, n_core)
+        case = {**random_case(rng, cfg.n_neurons), "n_active": n_active, "stp_u": stp_u, "limit_active": limit_active}
+        gc = golden(case, cfg)
         t, _ = gc.run(ticks)
         if SPIKES[0] <= len(t) <= SPIKES[1] and np.any(gc.weights):
             return case
     raise AssertionError(f"no suitable network drawn from seed {seed}")
 
 
-def check(binary, case: dict, n_core: int, ticks: int) -> list[str]:
+def check(binary, case: dict, cfg, ticks: int) -> list[str]:
     """The case loaded into a freshly started harness over its UART and run: how the device differs from
     the golden model (nothing when it does not): spikes, then the active neurons' fields and every
     counter, a command the device failed, framing errors on its serial line."""
@@ -87,8 +87,8 @@ def check(binary, case: dict, n_core: int, ticks: int) -> list[str]:
     differences = []
     try:
         client = DeviceClient(pipe, timeout_s=REPLY_TIMEOUT_S)
-        assert client.identify().n_neurons == n_core
-        gc = golden(case, n_core)
+        assert client.identify().n_neurons == cfg.n_neurons
+        gc = golden(case, cfg)
         write_active_state(client, gc, case["n_active"])
         got = client.run(ticks)[:2]
         differences += spike_differences(got, gc.run(ticks)) + state_differences(client, gc, case["n_active"])
@@ -105,18 +105,18 @@ def check(binary, case: dict, n_core: int, ticks: int) -> list[str]:
 @pytest.mark.parametrize("network", NETWORKS)
 def test_board_netlist_spikes_like_the_golden_model(harnesses, board, network):
     """A random network through the board's default netlist, without and with depression."""
-    n_core = BOARDS[board].default_neurons
-    case = draw_case(*network, n_core, ACTIVE, TICKS)
-    assert check(harnesses[board], case, n_core, TICKS) == []
+    cfg = BOARDS[board].config()
+    case = draw_case(*network, cfg, ACTIVE, TICKS)
+    assert check(harnesses[board], case, cfg, TICKS) == []
 
 
 def test_synthesis_fault_is_caught_only_at_gate_level(harnesses):
     """On the iCEBreaker's networks of the test above, the RTL of its design equals the golden model and
     its netlist with the fault does not (the RTL is the same for both: the fault is in synthesis only)."""
-    n_core = BOARDS["icebreaker"].default_neurons
-    cases = [draw_case(*network, n_core, ACTIVE, TICKS) for network in NETWORKS]
+    cfg = BOARDS["icebreaker"].config()
+    cases = [draw_case(*network, cfg, ACTIVE, TICKS) for network in NETWORKS]
     for case in cases:
-        assert check(harnesses["icebreaker-rtl"], case, n_core, TICKS) == []
-    caught = [check(harnesses["icebreaker-fault"], case, n_core, TICKS) for case in cases]
+        assert check(harnesses["icebreaker-rtl"], case, cfg, TICKS) == []
+    caught = [check(harnesses["icebreaker-fault"], case, cfg, TICKS) for case in cases]
     assert all(any(d.startswith("spikes differ") for d in diffs) for diffs in caught), caught
     print("\n".join(d for diffs in caught for d in diffs))

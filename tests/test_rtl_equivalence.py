@@ -68,15 +68,15 @@ def check(cfg: CoreConfig, cases: list[dict], simulator: str, checkpoints=CHECKP
     return results
 
 
-@pytest.mark.parametrize("lanes,formats", [(4, "default"), (16, "dsp18")])
+@pytest.mark.parametrize("lanes,formats", [(4, "default"), (8, "dsp18")])
 def test_random_networks_64_neurons(lanes, formats):
-    """N = 64 core (networks of 1..64 neurons), L = 4 lanes at the default formats, and L = 16 at the
-    dsp18 formats (the ULX3S core's: every product on one 18 × 18 multiplier): spikes and state equal
-    the golden model. (L = 2 is covered by the Icarus test, L = 1 by tests/test_verilator_device.py's
+    """N = 64 core (networks of 1..64 neurons), L = 4 lanes at the default formats, and L = 8 at the
+    dsp18 formats (every product on one 18 × 18 multiplier: an ECP5 core with more lanes): spikes
+    and state equal the golden model. (L = 2 is covered by the Icarus test, L = 1 by tests/test_verilator_device.py's
     random machines against the golden device.)"""
     cfg = CoreConfig(64, lanes, formats=format_preset(formats))
     # A busy machine of 37 neurons with the n_active register set: the last row is partly active
-    # for L = 2 and 4 (its other lanes must neither write back, fire nor count saturations).
+    # for L = 4 and 8 (its other lanes must neither write back, fire nor count saturations).
     partial = dict(BUSY_NETWORK, n_active=37, limit_active=1.0)
     results = check(cfg, draw_networks(cfg, 10) + [BUSY_NETWORK, partial], "verilator")
     assert sum(r["saturated_u"] + r["saturated_v"] for r in results["cases"]) > 0, "no saturation exercised"

@@ -44,7 +44,8 @@ def test_state_decoding_matches_brute_force():
 @pytest.fixture(scope="module", params=["golden", "golden:dsp18"])
 def sampled_runs(request, tmp_path_factory):
     """10 random machines (seed 20261123, not the calibration seed), each sampled for 1e6 ms via the CLI,
-    on the golden device at the default formats and at the dsp18 formats (the ULX3S core's)."""
+    on the golden device at the default formats and at the dsp18 formats (every product on one 18 × 18
+    multiplier)."""
     tmp = tmp_path_factory.mktemp("sampling")
     rng = np.random.default_rng(20261123)
     runs = []

@@ -54,7 +54,7 @@ def test_stp_raises_confident_switch_rate(trained, device_name):
     """The fitted renewing machine without and with depression (U = 0.1, τ_rec = 280 ms, no refit), two
     seeds each: depression raises the confident class-switch rate; and the fit brings the visible
     marginals closer to the parallel-tempering reference than the calibrated mapping alone. At the
-    default formats and at the dsp18 formats (the ULX3S core's)."""
+    default formats and at the dsp18 formats (every product on one 18 × 18 multiplier)."""
     train, test, rbm, _ = trained
     clf = fit_classifier(train)
     device = open_device(device_name)

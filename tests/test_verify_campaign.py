@@ -47,5 +47,5 @@ def test_campaign_covers_every_board_core_and_lane_count():
     configs = campaign_configs()
     cfgs = [cfg for cfg, share in configs.values() if share >= 1]
     for b in BOARDS.values():
-        assert CoreConfig(b.default_neurons, b.default_lanes, shared_multiplier=b.shared_multiplier) in cfgs
+        assert b.config() in cfgs
     assert {c.lanes for c in cfgs} >= {1, 2, 4} and any(c.shared_multiplier for c in cfgs)
