@@ -62,11 +62,6 @@ class Product:
     a: Operand
     b: Operand
 
-    def __init__(self, name: str, a: tuple[int, bool], b: tuple[int, bool]):
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "a", Operand(*a))
-        object.__setattr__(self, "b", Operand(*b))
-
     @property
     def operands(self) -> tuple[Operand, Operand]:
         return (self.a, self.b)
@@ -119,14 +114,16 @@ class Formats:
     def products(self) -> tuple["Product", ...]:
         """The multiplications of one neuron's update and of one spike's delivery, with the widths of
         their operands under these formats (the RTL forms exactly these; docs/model.md)."""
-        count_bits = NOISE_COUNT_MAX.bit_length()
+        dv, u, w = Operand(self.width_v + 1, True), Operand(self.width_v, True), Operand(self.width_w, True)
+        kappa, r = Operand(self.frac_k, False), Operand(self.frac_r + 1, False)  # 1 - R: as wide as R
+        count = Operand(NOISE_COUNT_MAX.bit_length(), False)
         return (
-            Product("(E_L - V) * kappa_m", (self.width_v + 1, True), (self.frac_k, False)),
-            Product("u * kappa_syn", (self.width_v, True), (self.frac_k, False)),
-            Product("(1 - R) * kappa_rec", (self.frac_r + 1, False), (self.frac_k, False)),
-            Product("R * U", (self.frac_r + 1, False), (self.frac_r + 1, False)),
-            Product("w * R_e", (self.width_w, True), (self.frac_e + 1, False)),
-            Product("k_e * w_e, k_i * w_i", (count_bits, False), (self.width_v, True)),
+            Product("(E_L - V) * kappa_m", dv, kappa),
+            Product("u * kappa_syn", u, kappa),
+            Product("(1 - R) * kappa_rec", r, kappa),
+            Product("R * U", r, r),
+            Product("w * R_e", w, Operand(self.frac_e + 1, False)),
+            Product("k_e * w_e, k_i * w_i", count, u),
         )
 
     def widest_signed_operand(self) -> int:

@@ -138,6 +138,19 @@ def test_report_with_a_stamp_gives_the_builds_baud(tmp_path):
     assert board_clock(b, cfg, _report(tmp_path, b.name, stamp=stamp)).baud == 115200
 
 
+def test_a_build_of_another_core_is_taken_for_that_core(tmp_path):
+    """The stamp of an 8-lane dsp18 ULX3S build matches that core (`lifstp bench board --lanes 8
+    --formats dsp18`) and not the default's."""
+    b = BOARDS["ulx3s-85f"]
+    wide = dataclasses.replace(b, default_lanes=8, default_formats="dsp18").config()
+    stamp = {"board": b.name, "n_neurons": 256, "lanes": 8, "shared_multiplier": False, "formats": "dsp18",
+             "baud": 3_000_000}
+    path = _report(tmp_path, b.name, stamp=stamp)
+    assert board_clock(b, wide, path).config["formats"] == "dsp18"
+    with pytest.raises(BuildError, match="formats dsp18"):
+        board_clock(b, b.config(), path)
+
+
 @pytest.mark.parametrize("case,needle", [
     ("not json", "not a nextpnr report (not JSON)"),
     ("no fmax", "not a nextpnr report"),
