@@ -72,14 +72,15 @@ def board_clock(b: Board, cfg, report: str | Path | None = None, run: bool = Fal
     rep = read_report(path, b)
     name, fmax_mhz = rep.design_clock()
     if rep.config is not None:
-        # a build recorded before the formats were (they were the defaults then)
+        # (a build recorded before the formats and the field memories were: the defaults then)
         built = (rep.config.get("n_neurons"), rep.config.get("lanes"), rep.config.get("shared_multiplier"),
-                 rep.config.get("formats", "default"))
+                 rep.config.get("formats", "default"), rep.config.get("fields_in_block_ram", False))
         wanted = preset_name(cfg.formats) or asdict(cfg.formats)
-        if built != (cfg.n_neurons, cfg.lanes, cfg.shared_multiplier, wanted):
-            raise BuildError(f"{path}: a build of N = {built[0]}, L = {built[1]}, formats {built[3]} (see "
-                             f"{path.parent / BUILD_STAMP}); the benchmark measures {b.name}'s default core, "
-                             f"N = {cfg.n_neurons}, L = {cfg.lanes}, formats {wanted}")
+        if built != (cfg.n_neurons, cfg.lanes, cfg.shared_multiplier, wanted, cfg.fields_in_block_ram):
+            raise BuildError(f"{path}: a build of N = {built[0]}, L = {built[1]}, formats {built[3]}, neuron fields "
+                             f"in {'block' if built[4] else 'any'} RAM (see {path.parent / BUILD_STAMP}); the "
+                             f"benchmark measures {b.name}'s core N = {cfg.n_neurons}, L = {cfg.lanes}, formats "
+                             f"{wanted}, neuron fields in {'block' if cfg.fields_in_block_ram else 'any'} RAM")
     if fmax_mhz < rep.target_mhz:
         raise BuildError(f"{path}: the build misses {b.name}'s clock ({fmax_mhz:.2f} MHz achieved, the board runs at "
                          f"{rep.target_mhz:g} MHz): it would not run reliably; rebuild")

@@ -133,7 +133,7 @@ def build(b: Board, device, build_dir: Path, baud: int | None = None, log=print)
     (build_dir / BUILD_STAMP).write_text(json.dumps({
         "board": b.name, "n_neurons": cfg.n_neurons, "lanes": cfg.lanes,
         "shared_multiplier": cfg.shared_multiplier, "formats": preset_name(cfg.formats) or asdict(cfg.formats),
-        "baud": top.baud}))
+        "fields_in_block_ram": cfg.fields_in_block_ram, "baud": top.baud}))
     result = read_report(report_path, b)
     if not result.bitstream.exists():
         raise BuildError(f"no bitstream at {result.bitstream}")

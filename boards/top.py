@@ -43,6 +43,8 @@ class Board:
     pll: tuple[int, int, int] | None = None
     #: the core's fixed-point formats, a name of `spec.FORMAT_PRESETS`
     default_formats: str = "default"
+    #: the lanes' neuron fields in block RAM (`CoreConfig.fields_in_block_ram`)
+    fields_in_block_ram: bool = False
 
     @property
     def sys_clk_hz(self) -> float:
@@ -63,7 +65,8 @@ class Board:
 
         return CoreConfig(n_neurons or self.default_neurons, lanes or self.default_lanes,
                           formats=format_preset(formats or self.default_formats),
-                          shared_multiplier=self.shared_multiplier, states_readout=self.states_readout)
+                          shared_multiplier=self.shared_multiplier, states_readout=self.states_readout,
+                          fields_in_block_ram=self.fields_in_block_ram)
 
     def device(self, n_neurons: int | None = None, lanes: int | None = None, formats: str | None = None):
         """The device (command engine + core) this board builds (`config`'s core)."""
@@ -84,12 +87,13 @@ BOARDS = {
                         shared_multiplier=True, pll=(0, 79, 6), states_readout=False),
     # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum). The PLL makes 30 MHz (25 / 5 * 6, VCO
     # 30 * 20 = 600 MHz), where 3 Mbaud is divisor 10 exactly (from 25 MHz only 1 Mbaud is within 2 %).
-    # 45 MHz (25 / 5 * 9, VCO 585 MHz, divisor 15) also meets timing (49.2 MHz achieved), but nextpnr
-    # then routes for 46 minutes, too long for CI (docs/boards.md).
-    # N = 256, L = 4: reaches 42.9 MHz (docs/boards.md); N = 512 needs more block RAM than the device
-    # has, L = 8 more multipliers.
+    # N = 256, L = 8 at the dsp18 formats (every product on one MULT18X18D: 57 of 156), the neuron
+    # fields in block RAM (in LUT RAM, Yosys's choice at M = 32, nextpnr did not finish routing):
+    # 149 of 208 DP16KD, 45.3 MHz achieved (docs/boards.md, "More lanes on the ECP5"). At the default
+    # formats a lane takes ~21 multipliers (L <= 4, the default until 2026-12-02).
     "ulx3s-85f": Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform", 25e6, 3_000_000,
-                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 4, pll=(5, 6, 20)),
+                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 8, pll=(5, 6, 20),
+                       default_formats="dsp18", fields_in_block_ram=True),
 }
 
 

@@ -92,7 +92,9 @@ class CoreConfig:
     full-throughput pipeline (rtl/neuron.py: a neuron every cycle); mutation: test-only arithmetic
     fault (a key of MUTATIONS), None in every real core; states_readout: the engine can send the
     states of a range of units instead of every spike (registers sample_*; each lane then keeps a
-    bit per neuron, the neuron's state in the last tick).
+    bit per neuron, the neuron's state in the last tick); fields_in_block_ram: each lane's neuron
+    fields are asked of Yosys as block RAM (``ram_style``), where it would otherwise put shallow
+    memories (M ≤ 32) in LUT RAM, which at 8 lanes congests the ECP5's routing (docs/boards.md).
     """
 
     n_neurons: int
@@ -103,6 +105,7 @@ class CoreConfig:
     shared_multiplier: bool = False
     mutation: str | None = None
     states_readout: bool = True
+    fields_in_block_ram: bool = False
 
     def __post_init__(self) -> None:
         n, lanes = self.n_neurons, self.lanes
@@ -129,8 +132,9 @@ class CoreConfig:
                 raise ConfigError(f"{name} must be an integer in 8..64, got {value!r}")
         if not isinstance(self.shared_multiplier, bool):
             raise ConfigError(f"shared_multiplier must be True or False, got {self.shared_multiplier!r}")
-        if not isinstance(self.states_readout, bool):
-            raise ConfigError(f"states_readout must be True or False, got {self.states_readout!r}")
+        for name in ("states_readout", "fields_in_block_ram"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.mutation is not None and self.mutation not in MUTATIONS:
             raise ConfigError(f"mutation must be None or one of {sorted(MUTATIONS)}, got {self.mutation!r}")
 

@@ -206,9 +206,10 @@ class Lane(wiring.Component):
         interval = update_unit(cfg).INTERVAL
 
         rports, wports = {}, {}
+        style = {"ram_style": "block"} if cfg.fields_in_block_ram else {}
         for f in NeuronField:
             mem = Memory(shape=cfg.field_shape(f), depth=depth, init=[],
-                         attrs={} if f == NeuronField.ACC else NO_RW_CHECK)
+                         attrs=style if f == NeuronField.ACC else {**style, **NO_RW_CHECK})
             m.submodules[f.name.lower()] = mem
             wports[f] = wp = mem.write_port()
             rports[f] = mem.read_port(transparent_for=[wp] if f == NeuronField.ACC else [])

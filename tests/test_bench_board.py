@@ -158,7 +158,7 @@ def test_a_build_of_another_core_is_taken_for_that_core(tmp_path):
     ("no clock", "no clock constrained at the board's 15 MHz"),
     ("missed", "misses icebreaker's clock"),
     ("other core", "a build of N = 64, L = 1"),
-    ("other formats", "formats dsp18 (see"),
+    ("other formats", "formats dsp18, neuron fields in any RAM (see"),
     ("other board", "a build for ulx3s-85f"),
     ("missing", "cannot read it"),
 ])
