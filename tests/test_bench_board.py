@@ -139,16 +139,18 @@ def test_report_with_a_stamp_gives_the_builds_baud(tmp_path):
 
 
 def test_a_build_of_another_core_is_taken_for_that_core(tmp_path):
-    """The stamp of an 8-lane dsp18 ULX3S build matches that core (`lifstp bench board --lanes 8
-    --formats dsp18`) and not the default's."""
+    """The stamp of a 4-lane ULX3S build at the default formats, fields anywhere (the old default),
+    matches that core (`lifstp bench board --lanes 4 --formats default` on such a board) and not the
+    board's default (8 lanes, dsp18, fields in block RAM)."""
     b = BOARDS["ulx3s-85f"]
-    wide = dataclasses.replace(b, default_lanes=8, default_formats="dsp18").config()
-    stamp = {"board": b.name, "n_neurons": 256, "lanes": 8, "shared_multiplier": False, "formats": "dsp18",
-             "baud": 3_000_000}
-    path = _report(tmp_path, b.name, stamp=stamp)
-    assert board_clock(b, wide, path).config["formats"] == "dsp18"
-    with pytest.raises(BuildError, match="formats dsp18"):
+    old = dataclasses.replace(b, default_lanes=4, default_formats="default", fields_in_block_ram=False).config()
+    stamp = {"board": b.name, "n_neurons": 256, "lanes": 4, "shared_multiplier": False, "baud": 3_000_000}
+    path = _report(tmp_path, b.name, stamp=stamp)  # recorded before the formats were: the defaults
+    assert board_clock(b, old, path).config["lanes"] == 4
+    with pytest.raises(BuildError, match="L = 4, formats default, neuron fields in any RAM"):
         board_clock(b, b.config(), path)
+    stamp = {**stamp, "lanes": 8, "formats": "dsp18", "fields_in_block_ram": True}
+    assert board_clock(b, b.config(), _report(tmp_path, b.name, stamp=stamp)).config["formats"] == "dsp18"
 
 
 @pytest.mark.parametrize("case,needle", [
