@@ -312,8 +312,12 @@ def cmd_experiment_accuracy(args) -> int:
 def cmd_info(args) -> int:
     from .device import open_device
 
+    from lifstp.golden_model.spec import preset_name
+
     device = open_device(args.device)
     for key, value in device.info().items():
+        if key == "formats" and preset_name(value):  # a preset is named (a board's is found the same way)
+            value = f"{preset_name(value)}: {value}"
         print(f"{key}: {value}")
     return 0
 

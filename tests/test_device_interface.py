@@ -67,6 +67,15 @@ def test_a_software_device_named_with_a_formats_preset(no_build):
         open_device("golden:wide")
 
 
+def test_info_names_the_formats_preset(capsys):
+    """`lifstp info` names a preset's formats (and prints the fields of any other)."""
+    from lifstp.cli import main
+
+    assert main(["info", "--device", "golden:dsp18"]) == 0
+    out = capsys.readouterr().out
+    assert "device: golden:dsp18" in out and "formats: dsp18: Formats(frac_v=9, width_v=17" in out
+
+
 def test_a_board_reports_its_formats_n_and_lanes_by_identify():
     board = _board(OTHER, n=12)
     assert (board.formats, board.max_neurons, board.lanes) == (OTHER, 12, 1)
