@@ -316,7 +316,7 @@ def cmd_info(args) -> int:
 
     device = open_device(args.device)
     for key, value in device.info().items():
-        if key == "formats" and preset_name(value):  # a preset is named (a board's is found the same way)
+        if key == "formats" and preset_name(value):  # a preset's name too (a board's formats come by IDENTIFY)
             value = f"{preset_name(value)}: {value}"
         print(f"{key}: {value}")
     return 0
