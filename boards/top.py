@@ -85,14 +85,14 @@ BOARDS = {
     "icebreaker": Board("icebreaker", "amaranth_boards.icebreaker:ICEBreakerPlatform", 12e6, 3_000_000,
                         ("led_g", 0), ("led_r", 0), "ice40_generic", "bin", "ice40", 256, 1, synth_opts="-dsp",
                         shared_multiplier=True, pll=(0, 79, 6), states_readout=False),
-    # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum). The PLL makes 30 MHz (25 / 5 * 6, VCO
-    # 30 * 20 = 600 MHz), where 3 Mbaud is divisor 10 exactly (from 25 MHz only 1 Mbaud is within 2 %).
+    # ULX3S-85F: 25 MHz oscillator, FT231X (3 Mbaud maximum). The PLL makes 45 MHz (25 / 5 * 9, VCO
+    # 45 * 13 = 585 MHz), where 3 Mbaud is divisor 15 exactly (from 25 MHz only 1 Mbaud is within 2 %).
     # N = 256, L = 8 at the dsp18 formats (every product on one MULT18X18D: 57 of 156), the neuron
     # fields in block RAM (in LUT RAM, Yosys's choice at M = 32, nextpnr did not finish routing):
-    # 149 of 208 DP16KD, 45.3 MHz achieved (docs/boards.md, "More lanes on the ECP5"). At the default
+    # 149 of 208 DP16KD (docs/boards.md, "More lanes on the ECP5"). At the default
     # formats a lane takes ~21 multipliers (L <= 4, the default until 2026-12-02).
     "ulx3s-85f": Board("ulx3s-85f", "amaranth_boards.ulx3s:ULX3S_85F_Platform", 25e6, 3_000_000,
-                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 8, pll=(5, 6, 20),
+                       ("led", 0), ("led", 1), "ulx3s", "bit", "ecp5", 256, 8, pll=(5, 9, 13),
                        default_formats="dsp18", fields_in_block_ram=True),
 }
 

@@ -13,12 +13,13 @@ __all__ = ["TickSequencer", "cycles_per_tick", "CYCLE_OVERHEAD"]
 
 
 def cycles_per_tick(cfg: CoreConfig, spikes: int = 0, n_active: int = 0) -> int:
-    """Cycles of one tick with `spikes` spikes, the spike stream always ready: START (1), UPDATE
-    ((M - 1) * I + 1: an address every I cycles), FLUSH (update_latency: the unit drains), DELIVER
-    (M per spike, plus the cycle that finds the queue empty), DRAIN (DELIVERY_LATENCY - 1: the delivery
-    pipeline drains) and END (1); M = ceil(n_active / L) active addresses (`CoreConfig.active_depth`)."""
+    """Cycles of one tick with `spikes` spikes, the spike stream always ready: its first (1: the run
+    request taken in IDLE, or START), UPDATE ((M - 1) * I + 1: an address every I cycles), FLUSH
+    (update_latency: the unit drains), DELIVER (M per spike, plus the cycle that finds the queue empty)
+    and END (1); M = ceil(n_active / L) active addresses (`CoreConfig.active_depth`). The delivery
+    pipeline's last DELIVERY_LATENCY - 1 cycles overlap END and what follows it."""
     m, interval = cfg.active_depth(n_active), update_unit(cfg).INTERVAL
-    return 1 + (m - 1) * interval + 1 + update_latency(cfg) + m * spikes + 1 + (DELIVERY_LATENCY - 1) + 1
+    return 1 + (m - 1) * interval + 1 + update_latency(cfg) + m * spikes + 1 + 1
 
 
 #: Cycles of a tick beyond M * (1 + spikes) for the full-throughput pipeline.
@@ -29,13 +30,19 @@ class TickSequencer(wiring.Component):
     """The core's control FSM.
 
     IDLE takes host writes, and a run request of K ticks (K = 0 is taken and ignored) or else a read
-    request. A tick: START (clear the spike queue) → UPDATE (neuron addresses 0 .. M - 1 issued, one
-    every I cycles, I = the update unit's INTERVAL) → FLUSH (update_latency cycles: the unit drains)
-    → DELIVER (until the scheduler is done: it has no spike, or issues its last column) → DRAIN
-    (DELIVERY_LATENCY - 1 cycles: the delivery pipeline drains) → END (the tick is counted) → START
-    for the next of the K ticks, or IDLE. A tick takes `cycles_per_tick(cfg, spikes)` cycles while
-    the spike stream is ready. A read request: RD_ISSUE (the request latched; the memories read its
-    address) → RD_DATA (the value registered) → RD_RESP (offered until taken) → IDLE.
+    request. A tick: its first cycle (clear the spike queue: the cycle IDLE takes the run request in,
+    or START for the second and later of the K ticks) → UPDATE (neuron addresses 0 .. M - 1 issued,
+    one every I cycles, I = the update unit's INTERVAL) → FLUSH (update_latency cycles: the unit
+    drains) → DELIVER (until the scheduler is done: it has no spike, or issues its last column) → END
+    (the tick is counted) → START for the next of the K ticks, or IDLE. A tick takes
+    `cycles_per_tick(cfg, spikes)` cycles while the spike stream is ready.
+
+    The last accumulates are written in the DELIVERY_LATENCY - 1 cycles after DELIVER: during END and
+    the first cycles of IDLE or START. The next tick reads an accumulator no earlier than the cycle in
+    which its last accumulate is written, which the ACC read port's transparency forwards (M = 1); IDLE
+    takes a host write or read only once they are written (a host write of ACC would meet one on the
+    write port). A read request: RD_ISSUE (the request latched; the memories read its address) →
+    RD_DATA (the value registered) → RD_RESP (offered until taken) → IDLE.
 
     Parameters
     ----------
@@ -61,9 +68,9 @@ class TickSequencer(wiring.Component):
     answer_ready : :py:`In(1)`
         The answer is taken.
     busy : :py:`Out(1)`
-        Ticks are being run (START to END).
+        Ticks are being run (UPDATE to END, and START).
     clear : :py:`Out(1)`
-        Empty the spike queue (START).
+        Empty the spike queue (a tick's first cycle).
     issue : :py:`Out(1)`
         Neuron address ``addr`` is issued to the lanes' update units (UPDATE, every I-th cycle).
     addr : :py:`Out(cfg.addr_bits)`
@@ -115,21 +122,30 @@ class TickSequencer(wiring.Component):
         m.d.comb += cycles_next.eq(cycles + 1)
         remaining = Signal(cfg.counter_width)
         phase = Signal(range(interval))
-        wait = Signal(range(max(latency, DELIVERY_LATENCY) + 1))  # cycles left in FLUSH / DRAIN
+        wait = Signal(range(latency + 1))  # cycles left in FLUSH
+        draining = Signal(range(DELIVERY_LATENCY + 1))  # cycles until the last accumulate is written
+        with m.If(draining != 0):
+            m.d.sync += draining.eq(draining - 1)
+
+        def first_cycle():  # a tick's first cycle: IDLE taking the run request, or START
+            m.d.comb += self.clear.eq(1)
+            m.d.sync += [cycles.eq(1), upd_addr.eq(0), phase.eq(0)]
+            m.next = "UPDATE"
 
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += [self.write_ready.eq(1), self.run.ready.eq(1), self.read_ready.eq(~self.run.valid)]
+                drained = draining == 0
+                m.d.comb += [self.write_ready.eq(drained), self.run.ready.eq(1),
+                             self.read_ready.eq(~self.run.valid & drained)]
                 with m.If(self.run.valid & (self.run.payload != 0)):
                     m.d.sync += remaining.eq(self.run.payload)
-                    m.next = "START"
-                with m.Elif(self.read_valid):
+                    first_cycle()
+                with m.Elif(self.read_valid & drained):
                     m.d.comb += self.read_take.eq(1)
                     m.next = "RD_ISSUE"
             with m.State("START"):
-                m.d.comb += [busy.eq(1), self.clear.eq(1)]
-                m.d.sync += [cycles.eq(1), upd_addr.eq(0), phase.eq(0)]
-                m.next = "UPDATE"
+                m.d.comb += busy.eq(1)
+                first_cycle()
             with m.State("UPDATE"):
                 m.d.comb += [busy.eq(1), self.issue.eq(phase == 0), self.hold.eq(interval > 1)]
                 m.d.sync += cycles.eq(cycles_next)
@@ -148,17 +164,10 @@ class TickSequencer(wiring.Component):
             with m.State("DELIVER"):
                 m.d.comb += [busy.eq(1), self.deliver.eq(1)]
                 m.d.sync += cycles.eq(cycles_next)
-                # Leave with the last column's issue: its accumulate is written during END.
+                # Leave with the last column's issue: its accumulate is written DELIVERY_LATENCY
+                # cycles later, after END.
                 with m.If(self.deliver_done):
-                    if DELIVERY_LATENCY > 1:
-                        m.d.sync += wait.eq(DELIVERY_LATENCY - 2)
-                        m.next = "DRAIN"
-                    else:
-                        m.next = "END"
-            with m.State("DRAIN"):  # DELIVERY_LATENCY - 1 cycles: the delivery pipeline drains
-                m.d.comb += busy.eq(1)
-                m.d.sync += [cycles.eq(cycles_next), wait.eq(wait - 1)]
-                with m.If(wait == 0):
+                    m.d.sync += draining.eq(DELIVERY_LATENCY)
                     m.next = "END"
             with m.State("END"):
                 m.d.comb += [busy.eq(1), self.tick_end.eq(1)]

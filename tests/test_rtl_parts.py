@@ -17,7 +17,7 @@ from lifstp.rtl.engine.decode import CommandDecoder
 from lifstp.rtl.engine.limits import ValueCheck
 from lifstp.rtl.engine.reply import ReplyBytes
 from lifstp.rtl.host_read import HostRead
-from lifstp.rtl.lane import Lane, update_latency, update_unit
+from lifstp.rtl.lane import DELIVERY_LATENCY, Lane, update_latency, update_unit
 from lifstp.rtl.registers import RegisterFile
 from lifstp.rtl.sequencer import TickSequencer, cycles_per_tick
 from lifstp.rtl.status import CoreCounters
@@ -281,8 +281,9 @@ def test_reply_bytes_identify_and_error_frames():
 @pytest.mark.parametrize("shared,n_active", [(False, 0), (True, 0), (False, 3), (True, 2)])
 def test_sequencer_runs_ticks_of_the_modelled_length(shared, n_active):
     """K ticks without spikes: each lasts cycles_per_tick, issues the active addresses (all M, or the
-    first n_active) I cycles apart, and reports its cycles at its end; a tick waits while delivery is
-    not done; then IDLE takes writes."""
+    first n_active) I cycles apart, and reports its cycles at its end (the first tick's first cycle is
+    the one that takes the run request); a tick waits while delivery is not done; then IDLE takes
+    writes once the last accumulate is written, DELIVERY_LATENCY cycles after the last delivery issue."""
     cfg = CoreConfig(4, shared_multiplier=shared)
     dut = TickSequencer(cfg)
     interval = update_unit(cfg).INTERVAL
@@ -295,9 +296,10 @@ def test_sequencer_runs_ticks_of_the_modelled_length(shared, n_active):
         ctx.set(dut.deliver_done, 1)
         ctx.set(dut.run.payload, 3)
         ctx.set(dut.run.valid, 1)
+        assert ctx.get(dut.clear)  # the first tick's first cycle
         await ctx.tick()
         ctx.set(dut.run.valid, 0)
-        ends, issues, clears, t, held = [], [], [], 0, 0
+        ends, issues, clears, t, held = [], [], [], 1, 0
         while ctx.get(dut.busy):
             assert not ctx.get(dut.write_ready) and not ctx.get(dut.run.ready)
             if ctx.get(dut.tick_end):
@@ -314,10 +316,13 @@ def test_sequencer_runs_ticks_of_the_modelled_length(shared, n_active):
             t += 1
         per_tick = cycles_per_tick(cfg, 0, n_active)
         assert [c for _, c in ends] == [per_tick, per_tick, per_tick + stall]
-        assert t == 3 * per_tick + stall and sum(clears) == 3
+        assert t == 3 * per_tick + stall and sum(clears) == 2  # the START of the second and third
         first = [(ti, a) for ti, a in issues if ti < per_tick]
         assert [a for _, a in first] == list(range(rows))
-        assert [ti for ti, _ in first] == [1 + interval * k for k in range(rows)]  # after START
+        assert [ti for ti, _ in first] == [1 + interval * k for k in range(rows)]
+        for _ in range(DELIVERY_LATENCY - 1):  # END was the first cycle after the last issue
+            assert not ctx.get(dut.write_ready) and not ctx.get(dut.read_ready)
+            await ctx.tick()
         assert ctx.get(dut.write_ready)
 
     simulate(dut, bench)

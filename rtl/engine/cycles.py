@@ -2,7 +2,8 @@
 run"), with the device's byte output always taken (a pipe, not a UART).
 
 A run is the spike encoder (spikes.py) and the core working mostly in series: per tick the encoder's
-RUN and ISSUE states and the cycle in which it sees the core idle again (`TICK_EXTRA`); per spike the
+RUN state and the cycle in which it sees the core idle again (`TICK_EXTRA`; its ISSUE state is the
+cycle in which the core takes the tick, the tick's first); per spike the
 record it writes while the spike waits at the core's output (`RECORD_CYCLES`: the core's formula
 assumes the spike taken in the cycle it is offered); per SKIP record that and the RUN state that
 decides it; per SPIKES frame its header, written before the first record, and its request. The
@@ -18,15 +19,16 @@ import numpy as np
 
 from lifstp import protocol as P
 from lifstp.rtl.config import CoreConfig
-from lifstp.rtl.core import DELIVERY_LATENCY, cycles_per_tick
+from lifstp.rtl.core import cycles_per_tick
 
 from .cobs import _COBS_BLOCK  # the block length at which the transmitter starts a block without a zero
 
 __all__ = ["TICK_EXTRA", "RECORD_CYCLES", "SPIKES_HEADER_CYCLES", "RUN_START", "PHASE_WAIT_MAX", "transmit_cycles",
            "run_cycles"]
 
-#: Per tick: the encoder's RUN and ISSUE states, and its TICK cycle that sees the core idle.
-TICK_EXTRA = 3
+#: Per tick: the encoder's RUN state and its TICK cycle that sees the core idle (its ISSUE state is the
+#: tick's first cycle, in `cycles_per_tick`).
+TICK_EXTRA = 2
 #: Per record: one byte written a cycle; the spike is taken with the last.
 RECORD_CYCLES = P.SPIKE_RECORD_BYTES
 #: Per SPIKES frame: the header bytes written (one a cycle) before its first record.
@@ -91,9 +93,9 @@ def run_cycles(cfg: CoreConfig, n_ticks: int, sent: bytes, n_active: int = 0) ->
     m = cfg.active_depth(n_active)
     tick_cycles = TICK_EXTRA + np.array([cycles_per_tick(cfg, int(k), n_active) for k in per_tick], np.int64)
     before = RUN_START + np.concatenate([[0], np.cumsum(tick_cycles)])  # when tick i is decided in RUN
-    # Within a tick, the cycles before its first spike's record: RUN and ISSUE, then START, UPDATE and
-    # FLUSH (the tick's cycles without spikes, less DELIVER's empty cycle, DRAIN and END).
-    to_first = 2 + cycles_per_tick(cfg, 0, n_active) - DELIVERY_LATENCY - 1
+    # Within a tick, the cycles before its first spike's record: RUN, then ISSUE (the tick's first),
+    # UPDATE and FLUSH (the tick's cycles without spikes, less DELIVER's empty cycle and END).
+    to_first = 1 + cycles_per_tick(cfg, 0, n_active) - 2
     extra = 0  # the frames' own cycles (headers, records, SKIP decisions) and the waits, so far
     free_at = 0  # the first cycle in which the other buffer is free
     seen = 0
