@@ -93,9 +93,8 @@ class CoreConfig:
     fault (a key of MUTATIONS), None in every real core; states_readout: the engine can send the
     states of a range of units instead of every spike (registers sample_*; each lane then keeps a
     bit per neuron, the neuron's state in the last tick); fields_in_block_ram: each lane's neuron
-    fields but the narrow ones (`lane.LUT_RAM_FIELDS`) are asked of Yosys as block RAM (``ram_style``),
-    where it would otherwise put shallow memories (M ≤ 32) in LUT RAM, which at 8 lanes congests the
-    ECP5's routing (docs/boards.md).
+    fields are asked of Yosys as block RAM (``ram_style``), where it would otherwise put shallow
+    memories (M ≤ 32) in LUT RAM, which at 8 lanes congests the ECP5's routing (docs/boards.md).
     """
 
     n_neurons: int

@@ -19,7 +19,7 @@ from .neuron import NeuronUpdate, register_layout
 from .neuron_shared import SharedNeuronUpdate
 from .weights import WeightBank
 
-__all__ = ["Lane", "update_unit", "update_latency", "DELIVERY_LATENCY", "LUT_RAM_FIELDS"]
+__all__ = ["Lane", "update_unit", "update_latency", "DELIVERY_LATENCY"]
 
 
 def update_unit(cfg: CoreConfig) -> type[NeuronUpdate]:
@@ -35,10 +35,6 @@ def update_latency(cfg: CoreConfig) -> int:
 #: Cycles from a weight address issued to the accumulator written: the weight read (W, e registered),
 #: the product W * e, its rounding (and the accumulator read), then acc + rnd(W * e) is written.
 DELIVERY_LATENCY = 3
-
-#: With `CoreConfig.fields_in_block_ram`, the fields left to Yosys all the same (LUT RAM at M <= 32):
-#: the narrow ones, which would use an eighth of a DP16KD each and, at 16 lanes, use up the ECP5's 208.
-LUT_RAM_FIELDS = frozenset({NeuronField.CLAMP, NeuronField.REF})
 
 #: Fields the neuron update writes back each tick (EL and CLAMP are configuration, written by the host).
 _UPDATED = {
@@ -210,8 +206,8 @@ class Lane(wiring.Component):
         interval = update_unit(cfg).INTERVAL
 
         rports, wports = {}, {}
+        style = {"ram_style": "block"} if cfg.fields_in_block_ram else {}
         for f in NeuronField:
-            style = {"ram_style": "block"} if cfg.fields_in_block_ram and f not in LUT_RAM_FIELDS else {}
             mem = Memory(shape=cfg.field_shape(f), depth=depth, init=[],
                          attrs=style if f == NeuronField.ACC else {**style, **NO_RW_CHECK})
             m.submodules[f.name.lower()] = mem
