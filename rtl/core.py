@@ -14,12 +14,12 @@ Block diagram (one lane b of L; lane b owns neurons j with j % L == b at address
     │ W bank b ──read W[i, c*L+b]──► acc[c] += rnd(W*e, shift) ──write──► ACC memory │
     └────────────────────────────────────────────────────────────────────────────────┘
 
-A tick: START (clear the queue) → UPDATE (M = N/L neuron addresses, one every I cycles, I = the
+A tick: its first cycle (clear the queue: the cycle the run request is taken in, or START) → UPDATE (M = N/L neuron addresses, one every I cycles, I = the
 update unit's INTERVAL: 1 for the pipeline; each lane's result is written back update_latency(cfg)
 cycles later, spikes pushed into the queue) → FLUSH (update_latency(cfg) cycles: the unit drains) →
-DELIVER (one spike row per M cycles, one event per lane per cycle) → DRAIN (the delivery pipeline
-drains) → END (count the tick). `cycles_per_tick` is the count: M * (1 + spikes) + CYCLE_OVERHEAD (10)
-for the pipeline. docs/core.md has the pipeline stages.
+DELIVER (one spike row per M cycles, one event per lane per cycle) → END (count the tick; the delivery
+pipeline's last accumulates are written during END and after it). `cycles_per_tick` is the count:
+M * (1 + spikes) + CYCLE_OVERHEAD (8) for the pipeline. docs/core.md has the pipeline stages.
 
 The parts: `sequencer.TickSequencer` (the control FSM: a tick's phases, a host read's cycles),
 `lane.Lane` (one lane's memories, weight bank, update unit and event accumulate, and who uses each

@@ -4,9 +4,9 @@
 
 A configuration NxL measures the full-throughput core, NxLs the core with one shared multiplier per
 lane (`CoreConfig.shared_multiplier`). The cycle model it is compared with (docs/core.md,
-`rtl/core.py: cycles_per_tick`): M * (1 + spikes) + CYCLE_OVERHEAD (10) with M = N / L, i.e. N/L
-neuron updates + spikes*N/L synaptic events (L per cycle) + 10 cycles of fixed overhead (START, the
-drains of the two pipelines, the empty DELIVER cycle, END); with the shared multiplier an update
+`rtl/core.py: cycles_per_tick`): M * (1 + spikes) + CYCLE_OVERHEAD (8) with M = N / L, i.e. N/L
+neuron updates + spikes*N/L synaptic events (L per cycle) + 8 cycles of fixed overhead (the tick's
+first, the update pipeline's drain, the empty DELIVER cycle, END); with the shared multiplier an update
 takes 7 cycles.
 """
 

@@ -17,7 +17,7 @@ frames' bytes); the executor holds the frame's registers and the FSM that steps 
 
 Sized for the iCE40: the burst address, count and index are narrowed to the largest space once the
 range check has passed; the header is held in the value register (which a burst needs only after
-the checks); count * nb is a shift; comparisons with constants are tests of bits (no carry chain);
+the checks); count * nb is a shift and add; comparisons with constants are tests of bits (no carry chain);
 FRAMES_REJECTED, which only the executor touches, is updated a byte per cycle; and each register is
 written from one place with an explicit enable.
 """
